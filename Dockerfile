@@ -5,6 +5,9 @@
 #   docker build --build-arg VERSION=0.1.0 --build-arg REVISION="$(git rev-parse HEAD)" \
 #     -t codearts-repo-exporter:0.1.0 .
 #
+# VERSION only labels the image (keep it equal to Cargo.toml's version); REVISION also goes into
+# the binary's build_info metric.
+#
 # Why glibc + distroless/cc rather than a static musl binary:
 #   * reqwest is built with rustls (no OpenSSL), so the binary's only C runtime needs are glibc and
 #     libgcc_s (unwinding). distroless/cc-debian12 ships exactly those, from the same Debian 12
@@ -38,12 +41,11 @@ RUN set -eu; \
 # Real sources. COPY keeps the files' original mtimes, which can be older than the stub build
 # above; touching them makes sure cargo rebuilds our crate instead of shipping the stub binary.
 COPY src ./src
-ARG VERSION=0.0.0-dev
+# The binary reports its version from Cargo.toml and its git revision from this variable
+# (option_env!), in codearts_repo_exporter_build_info. Declared after the dependency layer so a
+# new revision does not invalidate it.
 ARG REVISION=unknown
-# Exposed to the compiler so the binary can report them in codearts_repo_exporter_build_info
-# (read with option_env!); the build does not depend on them otherwise.
-ENV CODEARTS_EXPORTER_VERSION=${VERSION} \
-    CODEARTS_EXPORTER_REVISION=${REVISION}
+ENV CODEARTS_EXPORTER_REVISION=${REVISION}
 RUN set -eu; \
     find src -name '*.rs' -exec touch {} +; \
     cargo build --release --locked --bin codearts-repo-exporter; \
