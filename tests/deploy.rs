@@ -556,6 +556,9 @@ fn config_and_credentials_are_mounted_as_whole_directories() {
             secret_name,
             "{name}"
         );
+        // Group-readable for fsGroup 65532, hidden from everyone else.
+        let mode = at(&volume_at(SECRETS_DIR), "secret.defaultMode").as_u64();
+        assert_eq!(mode, Some(0o440), "{name}: Secret defaultMode");
     }
     // All three example Secrets share the name, so switching auth mode touches only the config.
     for file in ["secret-iam.yaml", "secret-aksk.yaml"] {
