@@ -164,7 +164,7 @@ fn parse_line(line: &str) -> Option<Sample> {
         }
         rest = &after[consumed..];
     }
-    let value = rest.trim().split_whitespace().next()?;
+    let value = rest.split_whitespace().next()?;
     let value = match value {
         "+Inf" => f64::INFINITY,
         "-Inf" => f64::NEG_INFINITY,
