@@ -5,6 +5,7 @@
 //! 401 and says whether one retry with a fresh credential is worth it. Secrets are held as
 //! [`Secret`] and never reach a log line or an error message.
 
+pub mod signer;
 mod token_file;
 
 use std::path::Path;
