@@ -38,8 +38,6 @@ pub struct App {
 pub enum BuildError {
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("codearts.auth: {0}")]
-    Auth(#[from] crate::auth::AuthError),
 }
 
 fn now_unix() -> f64 {
@@ -57,7 +55,7 @@ impl App {
         shard_override: Option<Shard>,
         metrics: Arc<ExporterMetrics>,
     ) -> Result<Arc<Self>, BuildError> {
-        let generation = build(config, shard_override, &metrics)?;
+        let generation = build(config, shard_override, &metrics, None)?;
         metrics.observe_reload(true, now_unix());
         Ok(Arc::new(Self {
             collector: Collector::new(metrics.clone()),
@@ -81,14 +79,16 @@ impl App {
         let Some(path) = &self.config_path else {
             return Err("no config file to reload (the exporter runs with --demo)".to_owned());
         };
+        let previous = self.current();
         let result = Config::load(path)
             .map_err(BuildError::from)
-            .and_then(|config| build(config, self.shard_override, &self.metrics));
+            .and_then(|config| build(config, self.shard_override, &self.metrics, Some(&previous)));
         match result {
             Ok(generation) => {
                 tracing::info!(summary = %generation.config.summary(), "configuration reloaded");
                 self.current.store(Arc::new(generation));
                 self.metrics.observe_reload(true, now_unix());
+                self.warm_up().await;
                 Ok(())
             }
             Err(err) => {
@@ -99,6 +99,12 @@ impl App {
         }
     }
 
+    /// Obtains the first credential of the current generation (IAM) without waiting for a
+    /// scrape.
+    pub async fn warm_up(&self) {
+        self.current().plan.client.auth().warm_up().await;
+    }
+
     /// `Ok` when scrapes can succeed; the reason otherwise (for `/readyz`).
     pub fn readiness(&self) -> Result<(), String> {
         self.current().plan.client.auth().readiness()
@@ -106,21 +112,42 @@ impl App {
 }
 
 /// Builds the parts of one generation: HTTP client, credentials, repository plan.
+///
+/// On a reload whose connection and credential settings are unchanged, the previous
+/// generation's client and credentials are kept: an IAM token, the rate limit's state and the
+/// connection pool survive a change of the repository list.
 fn build(
     mut config: Config,
     shard_override: Option<Shard>,
     metrics: &Arc<ExporterMetrics>,
+    previous: Option<&Generation>,
 ) -> Result<Generation, BuildError> {
     if let Some(shard) = shard_override {
         config.shard = shard;
     }
-    let transport = Arc::new(Transport::new(
-        &config.codearts.tls,
-        config.scrape.concurrency.get(),
-        config.scrape.rate_limit,
-        metrics.clone(),
-    )?);
-    let auth = Arc::new(Auth::new(&config.codearts.auth, transport.clone())?);
+    let reusable = previous.filter(|old| {
+        let (a, b) = (&old.config, &config);
+        a.codearts.auth == b.codearts.auth
+            && a.codearts.tls == b.codearts.tls
+            && a.scrape.rate_limit == b.scrape.rate_limit
+            && a.scrape.concurrency == b.scrape.concurrency
+    });
+    let (transport, auth) = match reusable {
+        Some(old) => (
+            old.plan.client.transport().clone(),
+            old.plan.client.auth().clone(),
+        ),
+        None => {
+            let transport = Arc::new(Transport::new(
+                &config.codearts.tls,
+                config.scrape.concurrency.get(),
+                config.scrape.rate_limit,
+                metrics.clone(),
+            )?);
+            let auth = Arc::new(Auth::new(&config.codearts.auth, transport.clone()));
+            (transport, auth)
+        }
+    };
     let client = Arc::new(CodeArtsClient::new(
         transport,
         auth,

@@ -5,8 +5,10 @@
 //! 401 and says whether one retry with a fresh credential is worth it. Secrets are held as
 //! [`Secret`] and never reach a log line or an error message.
 
+mod aksk;
+mod iam;
+mod secret_file;
 pub mod signer;
-mod token_file;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -15,9 +17,12 @@ use std::time::SystemTime;
 use reqwest::header::HeaderValue;
 use tokio::time::Instant;
 
+use crate::client::model::ApiErrorBody;
 use crate::client::transport::Transport;
 use crate::config::{AuthConfig, Secret};
-use token_file::TokenFile;
+use aksk::AkSkSigner;
+use iam::IamTokens;
+use secret_file::SecretFile;
 
 /// Why no credential could be attached. The text names files and causes, never secret values.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -27,7 +32,6 @@ pub struct AuthError(pub String);
 /// What was attached to a request, so a 401 can be matched to the credential that caused it.
 #[derive(Debug, Clone, Default)]
 pub struct Applied {
-    #[allow(dead_code)] // read by IAM renewal, which comes next
     token: Option<Secret>,
 }
 
@@ -38,37 +42,53 @@ pub struct Auth {
 
 enum Mode {
     Static(Secret),
-    File(TokenFile),
+    File(SecretFile),
+    Iam(IamTokens),
+    AkSk(AkSkSigner),
 }
+
+/// IAM/gateway codes of a 401 that mean "this token expired or is not valid" (reference §4a).
+const TOKEN_DEAD_CODES: [&str; 3] = ["APIG.0301", "APIGW.0301", "DEV.00000003"];
 
 impl Auth {
     /// Sets up the configured mode. Nothing is fetched yet; IAM tokens are obtained on first use.
-    pub fn new(config: &AuthConfig, _transport: Arc<Transport>) -> Result<Self, AuthError> {
+    pub fn new(config: &AuthConfig, transport: Arc<Transport>) -> Self {
         let mode = match config {
             AuthConfig::Token(token) => Mode::Static(token.clone()),
             AuthConfig::TokenFile(path) => {
                 warn_if_world_readable(path);
-                Mode::File(TokenFile::new(path.clone()))
+                Mode::File(SecretFile::new(path.clone()))
             }
-            AuthConfig::Iam(_) | AuthConfig::AkSk(_) => {
-                return Err(AuthError(format!(
-                    "codearts.auth.{}: not supported yet",
-                    config.mode()
-                )))
-            }
+            AuthConfig::Iam(iam) => Mode::Iam(IamTokens::new(iam, transport)),
+            AuthConfig::AkSk(aksk) => Mode::AkSk(AkSkSigner::new(aksk)),
         };
-        Ok(Self { mode })
+        Self { mode }
+    }
+
+    /// Obtains the first credential ahead of the first scrape (IAM), so `/readyz` turns ready
+    /// without waiting for Prometheus.
+    pub async fn warm_up(&self) {
+        if let Mode::Iam(iam) = &self.mode {
+            let _ = iam
+                .token(Instant::now() + std::time::Duration::from_secs(30))
+                .await;
+        }
     }
 
     /// Adds the credential to `request`.
     pub async fn apply(
         &self,
         request: &mut reqwest::Request,
-        _deadline: Instant,
+        deadline: Instant,
     ) -> Result<Applied, AuthError> {
         let token = match &self.mode {
             Mode::Static(token) => token.clone(),
             Mode::File(file) => file.current().map_err(AuthError)?,
+            Mode::Iam(iam) => iam.token(deadline).await?,
+            Mode::AkSk(signer) => {
+                signer.sign(request, time::OffsetDateTime::now_utc())?;
+                return Ok(Applied::default());
+            }
         };
         let mut value = HeaderValue::from_str(token.expose()).map_err(|_| {
             AuthError("the token contains characters not allowed in a header".into())
@@ -78,9 +98,31 @@ impl Auth {
         Ok(Applied { token: Some(token) })
     }
 
-    /// Called on a 401. Returns `true` when the credential was renewed and one retry may help.
-    pub async fn rejected(&self, _applied: &Applied, _error_code: Option<&str>) -> bool {
-        false
+    /// Called on a 401. Returns `true` when a fresh credential is available, so one retry may
+    /// help: a renewed IAM token, or a token file that changed since the request was sent.
+    /// A signed (AK/SK) request is never retried.
+    pub fn rejected(&self, applied: &Applied, error: &ApiErrorBody) -> bool {
+        match &self.mode {
+            Mode::Static(_) => false,
+            Mode::File(file) => match (file.current(), &applied.token) {
+                (Ok(current), Some(sent)) => &current != sent,
+                _ => false,
+            },
+            Mode::Iam(iam) => {
+                let dead = error
+                    .error_code
+                    .as_deref()
+                    .is_some_and(|code| TOKEN_DEAD_CODES.contains(&code));
+                match (&applied.token, dead) {
+                    (Some(token), true) => iam.invalidate(token),
+                    _ => false,
+                }
+            }
+            Mode::AkSk(signer) => {
+                signer.rejected(error.error_msg.as_deref());
+                false
+            }
+        }
     }
 
     /// `Ok` once a credential exists; the reason otherwise (for `/readyz`).
@@ -88,12 +130,17 @@ impl Auth {
         match &self.mode {
             Mode::Static(_) => Ok(()),
             Mode::File(file) => file.current().map(|_| ()),
+            Mode::Iam(iam) => iam.readiness(),
+            Mode::AkSk(signer) => signer.readiness(),
         }
     }
 
     /// When the IAM token in use expires (iam mode only).
     pub fn token_expiry(&self) -> Option<SystemTime> {
-        None
+        match &self.mode {
+            Mode::Iam(iam) => iam.expiry(),
+            _ => None,
+        }
     }
 }
 

@@ -16,7 +16,7 @@ pub const ALGORITHM: &str = "SDK-HMAC-SHA256";
 /// The intermediate strings are kept because the gateway echoes its own canonical request on a
 /// mismatch; comparing the two is the fastest way to find a signing bug. They contain no secret,
 /// but `authorization` and `signature` are credentials and must never be logged.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct SignedRequest {
     /// The full `Authorization` header value.
     pub authorization: String,
@@ -28,6 +28,18 @@ pub struct SignedRequest {
     pub signature: String,
     /// Step 4: the lowercase names of the signed headers, sorted, joined by `;`.
     pub signed_headers: String,
+}
+
+impl std::fmt::Debug for SignedRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignedRequest")
+            .field("authorization", &"<redacted>")
+            .field("canonical_request", &self.canonical_request)
+            .field("string_to_sign", &self.string_to_sign)
+            .field("signature", &"<redacted>")
+            .field("signed_headers", &self.signed_headers)
+            .finish()
+    }
 }
 
 /// `YYYYMMDDTHHMMSSZ` in UTC, the `X-Sdk-Date` value.

@@ -131,11 +131,7 @@ impl CodeArtsClient {
             };
             if report.class == ErrorClass::Unauthorized && !renewed {
                 if let Some(applied) = &report.applied {
-                    if self
-                        .auth
-                        .rejected(applied, report.error.error_code.as_deref())
-                        .await
-                    {
+                    if self.auth.rejected(applied, &report.error) {
                         renewed = true;
                         continue;
                     }

@@ -78,7 +78,7 @@ pub struct CodeArtsConfig {
 }
 
 /// Exactly one way to authenticate.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum AuthConfig {
     /// A static IAM token written in the file (normally through `${VAR}`).
     Token(Secret),
@@ -103,13 +103,13 @@ impl AuthConfig {
 }
 
 /// Where a secret comes from: inline (via `${VAR}`) or a file re-read on change.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum SecretSource {
     Inline(Secret),
     File(PathBuf),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct IamConfig {
     pub endpoint: Url,
     pub domain: String,
@@ -125,14 +125,14 @@ pub enum ProjectScope {
     Id(String),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AkSkConfig {
     pub access_key: SecretSource,
     pub secret_key: SecretSource,
     pub project_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct TlsConfig {
     pub ca_file: Option<PathBuf>,
     pub insecure_skip_verify: bool,

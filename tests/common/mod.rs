@@ -17,7 +17,7 @@ use codearts_repo_exporter::http::router;
 use codearts_repo_exporter::metrics::exporter::ExporterMetrics;
 
 /// A config for `endpoint` with a static token, `ids` as repositories, and extra YAML appended
-/// under `scrape:` (indented by the caller, e.g. "  concurrency: 4\n").
+/// under `scrape:` (indented by the caller, e.g. "  concurrency: 4\n"). Retries default to 0.
 pub fn config_yaml(endpoint: &str, ids: &[u32], scrape: &str) -> String {
     let mut yaml = format!(
         "codearts:\n  endpoint: {endpoint}\n  auth:\n    token: test-token\nrepositories:\n"
@@ -25,7 +25,11 @@ pub fn config_yaml(endpoint: &str, ids: &[u32], scrape: &str) -> String {
     for id in ids {
         yaml.push_str(&format!("  - id: {id}\n    name: group/repo-{id}\n"));
     }
-    yaml.push_str("scrape:\n  retries: 0\n");
+    // Retries are off unless a test asks for them, so request counts stay exact.
+    yaml.push_str("scrape:\n");
+    if !scrape.contains("retries:") {
+        yaml.push_str("  retries: 0\n");
+    }
     yaml.push_str(scrape);
     yaml
 }
@@ -272,4 +276,53 @@ pub async fn counting_upstream(delay: Duration) -> CountingUpstream {
         max_in_flight,
         requests,
     }
+}
+
+/// An IAM token endpoint for wiremock that hands out `token-1`, `token-2`, … each living
+/// `lifetime`, and counts its calls.
+pub struct IamResponder {
+    pub calls: Arc<std::sync::atomic::AtomicUsize>,
+    pub lifetime: Duration,
+}
+
+impl IamResponder {
+    pub fn new(lifetime: Duration) -> Self {
+        Self {
+            calls: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            lifetime,
+        }
+    }
+}
+
+/// RFC 3339 in UTC with microseconds, like IAM's own answers.
+pub fn iam_time(t: std::time::SystemTime) -> String {
+    let t = time::OffsetDateTime::from(t);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .expect("format")
+}
+
+impl wiremock::Respond for IamResponder {
+    fn respond(&self, _request: &wiremock::Request) -> wiremock::ResponseTemplate {
+        let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        let now = std::time::SystemTime::now();
+        wiremock::ResponseTemplate::new(201)
+            .insert_header("X-Subject-Token", format!("token-{n}").as_str())
+            .set_body_json(serde_json::json!({"token": {
+                "issued_at": iam_time(now),
+                "expires_at": iam_time(now + self.lifetime),
+                "methods": ["password"]
+            }}))
+    }
+}
+
+/// The auth block of a config for IAM against `iam_endpoint`, with the password inline.
+pub fn iam_auth_yaml(iam_endpoint: &str) -> String {
+    format!(
+        "    iam:\n      endpoint: {iam_endpoint}\n      domain: acme\n      user: exporter-bot\n      password: pw-s3cret\n      project: cn-north-4\n"
+    )
+}
+
+/// A config like [`config_yaml`] with `auth_block` (indented under `auth:`) instead of a token.
+pub fn config_with_auth(endpoint: &str, ids: &[u32], auth_block: &str, scrape: &str) -> String {
+    config_yaml(endpoint, ids, scrape).replace("    token: test-token\n", auth_block)
 }

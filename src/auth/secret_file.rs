@@ -1,4 +1,4 @@
-//! A token read from a file and re-read when the file changes, so a rotating sidecar or a
+//! Secrets read from files and re-read when the file changes, so a rotating sidecar or a
 //! Kubernetes Secret volume (which swaps a symlink) works without a restart.
 
 use std::path::PathBuf;
@@ -7,13 +7,13 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
-use crate::config::Secret;
+use crate::config::{Secret, SecretSource};
 
 /// How long a checked file is trusted before it is looked at again: one `stat` a second at
 /// most, however many requests a scrape sends.
 const RECHECK_AFTER: Duration = Duration::from_secs(1);
 
-pub struct TokenFile {
+pub struct SecretFile {
     path: PathBuf,
     cache: Mutex<Option<Cached>>,
 }
@@ -32,7 +32,7 @@ struct Stamp {
     len: u64,
 }
 
-impl TokenFile {
+impl SecretFile {
     pub fn new(path: PathBuf) -> Self {
         Self {
             path,
@@ -40,7 +40,7 @@ impl TokenFile {
         }
     }
 
-    /// The token now in the file. The error names the file and the problem, never the content.
+    /// The secret now in the file. The error names the file and the problem, never the content.
     pub fn current(&self) -> Result<Secret, String> {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(cached) = cache.as_ref() {
@@ -66,7 +66,7 @@ impl TokenFile {
 
     fn stamp(&self) -> Result<Stamp, String> {
         let meta = std::fs::metadata(&self.path)
-            .map_err(|err| format!("token file {}: {err}", self.path.display()))?;
+            .map_err(|err| format!("secret file {}: {err}", self.path.display()))?;
         #[cfg(unix)]
         let inode = std::os::unix::fs::MetadataExt::ino(&meta);
         #[cfg(not(unix))]
@@ -76,6 +76,31 @@ impl TokenFile {
             inode,
             len: meta.len(),
         })
+    }
+}
+
+/// A secret given inline (through `${VAR}`) or in a file re-read on change.
+pub enum SecretReader {
+    Inline(Secret),
+    File(SecretFile),
+}
+
+impl SecretReader {
+    pub fn new(source: &SecretSource) -> Self {
+        match source {
+            SecretSource::Inline(secret) => Self::Inline(secret.clone()),
+            SecretSource::File(path) => {
+                super::warn_if_world_readable(path);
+                Self::File(SecretFile::new(path.clone()))
+            }
+        }
+    }
+
+    pub fn current(&self) -> Result<Secret, String> {
+        match self {
+            Self::Inline(secret) => Ok(secret.clone()),
+            Self::File(file) => file.current(),
+        }
     }
 }
 
@@ -99,7 +124,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("token");
         std::fs::write(&path, "first\n").unwrap();
-        let file = TokenFile::new(path.clone());
+        let file = SecretFile::new(path.clone());
         assert_eq!(file.current().unwrap().expose(), "first");
 
         // A Kubernetes Secret update: a new file swapped in under the same name.
@@ -112,7 +137,7 @@ mod tests {
 
     #[test]
     fn missing_file_is_an_error_naming_it() {
-        let file = TokenFile::new(PathBuf::from("/nonexistent/token"));
+        let file = SecretFile::new(PathBuf::from("/nonexistent/token"));
         let err = file.current().unwrap_err();
         assert!(err.contains("/nonexistent/token"), "{err}");
     }
@@ -122,7 +147,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("token");
         std::fs::write(&path, "\n").unwrap();
-        let err = TokenFile::new(path).current().unwrap_err();
+        let err = SecretFile::new(path).current().unwrap_err();
         assert!(err.contains("is empty"), "{err}");
     }
 }
