@@ -75,9 +75,16 @@ impl CodeArtsClient {
         &self.transport
     }
 
-    /// Asks for the statistics status of `id`, retrying transient failures while time is left
-    /// before `deadline`. Never fails as a whole: a failure is a class in the result.
-    pub async fn statistics_status(&self, id: RepositoryId, deadline: Instant) -> Fetched {
+    /// Asks for the statistics status of `id`. Each attempt ends by `deadline`; a retry is only
+    /// made when its backoff ends before `retry_until` (the deadline of the scrape waiting for
+    /// it — a fan-out that runs on after that deadline to fill the cache does not retry).
+    /// Never fails as a whole: a failure is a class in the result.
+    pub async fn statistics_status(
+        &self,
+        id: RepositoryId,
+        deadline: Instant,
+        retry_until: Instant,
+    ) -> Fetched {
         let url = format!(
             "{}/v4/repositories/{id}/repository/statistics-status",
             self.base
@@ -88,6 +95,7 @@ impl CodeArtsClient {
                 Endpoint::StatisticsStatus,
                 &url,
                 deadline,
+                retry_until,
                 StatisticsStatus::from_body,
             )
             .await;
@@ -113,12 +121,14 @@ impl CodeArtsClient {
         }
     }
 
-    /// GETs `url`, parses a 2xx body with `parse`, and retries what may recover.
+    /// GETs `url`, parses a 2xx body with `parse`, and retries what may recover while the
+    /// backoff ends before `retry_until`.
     pub(crate) async fn get_with_retries<T>(
         &self,
         endpoint: Endpoint,
         url: &str,
         deadline: Instant,
+        retry_until: Instant,
         parse: impl Fn(&[u8]) -> Option<T>,
     ) -> Result<(T, u16), FailureReport> {
         let mut retries_left = self.retries;
@@ -142,7 +152,7 @@ impl CodeArtsClient {
             }
             let wait = backoff(attempt, report.class, report.retry_after);
             let resume = Instant::now() + wait;
-            if resume >= deadline {
+            if resume >= deadline.min(retry_until) {
                 return Err(report);
             }
             if report.class == ErrorClass::Throttled {

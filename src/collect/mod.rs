@@ -97,7 +97,7 @@ impl Collector {
     pub async fn scrape(self: &Arc<Self>, plan: &Arc<Plan>, budget: Duration) -> Snapshot {
         let started = Instant::now();
         let deadline = started + budget;
-        let (generation, mut done) = self.join_or_start(plan);
+        let (generation, mut done) = self.join_or_start(plan, deadline);
         // An error means the fan-out task is gone, which also means it is finished.
         let _ = tokio::time::timeout_at(deadline, done.wait_for(|finished| *finished)).await;
         let results = self.results(plan, generation, started);
@@ -110,7 +110,10 @@ impl Collector {
     /// Asks for one repository now, outside any fan-out (`/probe`).
     pub async fn probe(plan: &Plan, repository: Repository, budget: Duration) -> RepoResult {
         let deadline = Instant::now() + budget;
-        let fetched = plan.client.statistics_status(repository.id, deadline).await;
+        let fetched = plan
+            .client
+            .statistics_status(repository.id, deadline, deadline)
+            .await;
         let status = fetched.result.as_ref().ok().cloned().map(Arc::new);
         RepoResult {
             repository,
@@ -127,7 +130,11 @@ impl Collector {
         self.results(plan, LATEST, Instant::now())
     }
 
-    fn join_or_start(self: &Arc<Self>, plan: &Arc<Plan>) -> (u64, watch::Receiver<bool>) {
+    fn join_or_start(
+        self: &Arc<Self>,
+        plan: &Arc<Plan>,
+        scrape_deadline: Instant,
+    ) -> (u64, watch::Receiver<bool>) {
         let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(current) = in_flight.as_ref() {
             if !*current.done.borrow() && Arc::ptr_eq(&current.plan, plan) {
@@ -151,20 +158,27 @@ impl Collector {
         let collector = Arc::clone(self);
         let plan = Arc::clone(plan);
         tokio::spawn(async move {
-            collector.fan_out(&plan, generation).await;
+            collector.fan_out(&plan, generation, scrape_deadline).await;
             let _ = tx.send(true);
         });
         (generation, rx)
     }
 
     /// Asks every repository that is not fresh in the cache, stalest first, at most
-    /// `concurrency` at a time, until `max_duration` has passed.
-    async fn fan_out(&self, plan: &Plan, generation: u64) {
+    /// `concurrency` at a time, until `max_duration` has passed. Retries stop at the deadline of
+    /// the scrape that started the fan-out; first attempts go on to fill the cache.
+    async fn fan_out(&self, plan: &Plan, generation: u64, retry_until: Instant) {
         let deadline = Instant::now() + plan.scrape.max_duration;
         let order = self.order(plan);
         let concurrency = plan.scrape.concurrency.get();
         let requests = futures::stream::iter(order)
-            .map(|id| async move { (id, plan.client.statistics_status(id, deadline).await) })
+            .map(|id| async move {
+                let fetched = plan
+                    .client
+                    .statistics_status(id, deadline, retry_until)
+                    .await;
+                (id, fetched)
+            })
             .buffer_unordered(concurrency)
             .for_each(|(id, fetched)| {
                 self.record(id, generation, fetched);

@@ -236,11 +236,25 @@ pub fn status_path(id: u32) -> String {
 }
 
 /// An upstream that answers every status request after `delay` and counts how many requests
-/// are in flight at once — exactly, which wiremock's delayed templates cannot.
+/// are in flight at once — exactly, which wiremock's delayed templates cannot — and when each
+/// repository was asked.
 pub struct CountingUpstream {
     pub endpoint: String,
     pub max_in_flight: Arc<std::sync::atomic::AtomicUsize>,
     pub requests: Arc<std::sync::atomic::AtomicUsize>,
+    /// (arrival, repository id) of every request, in arrival order.
+    pub arrivals: Arc<std::sync::Mutex<Vec<(std::time::Instant, u32)>>>,
+}
+
+impl CountingUpstream {
+    /// How many times each repository was asked.
+    pub fn per_id(&self) -> std::collections::HashMap<u32, usize> {
+        let mut counts = std::collections::HashMap::new();
+        for (_, id) in self.arrivals.lock().unwrap().iter() {
+            *counts.entry(*id).or_insert(0) += 1;
+        }
+        counts
+    }
 }
 
 pub async fn counting_upstream(delay: Duration) -> CountingUpstream {
@@ -248,11 +262,18 @@ pub async fn counting_upstream(delay: Duration) -> CountingUpstream {
     let in_flight = Arc::new(AtomicUsize::new(0));
     let max_in_flight = Arc::new(AtomicUsize::new(0));
     let requests = Arc::new(AtomicUsize::new(0));
-    let (now, max, count) = (in_flight.clone(), max_in_flight.clone(), requests.clone());
-    let handler = move || {
-        let (now, max, count) = (now.clone(), max.clone(), count.clone());
+    let arrivals = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (now, max, count, log) = (
+        in_flight.clone(),
+        max_in_flight.clone(),
+        requests.clone(),
+        arrivals.clone(),
+    );
+    let handler = move |axum::extract::Path(id): axum::extract::Path<u32>| {
+        let (now, max, count, log) = (now.clone(), max.clone(), count.clone(), log.clone());
         async move {
             count.fetch_add(1, Ordering::SeqCst);
+            log.lock().unwrap().push((std::time::Instant::now(), id));
             let current = now.fetch_add(1, Ordering::SeqCst) + 1;
             max.fetch_max(current, Ordering::SeqCst);
             tokio::time::sleep(delay).await;
@@ -275,6 +296,7 @@ pub async fn counting_upstream(delay: Duration) -> CountingUpstream {
         endpoint,
         max_in_flight,
         requests,
+        arrivals,
     }
 }
 
