@@ -2,16 +2,17 @@
 //! swapped as a whole on reload so a scrape always sees one consistent generation.
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 
 use crate::auth::Auth;
 use crate::client::transport::Transport;
 use crate::client::CodeArtsClient;
+use crate::collect::discovery;
 use crate::collect::{Collector, Plan};
-use crate::config::{Config, ConfigError, Shard};
+use crate::config::{Config, ConfigError, Repository, Shard};
 use crate::metrics::exporter::ExporterMetrics;
 
 /// One config generation and what was built from it.
@@ -31,6 +32,17 @@ pub struct App {
     shard_override: Option<Shard>,
     /// Serialises reloads (SIGHUP and `POST /-/reload` at once).
     reload_lock: tokio::sync::Mutex<()>,
+    discovery: Mutex<DiscoveryState>,
+}
+
+/// What discovery found last, kept across failed refreshes and reloads.
+#[derive(Default, Clone)]
+pub struct DiscoveryState {
+    /// The last good list (before sharding).
+    pub repositories: Arc<[Repository]>,
+    pub last_success: Option<SystemTime>,
+    pub last_error: Option<String>,
+    task: Option<Arc<tokio::task::AbortHandle>>,
 }
 
 /// Why the app could not be (re)built from a config. The message names the key.
@@ -55,7 +67,7 @@ impl App {
         shard_override: Option<Shard>,
         metrics: Arc<ExporterMetrics>,
     ) -> Result<Arc<Self>, BuildError> {
-        let generation = build(config, shard_override, &metrics, None)?;
+        let generation = build(config, shard_override, &metrics, None, &[])?;
         metrics.observe_reload(true, now_unix());
         Ok(Arc::new(Self {
             collector: Collector::new(metrics.clone()),
@@ -64,7 +76,91 @@ impl App {
             config_path,
             shard_override,
             reload_lock: tokio::sync::Mutex::new(()),
+            discovery: Mutex::new(DiscoveryState::default()),
         }))
+    }
+
+    /// Starts the background work of the current generation: the first credential (IAM) and
+    /// repository discovery.
+    pub fn start(self: &Arc<Self>) {
+        let app = Arc::clone(self);
+        tokio::spawn(async move { app.warm_up().await });
+        self.restart_discovery();
+    }
+
+    /// What discovery found and when, for the landing page.
+    pub fn discovery_state(&self) -> DiscoveryState {
+        self.discovery
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// (Re)starts the discovery loop for the current generation; stops it when discovery is off.
+    fn restart_discovery(self: &Arc<Self>) {
+        let mut state = self.discovery.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(task) = state.task.take() {
+            task.abort();
+        }
+        let generation = self.current();
+        let Some(config) = generation.config.discovery.clone() else {
+            return;
+        };
+        let app = Arc::clone(self);
+        let handle = tokio::spawn(async move {
+            loop {
+                app.refresh_discovery().await;
+                tokio::time::sleep(config.interval).await;
+            }
+        });
+        state.task = Some(Arc::new(handle.abort_handle()));
+    }
+
+    /// One discovery refresh: on success the watch list changes; on failure the last good list
+    /// stays, and the error is logged, counted and shown on the landing page.
+    pub async fn refresh_discovery(&self) {
+        let generation = self.current();
+        let Some(config) = &generation.config.discovery else {
+            return;
+        };
+        let budget = generation
+            .config
+            .scrape
+            .request_timeout
+            .max(Duration::from_secs(1))
+            * 2;
+        match discovery::discover(&generation.plan.client, config, budget).await {
+            Ok(found) => {
+                tracing::info!(
+                    repositories = found.len(),
+                    "discovery refreshed the repository list"
+                );
+                let found: Arc<[Repository]> = found.into();
+                {
+                    let mut state = self.discovery.lock().unwrap_or_else(|e| e.into_inner());
+                    state.repositories = found.clone();
+                    state.last_success = Some(SystemTime::now());
+                    state.last_error = None;
+                }
+                self.metrics.observe_discovery_success(now_unix());
+                // Swap in a plan with the new list, unless a reload replaced the generation meanwhile.
+                let current = self.current();
+                if Arc::ptr_eq(&current.config, &generation.config) {
+                    self.current.store(Arc::new(with_repositories(
+                        &current,
+                        &found,
+                        &self.metrics,
+                    )));
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "discovery failed; keeping the last good repository list");
+                self.discovery
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .last_error = Some(err);
+            }
+        }
     }
 
     /// The config generation in force.
@@ -74,20 +170,30 @@ impl App {
 
     /// Re-reads the config file and swaps it in. On any error the running generation stays
     /// (config, cache, credentials) and the error says which key is wrong.
-    pub async fn reload(&self) -> Result<(), String> {
+    pub async fn reload(self: &Arc<Self>) -> Result<(), String> {
         let _guard = self.reload_lock.lock().await;
         let Some(path) = &self.config_path else {
             return Err("no config file to reload (the exporter runs with --demo)".to_owned());
         };
         let previous = self.current();
+        let discovered = self.discovery_state().repositories;
         let result = Config::load(path)
             .map_err(BuildError::from)
-            .and_then(|config| build(config, self.shard_override, &self.metrics, Some(&previous)));
+            .and_then(|config| {
+                build(
+                    config,
+                    self.shard_override,
+                    &self.metrics,
+                    Some(&previous),
+                    &discovered,
+                )
+            });
         match result {
             Ok(generation) => {
                 tracing::info!(summary = %generation.config.summary(), "configuration reloaded");
                 self.current.store(Arc::new(generation));
                 self.metrics.observe_reload(true, now_unix());
+                self.restart_discovery();
                 self.warm_up().await;
                 Ok(())
             }
@@ -121,6 +227,7 @@ fn build(
     shard_override: Option<Shard>,
     metrics: &Arc<ExporterMetrics>,
     previous: Option<&Generation>,
+    discovered: &[Repository],
 ) -> Result<Generation, BuildError> {
     if let Some(shard) = shard_override {
         config.shard = shard;
@@ -155,15 +262,41 @@ fn build(
         config.scrape.request_timeout,
         config.scrape.retries,
     ));
-    let repositories: Arc<[_]> = config.repositories.clone().into();
-    metrics.set_repositories(repositories.len(), 0);
+    let discovered = if config.discovery.is_some() {
+        discovered
+    } else {
+        &[]
+    };
+    let (repositories, statics, found) =
+        discovery::merge(&config.repositories, discovered, config.shard);
+    metrics.set_repositories(statics, found);
     let plan = Arc::new(Plan {
         client,
-        repositories,
+        repositories: repositories.into(),
         scrape: config.scrape.clone(),
     });
     Ok(Generation {
         config: Arc::new(config),
         plan,
     })
+}
+
+/// The same generation watching the static list plus `discovered`.
+fn with_repositories(
+    generation: &Generation,
+    discovered: &[Repository],
+    metrics: &ExporterMetrics,
+) -> Generation {
+    let config = &generation.config;
+    let (repositories, statics, found) =
+        discovery::merge(&config.repositories, discovered, config.shard);
+    metrics.set_repositories(statics, found);
+    Generation {
+        config: config.clone(),
+        plan: Arc::new(Plan {
+            client: generation.plan.client.clone(),
+            repositories: repositories.into(),
+            scrape: config.scrape.clone(),
+        }),
+    }
 }

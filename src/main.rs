@@ -100,10 +100,7 @@ async fn run(flags: Flags) -> ExitCode {
         }
     }
 
-    tokio::spawn({
-        let app = app.clone();
-        async move { app.warm_up().await }
-    });
+    app.start();
     let router = http::router(app.clone(), &flags.telemetry_path);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut servers = tokio::task::JoinSet::new();

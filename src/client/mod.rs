@@ -21,7 +21,7 @@ use crate::auth::Auth;
 use crate::config::RepositoryId;
 pub use error_class::{classify, ErrorClass, Failure};
 use model::ApiErrorBody;
-pub use model::{StatisticsEvent, StatisticsStatus};
+pub use model::{RepositorySummary, StatisticsEvent, StatisticsStatus};
 use transport::{Endpoint, RawAnswer, Transport};
 
 /// What asking for one repository's status produced.
@@ -119,6 +119,47 @@ impl CodeArtsClient {
             http_status,
             duration: started.elapsed(),
         }
+    }
+
+    /// One page of the repositories the credential can see (`GET /v4/user/repositories`).
+    /// The error is one line for logs and the landing page.
+    pub async fn user_repositories(
+        &self,
+        offset: usize,
+        limit: usize,
+        deadline: Instant,
+    ) -> Result<Vec<RepositorySummary>, String> {
+        let url = format!(
+            "{}/v4/user/repositories?offset={offset}&limit={limit}",
+            self.base
+        );
+        self.get_with_retries(
+            Endpoint::UserRepositories,
+            &url,
+            deadline,
+            deadline,
+            RepositorySummary::page_from_body,
+        )
+        .await
+        .map(|(page, _)| page)
+        .map_err(|report| {
+            format!(
+                "listing repositories (offset {offset}) failed: {} (HTTP {}{}{})",
+                report.class,
+                report.http_status,
+                report
+                    .error
+                    .error_code
+                    .as_deref()
+                    .map(|c| format!(", {c}"))
+                    .unwrap_or_default(),
+                report
+                    .request_id
+                    .as_deref()
+                    .map(|r| format!(", request id {r}"))
+                    .unwrap_or_default(),
+            )
+        })
     }
 
     /// GETs `url`, parses a 2xx body with `parse`, and retries what may recover while the

@@ -34,6 +34,27 @@ pub struct StatisticsEvent {
     pub updated_at: Option<String>,
 }
 
+/// One entry of `GET /v4/user/repositories` (`RepositorySimplestDto`, reference §3.1); only the
+/// fields discovery uses.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct RepositorySummary {
+    pub id: i64,
+    #[serde(default)]
+    pub path_with_namespace: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub archived: Option<bool>,
+}
+
+impl RepositorySummary {
+    /// Parses a page: a top-level JSON array. Entries that are not repositories make the whole
+    /// page invalid rather than silently shrinking the list.
+    pub fn page_from_body(body: &[u8]) -> Option<Vec<Self>> {
+        serde_json::from_slice(body).ok()
+    }
+}
+
 /// An error body. CodeArts v4 uses `error_code`/`error_msg`; older APIs and some gateways use
 /// `code`/`message`, possibly nested under `error` (the Go SDK's parse order, reference §1.5).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

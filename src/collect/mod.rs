@@ -7,6 +7,7 @@
 //! repository that never answers cannot hold up the others.
 
 pub mod deadline;
+pub mod discovery;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};

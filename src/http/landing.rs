@@ -13,7 +13,27 @@ use crate::collect::RepoResult;
 pub async fn page(State(app): State<Arc<App>>) -> Html<String> {
     let generation = app.current();
     let results = app.collector.latest(&generation.plan);
-    Html(render(&escape(&generation.config.summary()), &results))
+    let mut summary = escape(&generation.config.summary());
+    if generation.config.discovery.is_some() {
+        let state = app.discovery_state();
+        let when = state
+            .last_success
+            .map(|t| humantime::format_rfc3339_seconds(t).to_string())
+            .unwrap_or_else(|| "never".to_owned());
+        let _ = write!(
+            summary,
+            "<br>Discovery: {} repositories, last success {when}",
+            state.repositories.len()
+        );
+        if let Some(err) = &state.last_error {
+            let _ = write!(
+                summary,
+                "<br><span class=\"bad\">Discovery failing: {}</span>",
+                escape(err)
+            );
+        }
+    }
+    Html(render(&summary, &results))
 }
 
 fn escape(text: &str) -> String {
