@@ -323,3 +323,41 @@ fn secrets_never_appear_in_debug_output() {
     assert!(!debug.contains("tok-from-env"), "{debug}");
     assert!(debug.contains("<redacted>"));
 }
+
+#[test]
+fn type_errors_never_echo_the_value() {
+    std::env::set_var("NOT_A_NUMBER", "super-secret-value");
+    let err = Config::parse(
+        &with_head("repositories:\n  - id: 1\nscrape:\n  retries: ${NOT_A_NUMBER}\n  request_timeout: ${NOT_A_NUMBER}\n"),
+        &|name| std::env::var(name).ok(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.starts_with("scrape.retries:"), "{err}");
+    assert!(!err.contains("super-secret-value"), "{err}");
+    let err = parse(&with_head(
+        "repositories:\n  - id: 1\ndiscovery:\n  enabled: \"sure\"\n",
+    ))
+    .unwrap_err();
+    assert!(err.starts_with("discovery.enabled:"), "{err}");
+    let err = parse(&with_head(
+        "repositories:\n  - id: 1\nprobe:\n  allow_unlisted: [x]\n",
+    ))
+    .unwrap_err();
+    assert!(err.starts_with("probe.allow_unlisted:"), "{err}");
+}
+
+#[test]
+fn a_numeric_password_is_text_not_a_type_error() {
+    let config = parse(
+        "codearts:\n  endpoint: https://x.example\n  auth:\n    iam:\n      endpoint: https://iam.example\n      domain: d\n      user: u\n      password: 123456\n      project: p\nrepositories:\n  - id: 1\n",
+    )
+    .unwrap();
+    match config.codearts.auth {
+        AuthConfig::Iam(iam) => match iam.password {
+            SecretSource::Inline(secret) => assert_eq!(secret.expose(), "123456"),
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    }
+}

@@ -29,6 +29,40 @@ where
     number(deserializer).map(Some)
 }
 
+/// Text, also when YAML reads the value as a number or boolean (`password: 123456`), so a
+/// secret never ends up in a type error message.
+pub fn option_text<'de, D>(deserializer: D) -> Result<Option<String>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    struct TextVisitor;
+    impl Visitor<'_> for TextVisitor {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("text")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(v.to_owned()))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    deserializer.deserialize_any(TextVisitor)
+}
+
 /// A boolean written either as a YAML boolean or as text (`true` or `"true"`).
 pub fn option_bool<'de, D>(deserializer: D) -> Result<Option<bool>, D::Error>
 where
@@ -47,7 +81,7 @@ where
             match v.trim() {
                 "true" => Ok(true),
                 "false" => Ok(false),
-                other => Err(E::custom(format!("expected true or false, got {other:?}"))),
+                _ => Err(E::custom("expected true or false")),
             }
         }
     }
@@ -61,10 +95,11 @@ where
     T: FromStr,
     T::Err: fmt::Display,
 {
+    // The text is not echoed: after `${VAR}` expansion it could be a secret put in by mistake.
     fn parse<E: de::Error>(text: &str) -> Result<T, E> {
         text.trim()
             .parse::<T>()
-            .map_err(|err| E::custom(format!("{text:?} is not a valid number: {err}")))
+            .map_err(|err| E::custom(format!("not a valid number: {err}")))
     }
 }
 

@@ -257,7 +257,7 @@ impl Config {
         let raw: RawConfig = serde_path_to_error::deserialize(value).map_err(|err| {
             let key = err.path().to_string();
             let key = if key == "." { "config".to_owned() } else { key };
-            ConfigError::invalid(key, err.into_inner().to_string())
+            ConfigError::invalid(key, hide_values(&err.into_inner().to_string()))
         })?;
         validate(raw)
     }
@@ -288,6 +288,24 @@ impl Config {
             self.shard.count,
         )
     }
+}
+
+/// serde quotes the offending value (`invalid type: string "…"`); after `${VAR}` expansion that
+/// value could be a secret, so the message keeps the key and the expectation, not the value.
+fn hide_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(start) = rest.find("string \"") {
+        out.push_str(&rest[..start]);
+        out.push_str("a string");
+        let after = &rest[start + "string \"".len()..];
+        rest = match after.find('"') {
+            Some(end) => &after[end + 1..],
+            None => "",
+        };
+    }
+    out.push_str(rest);
+    out
 }
 
 fn validate(raw: RawConfig) -> Result<Config, ConfigError> {

@@ -38,6 +38,7 @@ pub struct RawCodeArts {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawAuth {
+    #[serde(default, deserialize_with = "lenient::option_text")]
     pub token: Option<String>,
     pub token_file: Option<String>,
     pub iam: Option<RawIam>,
@@ -50,6 +51,7 @@ pub struct RawIam {
     pub endpoint: Option<String>,
     pub domain: Option<String>,
     pub user: Option<String>,
+    #[serde(default, deserialize_with = "lenient::option_text")]
     pub password: Option<String>,
     pub password_file: Option<String>,
     pub project: Option<String>,
@@ -58,8 +60,10 @@ pub struct RawIam {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawAkSk {
+    #[serde(default, deserialize_with = "lenient::option_text")]
     pub access_key: Option<String>,
     pub access_key_file: Option<String>,
+    #[serde(default, deserialize_with = "lenient::option_text")]
     pub secret_key: Option<String>,
     pub secret_key_file: Option<String>,
     pub project_id: Option<String>,
