@@ -97,7 +97,7 @@ async fn connection_reset_mid_body_is_class_connection() {
             .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"can_stat")
             .await;
         // SO_LINGER 0: the close sends a TCP reset.
-        let _ = stream.set_linger(Some(Duration::ZERO));
+        let _ = stream.set_zero_linger();
         drop(stream);
     }))
     .await;
