@@ -53,6 +53,9 @@ fn walk(
 
 /// `a.b[0].c` from the segments collected while walking.
 pub(crate) fn join_path(path: &[String]) -> String {
+    if path.is_empty() {
+        return "config".to_owned();
+    }
     let mut out = String::new();
     for segment in path {
         if !out.is_empty() && !segment.starts_with('[') {

@@ -348,3 +348,29 @@ pub fn iam_auth_yaml(iam_endpoint: &str) -> String {
 pub fn config_with_auth(endpoint: &str, ids: &[u32], auth_block: &str, scrape: &str) -> String {
     config_yaml(endpoint, ids, scrape).replace("    token: test-token\n", auth_block)
 }
+
+/// Runs `promtool check metrics` on `text`; returns its findings (empty when clean).
+/// Fails the test when promtool is not installed: the check must run, not be skipped.
+pub fn promtool_check_metrics(text: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool is required: apt-get install prometheus");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text)
+        .expect("write to promtool");
+    let output = child.wait_with_output().expect("promtool output");
+    let mut findings = String::from_utf8_lossy(&output.stdout).to_string();
+    findings.push_str(&String::from_utf8_lossy(&output.stderr));
+    if !output.status.success() && findings.trim().is_empty() {
+        findings = format!("promtool exited with {}", output.status);
+    }
+    findings.trim().to_owned()
+}
