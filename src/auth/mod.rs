@@ -1,1 +1,2 @@
 //! auth
+pub mod signer;
