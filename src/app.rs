@@ -109,7 +109,15 @@ impl App {
         let app = Arc::clone(self);
         let handle = tokio::spawn(async move {
             loop {
-                app.refresh_discovery().await;
+                // A refresh made just before (at start) counts as this round's.
+                let fresh = app
+                    .discovery_state()
+                    .last_success
+                    .and_then(|at| at.elapsed().ok())
+                    .is_some_and(|age| age < config.interval / 2);
+                if !fresh {
+                    app.refresh_discovery().await;
+                }
                 tokio::time::sleep(config.interval).await;
             }
         });

@@ -41,7 +41,10 @@ async fn run(flags: Flags) -> ExitCode {
     }
     let (config, config_path, _demo) = if flags.demo {
         match codearts_repo_exporter::sim::demo::start().await {
-            Ok((config, demo)) => (config, None, Some(demo)),
+            Ok((config, demo)) => {
+                tracing::info!(endpoint = %demo.endpoint(), "demo: serving the built-in CodeArts simulator");
+                (config, None, Some(demo))
+            }
             Err(err) => {
                 eprintln!("--demo: cannot start the simulator: {err}");
                 return ExitCode::FAILURE;
@@ -100,6 +103,9 @@ async fn run(flags: Flags) -> ExitCode {
         }
     }
 
+    // The first discovery runs before the server answers, so the first scrape sees the whole
+    // list; each page request is bounded by the scrape's request timeout.
+    app.refresh_discovery().await;
     app.start();
     let router = http::router(app.clone(), &flags.telemetry_path);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

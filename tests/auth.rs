@@ -429,3 +429,48 @@ async fn aksk_401_is_never_retried() {
     let body = scrape(&app, None).await.body;
     assert_eq!(error_class(&body, 1).as_deref(), Some("unauthorized"));
 }
+
+#[tokio::test]
+async fn iam_does_not_renew_again_when_a_fresh_token_is_refused_too() {
+    // One repository always answers "expired": the first 401 renews once; after that the
+    // exporter stops paying an IAM request per scrape for it.
+    let server = MockServer::start().await;
+    let iam = IamResponder::new(Duration::from_secs(24 * 3600));
+    let calls = iam.calls.clone();
+    mount_iam(&server, iam).await;
+    Mock::given(method("GET"))
+        .and(path(status_path(2)))
+        .respond_with(ResponseTemplate::new(401).set_body_json(
+            serde_json::json!({"error_code": "DEV.00000003", "error_msg": "Authentication information expired."}),
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(status_path(1)))
+        .respond_with(ok_answer())
+        .mount(&server)
+        .await;
+    let app = app(&config_with_auth(
+        &server.uri(),
+        &[1, 2],
+        &iam_auth_yaml(&server.uri()),
+        "  concurrency: 1\n",
+    ));
+    for _ in 0..4 {
+        let body = scrape(&app, None).await.body;
+        assert_eq!(error_class(&body, 2).as_deref(), Some("unauthorized"));
+        assert_eq!(
+            value(
+                &body,
+                "codearts_repo_statistics_up",
+                &[("repository_id", "1")]
+            ),
+            Some(1.0)
+        );
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "one token, one renewal, then no more"
+    );
+}

@@ -26,6 +26,10 @@ const EXPIRY_SAFETY: Duration = Duration::from_secs(10);
 const REFUSED_BACKOFF: (Duration, Duration) = (Duration::from_secs(60), Duration::from_secs(1800));
 /// Backoff after any other failure: doubling from 5 s to 5 min.
 const TRANSIENT_BACKOFF: (Duration, Duration) = (Duration::from_secs(5), Duration::from_secs(300));
+/// After a 401 made us drop a token, another such 401 within this time does not drop the next
+/// one: if a fresh token is refused too, the 401 is not about the token (a repository whose
+/// answer is always "expired" must not cost an IAM request per scrape).
+const REINVALIDATE_AFTER: Duration = Duration::from_secs(300);
 /// How long an IAM request may take at most.
 const IAM_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -39,6 +43,7 @@ struct IamToken {
 #[derive(Default)]
 struct State {
     token: Option<IamToken>,
+    invalidated_at: Option<Instant>,
     failures: u32,
     retry_at: Option<Instant>,
     last_error: Option<String>,
@@ -128,10 +133,20 @@ impl IamTokens {
     /// token may be fetched now (so one retry is worth it).
     pub fn invalidate(&self, token: &Secret) -> bool {
         let mut state = self.state();
-        if state.token.as_ref().is_some_and(|t| &t.value == token) {
-            tracing::info!("the API refused the IAM token as expired or invalid; renewing it");
-            state.token = None;
+        let current = state.token.as_ref().is_some_and(|t| &t.value == token);
+        if !current {
+            // Already replaced since this request was sent: retrying with the new one may help.
+            return state.token.is_some();
         }
+        let recently = state
+            .invalidated_at
+            .is_some_and(|at| at.elapsed() < REINVALIDATE_AFTER);
+        if recently {
+            return false;
+        }
+        tracing::info!("the API refused the IAM token as expired or invalid; renewing it");
+        state.token = None;
+        state.invalidated_at = Some(Instant::now());
         state.retry_at.is_none_or(|at| Instant::now() >= at)
     }
 
