@@ -2,6 +2,8 @@
 //! a small reader for the text exposition format.
 #![allow(dead_code)]
 
+pub mod procs;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -373,4 +375,69 @@ pub fn promtool_check_metrics(text: &[u8]) -> String {
         findings = format!("promtool exited with {}", output.status);
     }
     findings.trim().to_owned()
+}
+
+/// Resident memory and open file descriptors of a process, from `/proc`.
+#[derive(Debug, Clone, Copy)]
+pub struct ProcSample {
+    pub rss_kib: u64,
+    pub hwm_kib: u64,
+    pub fds: usize,
+}
+
+pub fn proc_sample(pid: u32) -> ProcSample {
+    let status =
+        std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/<pid>/status");
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    ProcSample {
+        rss_kib: field("VmRSS:"),
+        hwm_kib: field("VmHWM:"),
+        fds,
+    }
+}
+
+/// The exporter binary as a child process with `args`, ready on `port`.
+pub async fn spawn_exporter(args: &[&str], port: u16, log_dir: &std::path::Path) -> procs::Proc {
+    let listen = format!("127.0.0.1:{port}");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_codearts-repo-exporter"));
+    cmd.args(args)
+        .args(["--web.listen-address", &listen, "--log.level", "warn"]);
+    let mut exporter = procs::Proc::spawn("exporter", &mut cmd, log_dir);
+    exporter
+        .wait_http_ok(&format!("http://{listen}/healthz"), Duration::from_secs(30))
+        .await;
+    exporter
+}
+
+/// The simulator binary as a child process with `args`; returns it and its endpoint.
+pub async fn spawn_sim(args: &[&str], log_dir: &std::path::Path) -> (procs::Proc, String) {
+    let port = procs::free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_codearts-sim"));
+    cmd.args(["--listen", &listen]).args(args);
+    let mut sim = procs::Proc::spawn("codearts-sim", &mut cmd, log_dir);
+    let endpoint = format!("http://{listen}");
+    sim.wait_http_ok(&format!("{endpoint}/-/stats"), Duration::from_secs(30))
+        .await;
+    (sim, endpoint)
+}
+
+/// The simulator's counters.
+pub async fn sim_stats(endpoint: &str) -> serde_json::Value {
+    reqwest::get(format!("{endpoint}/-/stats"))
+        .await
+        .expect("sim stats")
+        .json()
+        .await
+        .expect("sim stats JSON")
 }
