@@ -50,6 +50,7 @@ const EXPORTED_METRICS: &[&str] = &[
     "codearts_repo_exporter_auth_token_expiry_timestamp_seconds",
     "codearts_repo_exporter_config_last_reload_successful",
     "codearts_repo_exporter_config_last_reload_success_timestamp_seconds",
+    "codearts_repo_exporter_discovery_last_success_timestamp_seconds",
 ];
 
 /// Units grafana/dashboard-linter's panel-units-rule accepts, limited to the plausible ones.
