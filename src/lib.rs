@@ -3,13 +3,17 @@
 //!
 //! The module tree follows one scrape's data flow:
 //! [`config`] → [`auth`] → [`client`] → [`collect`] → [`metrics`] → [`http`].
-//! [`sim`] is a CodeArts look-alike used by `--demo`, the tests and the benchmarks; the product
-//! never reaches it otherwise.
+//! [`app`] holds the running config generation and swaps it on reload; [`cli`] is the command
+//! line. [`sim`] is a CodeArts look-alike used by `--demo`, the tests and the benchmarks; the
+//! product never reaches it otherwise.
 
+pub mod app;
 pub mod auth;
+pub mod cli;
 pub mod client;
 pub mod collect;
 pub mod config;
 pub mod http;
+pub mod logging;
 pub mod metrics;
 pub mod sim;

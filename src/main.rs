@@ -1,1 +1,161 @@
-fn main() {}
+//! Entry point: parse flags, load the config, start the server, wait for signals.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use tokio::net::TcpListener;
+
+use codearts_repo_exporter::app::App;
+use codearts_repo_exporter::cli::{parse_listen_address, Flags};
+use codearts_repo_exporter::config::Config;
+use codearts_repo_exporter::metrics::exporter::ExporterMetrics;
+use codearts_repo_exporter::{http, logging};
+
+/// Exit code for a configuration the exporter refuses to start with.
+const EXIT_BAD_CONFIG: u8 = 2;
+/// How long in-flight scrapes may take to finish after SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+fn main() -> ExitCode {
+    let flags = Flags::parse();
+    logging::init(&flags.log_level, &flags.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(flags))
+}
+
+async fn run(flags: Flags) -> ExitCode {
+    if flags.web_config_file.is_some() {
+        eprintln!("--web.config.file: not supported yet");
+        return ExitCode::from(EXIT_BAD_CONFIG);
+    }
+    let (config, config_path, _demo) = if flags.demo {
+        match codearts_repo_exporter::sim::demo::start().await {
+            Ok((config, demo)) => {
+                tracing::info!(endpoint = %demo.endpoint(), "demo: serving the built-in CodeArts simulator");
+                (config, None, Some(demo))
+            }
+            Err(err) => {
+                eprintln!("--demo: cannot start the simulator: {err}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        match Config::load(&flags.config_file) {
+            Ok(config) => (config, Some(flags.config_file.clone()), None),
+            Err(err) => {
+                eprintln!("{err}");
+                return ExitCode::from(EXIT_BAD_CONFIG);
+            }
+        }
+    };
+    if flags.config_check {
+        println!("config OK: {}", config.summary());
+        return ExitCode::SUCCESS;
+    }
+
+    let metrics = match ExporterMetrics::new() {
+        Ok(metrics) => Arc::new(metrics),
+        Err(err) => {
+            eprintln!("cannot register metrics: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let summary = config.summary();
+    let app = match App::new(config, config_path, flags.shard, metrics) {
+        Ok(app) => app,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(EXIT_BAD_CONFIG);
+        }
+    };
+
+    let mut listeners = Vec::new();
+    for text in &flags.listen_addresses {
+        let addr = match parse_listen_address(text) {
+            Ok(addr) => addr,
+            Err(err) => {
+                eprintln!("{err}");
+                return ExitCode::from(EXIT_BAD_CONFIG);
+            }
+        };
+        match TcpListener::bind(addr).await {
+            Ok(listener) => listeners.push(listener),
+            Err(err) => {
+                eprintln!("--web.listen-address {text}: cannot listen: {err}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    for listener in &listeners {
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(address = %addr, version = env!("CARGO_PKG_VERSION"), %summary, "listening");
+        }
+    }
+
+    // The first discovery runs before the server answers, so the first scrape sees the whole
+    // list; each page request is bounded by the scrape's request timeout.
+    app.refresh_discovery().await;
+    app.start();
+    let router = http::router(app.clone(), &flags.telemetry_path);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut servers = tokio::task::JoinSet::new();
+    for listener in listeners {
+        let mut stop = stop_rx.clone();
+        let router = router.clone();
+        servers.spawn(async move {
+            let shutdown = async move {
+                let _ = stop.wait_for(|stopping| *stopping).await;
+            };
+            axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown)
+                .await
+        });
+    }
+
+    wait_for_shutdown(&app).await;
+    tracing::info!("shutting down: finishing in-flight scrapes");
+    let _ = stop_tx.send(true);
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while servers.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("in-flight requests did not finish in time; exiting anyway");
+    }
+    ExitCode::SUCCESS
+}
+
+/// Reloads on SIGHUP; returns on SIGTERM or SIGINT.
+async fn wait_for_shutdown(app: &Arc<App>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut hangup), Ok(mut terminate), Ok(mut interrupt)) = (
+        signal(SignalKind::hangup()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers; stop with SIGKILL");
+        std::future::pending::<()>().await;
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = hangup.recv() => {
+                // The result is logged and counted by reload itself.
+                let _ = app.reload().await;
+            }
+            _ = terminate.recv() => return,
+            _ = interrupt.recv() => return,
+        }
+    }
+}

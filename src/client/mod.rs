@@ -1,1 +1,340 @@
-//! client
+//! The CodeArts Repo API: building requests, retrying what may recover, and turning answers
+//! into a [`StatisticsStatus`] or an [`ErrorClass`].
+//!
+//! It knows nothing of scrapes or metrics families: [`crate::collect`] decides which
+//! repositories to ask and when; this module asks one and reports what happened.
+
+pub mod error_class;
+pub mod model;
+pub mod rate_limit;
+pub mod transport;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use reqwest::header::{HeaderValue, ACCEPT};
+use tokio::time::Instant;
+use url::Url;
+
+use crate::auth::Auth;
+use crate::config::RepositoryId;
+pub use error_class::{classify, ErrorClass, Failure};
+use model::ApiErrorBody;
+pub use model::{RepositorySummary, StatisticsEvent, StatisticsStatus};
+use transport::{Endpoint, RawAnswer, Transport};
+
+/// What asking for one repository's status produced.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub result: Result<StatisticsStatus, ErrorClass>,
+    /// Status of the last HTTP answer; 0 when none came.
+    pub http_status: u16,
+    /// Time from the first attempt to the final answer, retries included.
+    pub duration: Duration,
+}
+
+/// Retry pacing. Full jitter spreads retries of many repositories apart; throttling waits at
+/// least `THROTTLED_FLOOR` because the gateway's own advice is a pause of 2–5 s.
+const BACKOFF_BASE: Duration = Duration::from_millis(500);
+const THROTTLED_BASE: Duration = Duration::from_secs(2);
+const THROTTLED_FLOOR: Duration = Duration::from_secs(1);
+const BACKOFF_CAP: Duration = Duration::from_secs(30);
+
+/// Talks to one CodeArts Repo endpoint with one credential.
+pub struct CodeArtsClient {
+    transport: Arc<Transport>,
+    auth: Arc<Auth>,
+    base: String,
+    request_timeout: Duration,
+    retries: u32,
+}
+
+impl CodeArtsClient {
+    pub fn new(
+        transport: Arc<Transport>,
+        auth: Arc<Auth>,
+        endpoint: &Url,
+        request_timeout: Duration,
+        retries: u32,
+    ) -> Self {
+        Self {
+            transport,
+            auth,
+            base: endpoint.as_str().trim_end_matches('/').to_owned(),
+            request_timeout,
+            retries,
+        }
+    }
+
+    pub fn auth(&self) -> &Arc<Auth> {
+        &self.auth
+    }
+
+    pub fn transport(&self) -> &Arc<Transport> {
+        &self.transport
+    }
+
+    /// Asks for the statistics status of `id`. Each attempt ends by `deadline`; a retry is only
+    /// made when its backoff ends before `retry_until` (the deadline of the scrape waiting for
+    /// it — a fan-out that runs on after that deadline to fill the cache does not retry).
+    /// Never fails as a whole: a failure is a class in the result.
+    pub async fn statistics_status(
+        &self,
+        id: RepositoryId,
+        deadline: Instant,
+        retry_until: Instant,
+    ) -> Fetched {
+        let url = format!(
+            "{}/v4/repositories/{id}/repository/statistics-status",
+            self.base
+        );
+        let started = Instant::now();
+        let answer = self
+            .get_with_retries(
+                Endpoint::StatisticsStatus,
+                &url,
+                deadline,
+                retry_until,
+                StatisticsStatus::from_body,
+            )
+            .await;
+        let (result, http_status) = match answer {
+            Ok((status, http_status)) => (Ok(status), http_status),
+            Err(report) => {
+                tracing::debug!(
+                    repository_id = %id,
+                    class = %report.class,
+                    http_status = report.http_status,
+                    error_code = report.error.error_code.as_deref().unwrap_or(""),
+                    error_msg = report.error.error_msg.as_deref().unwrap_or(""),
+                    request_id = report.request_id.as_deref().unwrap_or(""),
+                    "statistics status request failed"
+                );
+                (Err(report.class), report.http_status)
+            }
+        };
+        Fetched {
+            result,
+            http_status,
+            duration: started.elapsed(),
+        }
+    }
+
+    /// One page of the repositories the credential can see (`GET /v4/user/repositories`).
+    /// The error is one line for logs and the landing page.
+    pub async fn user_repositories(
+        &self,
+        offset: usize,
+        limit: usize,
+        deadline: Instant,
+    ) -> Result<Vec<RepositorySummary>, String> {
+        let url = format!(
+            "{}/v4/user/repositories?offset={offset}&limit={limit}",
+            self.base
+        );
+        self.get_with_retries(
+            Endpoint::UserRepositories,
+            &url,
+            deadline,
+            deadline,
+            RepositorySummary::page_from_body,
+        )
+        .await
+        .map(|(page, _)| page)
+        .map_err(|report| {
+            format!(
+                "listing repositories (offset {offset}) failed: {} (HTTP {}{}{})",
+                report.class,
+                report.http_status,
+                report
+                    .error
+                    .error_code
+                    .as_deref()
+                    .map(|c| format!(", {c}"))
+                    .unwrap_or_default(),
+                report
+                    .request_id
+                    .as_deref()
+                    .map(|r| format!(", request id {r}"))
+                    .unwrap_or_default(),
+            )
+        })
+    }
+
+    /// GETs `url`, parses a 2xx body with `parse`, and retries what may recover while the
+    /// backoff ends before `retry_until`.
+    pub(crate) async fn get_with_retries<T>(
+        &self,
+        endpoint: Endpoint,
+        url: &str,
+        deadline: Instant,
+        retry_until: Instant,
+        parse: impl Fn(&[u8]) -> Option<T>,
+    ) -> Result<(T, u16), FailureReport> {
+        let mut retries_left = self.retries;
+        let mut attempt = 0u32;
+        let mut renewed = false;
+        loop {
+            let report = match self.attempt(endpoint, url, deadline, &parse).await {
+                Ok(ok) => return Ok(ok),
+                Err(report) => report,
+            };
+            if report.class == ErrorClass::Unauthorized && !renewed {
+                if let Some(applied) = &report.applied {
+                    if self.auth.rejected(applied, &report.error) {
+                        renewed = true;
+                        continue;
+                    }
+                }
+            }
+            if retries_left == 0 || !report.class.is_retryable() {
+                return Err(report);
+            }
+            let wait = backoff(attempt, report.class, report.retry_after);
+            let resume = Instant::now() + wait;
+            if resume >= deadline.min(retry_until) {
+                return Err(report);
+            }
+            if report.class == ErrorClass::Throttled {
+                self.transport.limiter().pause_until(resume);
+            }
+            self.transport.metrics().retries(endpoint).inc();
+            tokio::time::sleep_until(resume).await;
+            retries_left -= 1;
+            attempt += 1;
+        }
+    }
+
+    async fn attempt<T>(
+        &self,
+        endpoint: Endpoint,
+        url: &str,
+        deadline: Instant,
+        parse: &impl Fn(&[u8]) -> Option<T>,
+    ) -> Result<(T, u16), FailureReport> {
+        let timeout = self
+            .request_timeout
+            .min(deadline.saturating_duration_since(Instant::now()));
+        let mut request = self
+            .transport
+            .http()
+            .get(url)
+            .timeout(timeout)
+            .header(ACCEPT, HeaderValue::from_static("application/json"))
+            .build()
+            .map_err(|_| FailureReport::new(Failure::InvalidBody))?;
+        let applied = match self.auth.apply(&mut request, deadline).await {
+            Ok(applied) => applied,
+            Err(err) => {
+                tracing::debug!(error = %err, "no credential for the request");
+                return Err(FailureReport::new(Failure::NoCredential));
+            }
+        };
+        let answer = self
+            .transport
+            .send(endpoint, request, deadline)
+            .await
+            .map_err(FailureReport::new)?;
+        let http_status = answer.status;
+        if (200..300).contains(&http_status) {
+            if let Some(value) = parse(&answer.body) {
+                return Ok((value, http_status));
+            }
+            let failure = Failure::InvalidBody;
+            self.transport.record(endpoint, &failure);
+            return Err(FailureReport::from_answer(failure, &answer, applied));
+        }
+        let error = ApiErrorBody::parse(&answer.body);
+        let failure = Failure::Status {
+            status: http_status,
+            error_code: error.error_code.clone(),
+        };
+        self.transport.record(endpoint, &failure);
+        let mut report = FailureReport::from_answer(failure, &answer, applied);
+        report.error = error;
+        Err(report)
+    }
+}
+
+/// Everything known about a failed attempt, for the retry decision and the log line.
+#[derive(Debug)]
+pub(crate) struct FailureReport {
+    pub class: ErrorClass,
+    pub http_status: u16,
+    pub error: ApiErrorBody,
+    pub request_id: Option<String>,
+    pub retry_after: Option<Duration>,
+    applied: Option<crate::auth::Applied>,
+}
+
+impl FailureReport {
+    fn new(failure: Failure) -> Self {
+        Self {
+            class: classify(&failure),
+            http_status: 0,
+            error: ApiErrorBody::default(),
+            request_id: None,
+            retry_after: None,
+            applied: None,
+        }
+    }
+
+    fn from_answer(failure: Failure, answer: &RawAnswer, applied: crate::auth::Applied) -> Self {
+        Self {
+            class: classify(&failure),
+            http_status: answer.status,
+            error: ApiErrorBody::default(),
+            request_id: answer.request_id().map(str::to_owned),
+            retry_after: answer.retry_after(),
+            applied: Some(applied),
+        }
+    }
+}
+
+/// How long to wait before retry number `attempt + 1`: `Retry-After` when the server gave one,
+/// else exponential backoff with full jitter.
+pub fn backoff(attempt: u32, class: ErrorClass, retry_after: Option<Duration>) -> Duration {
+    if let Some(wait) = retry_after {
+        return wait.min(BACKOFF_CAP);
+    }
+    let base = if class == ErrorClass::Throttled {
+        THROTTLED_BASE
+    } else {
+        BACKOFF_BASE
+    };
+    let ceiling = base.saturating_mul(1 << attempt.min(16)).min(BACKOFF_CAP);
+    let jittered = ceiling.mul_f64(rand::rng().random::<f64>());
+    if class == ErrorClass::Throttled {
+        jittered.max(THROTTLED_FLOOR)
+    } else {
+        jittered
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_wins_over_backoff() {
+        let wait = backoff(0, ErrorClass::Throttled, Some(Duration::from_secs(3)));
+        assert_eq!(wait, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn backoff_grows_and_stays_within_its_ceiling() {
+        for attempt in 0..6 {
+            let wait = backoff(attempt, ErrorClass::ServerError, None);
+            assert!(wait <= BACKOFF_BASE * (1 << attempt), "{attempt}: {wait:?}");
+        }
+        assert!(backoff(40, ErrorClass::ServerError, None) <= BACKOFF_CAP);
+    }
+
+    #[test]
+    fn throttled_backoff_never_below_the_floor() {
+        for attempt in 0..4 {
+            assert!(backoff(attempt, ErrorClass::Throttled, None) >= THROTTLED_FLOOR);
+        }
+    }
+}

@@ -1,1 +1,297 @@
-//! collect
+//! One scrape's fan-out: which repositories to ask, how many at once, until when, and what to
+//! show for each — fresh, cached, or timed out.
+//!
+//! A fan-out runs as its own task and writes each result into a store as it arrives. Scrapes
+//! wait for it until their own deadline and then read the store, so concurrent scrapes share
+//! one fan-out (single flight), work cut off by a deadline still fills the cache, and a
+//! repository that never answers cannot hold up the others.
+
+pub mod deadline;
+pub mod discovery;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use futures::StreamExt;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::client::model::parse_time;
+use crate::client::{CodeArtsClient, ErrorClass, Fetched, StatisticsStatus};
+use crate::config::{Repository, RepositoryId, ScrapeConfig};
+use crate::metrics::exporter::ExporterMetrics;
+
+/// What a fan-out works from: the client and the list of repositories of one config
+/// generation. A reload builds a new plan; the store of results outlives plans.
+pub struct Plan {
+    pub client: Arc<CodeArtsClient>,
+    pub repositories: Arc<[Repository]>,
+    pub scrape: ScrapeConfig,
+}
+
+/// What to show for one repository in one scrape.
+#[derive(Debug, Clone)]
+pub struct RepoResult {
+    pub repository: Repository,
+    /// The statistics data shown; `None` when the last request failed.
+    pub status: Option<Arc<StatisticsStatus>>,
+    pub error: Option<ErrorClass>,
+    pub http_status: u16,
+    pub duration: Duration,
+    /// When the data shown (or, on failure, the last good data) was fetched.
+    pub last_success: Option<SystemTime>,
+}
+
+/// The results of one scrape, in the plan's order.
+pub struct Snapshot {
+    pub results: Vec<RepoResult>,
+    pub duration: Duration,
+}
+
+/// The latest answer for a repository.
+struct Outcome {
+    generation: u64,
+    fetched: Fetched,
+    status: Option<Arc<StatisticsStatus>>,
+    finished: Instant,
+}
+
+#[derive(Default)]
+struct RepoState {
+    last: Option<Outcome>,
+    last_success: Option<(SystemTime, Instant)>,
+    /// The last unparseable event time we logged, so it is logged once, not every scrape.
+    logged_bad_time: Option<String>,
+}
+
+/// The generation that stands for "whatever came last", never used by a fan-out.
+const LATEST: u64 = u64::MAX;
+
+struct InFlight {
+    generation: u64,
+    plan: Arc<Plan>,
+    done: watch::Receiver<bool>,
+}
+
+/// Runs fan-outs and keeps each repository's latest result.
+pub struct Collector {
+    store: Mutex<HashMap<RepositoryId, RepoState>>,
+    in_flight: Mutex<Option<InFlight>>,
+    next_generation: Mutex<u64>,
+    metrics: Arc<ExporterMetrics>,
+}
+
+impl Collector {
+    pub fn new(metrics: Arc<ExporterMetrics>) -> Arc<Self> {
+        Arc::new(Self {
+            store: Mutex::new(HashMap::new()),
+            in_flight: Mutex::new(None),
+            next_generation: Mutex::new(0),
+            metrics,
+        })
+    }
+
+    /// Scrapes every repository of `plan` within `budget` and returns what to show.
+    ///
+    /// Joins the fan-out in flight for the same plan, if any, instead of starting another.
+    pub async fn scrape(self: &Arc<Self>, plan: &Arc<Plan>, budget: Duration) -> Snapshot {
+        let started = Instant::now();
+        let deadline = started + budget;
+        let (generation, mut done) = self.join_or_start(plan, deadline);
+        // An error means the fan-out task is gone, which also means it is finished.
+        let _ = tokio::time::timeout_at(deadline, done.wait_for(|finished| *finished)).await;
+        let results = self.results(plan, generation, started);
+        let duration = started.elapsed();
+        self.metrics
+            .observe_scrape(duration.as_secs_f64(), budget.as_secs_f64());
+        Snapshot { results, duration }
+    }
+
+    /// Asks for one repository now, outside any fan-out (`/probe`).
+    pub async fn probe(plan: &Plan, repository: Repository, budget: Duration) -> RepoResult {
+        let deadline = Instant::now() + budget;
+        let fetched = plan
+            .client
+            .statistics_status(repository.id, deadline, deadline)
+            .await;
+        let status = fetched.result.as_ref().ok().cloned().map(Arc::new);
+        RepoResult {
+            repository,
+            error: fetched.result.as_ref().err().copied(),
+            last_success: status.as_ref().map(|_| SystemTime::now()),
+            status,
+            http_status: fetched.http_status,
+            duration: fetched.duration,
+        }
+    }
+
+    /// The latest result of each repository of `plan`, for the landing page (never waits).
+    pub fn latest(&self, plan: &Plan) -> Vec<RepoResult> {
+        self.results(plan, LATEST, Instant::now())
+    }
+
+    fn join_or_start(
+        self: &Arc<Self>,
+        plan: &Arc<Plan>,
+        scrape_deadline: Instant,
+    ) -> (u64, watch::Receiver<bool>) {
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(current) = in_flight.as_ref() {
+            if !*current.done.borrow() && Arc::ptr_eq(&current.plan, plan) {
+                return (current.generation, current.done.clone());
+            }
+        }
+        let generation = {
+            let mut next = self
+                .next_generation
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            *next += 1;
+            *next
+        };
+        let (tx, rx) = watch::channel(false);
+        *in_flight = Some(InFlight {
+            generation,
+            plan: plan.clone(),
+            done: rx.clone(),
+        });
+        let collector = Arc::clone(self);
+        let plan = Arc::clone(plan);
+        tokio::spawn(async move {
+            collector.fan_out(&plan, generation, scrape_deadline).await;
+            let _ = tx.send(true);
+        });
+        (generation, rx)
+    }
+
+    /// Asks every repository that is not fresh in the cache, stalest first, at most
+    /// `concurrency` at a time, until `max_duration` has passed. Retries stop at the deadline of
+    /// the scrape that started the fan-out; first attempts go on to fill the cache.
+    async fn fan_out(&self, plan: &Plan, generation: u64, retry_until: Instant) {
+        let deadline = Instant::now() + plan.scrape.max_duration;
+        let order = self.order(plan);
+        let concurrency = plan.scrape.concurrency.get();
+        let requests = futures::stream::iter(order)
+            .map(|id| async move {
+                let fetched = plan
+                    .client
+                    .statistics_status(id, deadline, retry_until)
+                    .await;
+                (id, fetched)
+            })
+            .buffer_unordered(concurrency)
+            .for_each(|(id, fetched)| {
+                self.record(id, generation, fetched);
+                futures::future::ready(())
+            });
+        // Each request is bounded by the same deadline; this only stops the queue behind them.
+        let _ = tokio::time::timeout_at(deadline, requests).await;
+    }
+
+    /// The ids to ask, stalest first; drops state of repositories no longer in the plan and
+    /// skips those whose last success is younger than `min_interval`.
+    fn order(&self, plan: &Plan) -> Vec<RepositoryId> {
+        let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
+        let wanted: HashSet<RepositoryId> = plan.repositories.iter().map(|r| r.id).collect();
+        store.retain(|id, _| wanted.contains(id));
+        let min_interval = plan.scrape.min_interval;
+        let mut order: Vec<(Option<Instant>, usize, RepositoryId)> = Vec::new();
+        let mut hits = 0u64;
+        for (index, repository) in plan.repositories.iter().enumerate() {
+            let state = store.get(&repository.id);
+            let last = state.and_then(|s| s.last.as_ref());
+            if is_cache_fresh(state, min_interval) {
+                hits += 1;
+                continue;
+            }
+            order.push((last.map(|o| o.finished), index, repository.id));
+        }
+        drop(store);
+        self.metrics.cache_hits().inc_by(hits);
+        // Never-asked first, then oldest answer first; ties keep the configured order.
+        order.sort_unstable_by_key(|(finished, index, _)| (*finished, *index));
+        order.into_iter().map(|(_, _, id)| id).collect()
+    }
+
+    fn record(&self, id: RepositoryId, generation: u64, fetched: Fetched) {
+        let status = fetched.result.as_ref().ok().cloned().map(Arc::new);
+        let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
+        let state = store.entry(id).or_default();
+        let now = Instant::now();
+        if let Some(status) = &status {
+            state.last_success = Some((SystemTime::now(), now));
+            log_unparseable_time(id, status, &mut state.logged_bad_time);
+        }
+        state.last = Some(Outcome {
+            generation,
+            fetched,
+            status,
+            finished: now,
+        });
+    }
+
+    /// What to show for each repository of `plan`, for a scrape waiting on `generation`.
+    fn results(&self, plan: &Plan, generation: u64, scrape_started: Instant) -> Vec<RepoResult> {
+        let store = self.store.lock().unwrap_or_else(|e| e.into_inner());
+        let cache = !plan.scrape.min_interval.is_zero() || generation == LATEST;
+        plan.repositories
+            .iter()
+            .map(|repository| {
+                let state = store.get(&repository.id);
+                let last_success = state.and_then(|s| s.last_success).map(|(at, _)| at);
+                // With a cache, a repository this fan-out did not reach (fresh in the cache, or
+                // cut off by the deadline) shows its latest answer, whose age
+                // last_success_timestamp_seconds tells. Without one, it timed out.
+                let current = state
+                    .and_then(|s| s.last.as_ref())
+                    .filter(|outcome| outcome.generation == generation || cache);
+                match current {
+                    Some(outcome) => RepoResult {
+                        repository: repository.clone(),
+                        status: outcome.status.clone(),
+                        error: outcome.fetched.result.as_ref().err().copied(),
+                        http_status: outcome.fetched.http_status,
+                        duration: outcome.fetched.duration,
+                        last_success,
+                    },
+                    None => RepoResult {
+                        repository: repository.clone(),
+                        status: None,
+                        error: Some(ErrorClass::Timeout),
+                        http_status: 0,
+                        duration: scrape_started.elapsed(),
+                        last_success,
+                    },
+                }
+            })
+            .collect()
+    }
+}
+
+/// A repository whose last answer was a success younger than `min_interval` is not asked again.
+fn is_cache_fresh(state: Option<&RepoState>, min_interval: Duration) -> bool {
+    if min_interval.is_zero() {
+        return false;
+    }
+    let Some(state) = state else { return false };
+    match (&state.last, state.last_success) {
+        (Some(last), Some((_, at))) => last.status.is_some() && at.elapsed() < min_interval,
+        _ => false,
+    }
+}
+
+fn log_unparseable_time(id: RepositoryId, status: &StatisticsStatus, logged: &mut Option<String>) {
+    let Some(event) = &status.event else { return };
+    for (field, value) in [
+        ("event.created_at", &event.created_at),
+        ("event.updated_at", &event.updated_at),
+    ] {
+        if let Some(value) = value {
+            if parse_time(value).is_none() && logged.as_deref() != Some(value.as_str()) {
+                tracing::debug!(repository_id = %id, field, value = %value, "unparseable time; its metric is left out");
+                *logged = Some(value.clone());
+            }
+        }
+    }
+}

@@ -1,1 +1,253 @@
-//! sim
+//! A CodeArts Repo look-alike served over loopback HTTP: the backend of `--demo`, of the
+//! end-to-end tests and of the benchmarks (CONTRACT §7).
+//!
+//! It answers the three upstream calls the exporter makes — `statistics-status` per repository,
+//! the `GET /v4/user/repositories` list and the IAM `POST /v3/auth/tokens` — with the shapes of
+//! `reference/codearts-api.md`, and checks credentials the way the gateway does (static or issued
+//! `X-Auth-Token`, or an `SDK-HMAC-SHA256` signature recomputed with [`crate::auth::signer`]).
+//!
+//! Two kinds of answers ([`Answers`]): `Varied` ones move over time (events go waiting → active →
+//! finish, quotas run out and reset) and cover every documented value and shape; `Uniform` ones
+//! are identical in size and cheap, so a benchmark measures the exporter and not the simulator.
+//! With [`SimConfig::inject_failures`] a fixed set of repositories fails with every error class
+//! (see [`SimHandle::failing_repositories`]).
+//!
+//! It is not a faithful copy of CodeArts: where the reference marks a fact as a guess, the
+//! simulator picks one plausible behaviour. The product only reaches it behind `--demo`.
+
+mod access;
+mod answers;
+mod catalog;
+pub mod demo;
+mod faults;
+mod iam;
+mod routes;
+mod stats;
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::serve::ListenerExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use catalog::{SimRepository, DEMO_REPOSITORIES, FIRST_ID, MAX_REPOSITORIES};
+pub use stats::{SimStats, SimStatsSnapshot};
+
+/// How long the simulator takes to answer each request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Latency {
+    /// Always this long; `Duration::ZERO` answers at once (benchmarks).
+    Fixed(Duration),
+    /// Mostly 5–150 ms, with about one request in fifty taking 0.4–1.5 s.
+    Realistic,
+}
+
+/// What the statistics-status answers of healthy repositories look like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answers {
+    /// Realistic names and answers that change over time and cover every `reason`, every event
+    /// status, a missing and a null `event`, and `reason` sent as a string.
+    Varied,
+    /// `bench/repo-NNNNN` names and answers of one fixed size: reason 0, a finished event.
+    Uniform,
+}
+
+/// What the simulator serves.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// How many repositories exist; their ids are `FIRST_ID..FIRST_ID + repositories`.
+    /// At most [`MAX_REPOSITORIES`], so that every id stays a valid CodeArts id.
+    pub repositories: u32,
+    pub latency: Latency,
+    pub answers: Answers,
+    /// Make the repositories of [`SimHandle::failing_repositories`] and
+    /// [`SimHandle::flaky_repositories`] fail.
+    pub inject_failures: bool,
+    /// Lifetime of the IAM tokens the simulator issues.
+    pub token_lifetime: Duration,
+    /// The credentials it accepts.
+    pub credentials: SimCredentials,
+}
+
+/// The credentials the simulator accepts; any one of them authorizes a request.
+#[derive(Clone)]
+pub struct SimCredentials {
+    /// Accepted as `X-Auth-Token` for ever.
+    pub static_token: String,
+    pub iam_domain: String,
+    pub iam_user: String,
+    pub iam_password: String,
+    pub access_key: String,
+    pub secret_key: String,
+}
+
+impl Default for SimCredentials {
+    /// The demo values; nothing secret.
+    fn default() -> Self {
+        Self {
+            static_token: "demo-token".to_owned(),
+            iam_domain: "demo-domain".to_owned(),
+            iam_user: "demo".to_owned(),
+            iam_password: "demo-password".to_owned(),
+            access_key: "DEMOACCESSKEY".to_owned(),
+            secret_key: "demo-secret-key".to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Debug for SimCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimCredentials")
+            .field("iam_domain", &self.iam_domain)
+            .field("iam_user", &self.iam_user)
+            .field("access_key", &self.access_key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SimConfig {
+    /// `--demo`: a few dozen realistic repositories, varied latency, every error class, and IAM
+    /// tokens short-lived enough that their renewal shows within minutes.
+    pub fn demo() -> Self {
+        Self {
+            repositories: DEMO_REPOSITORIES,
+            latency: Latency::Realistic,
+            answers: Answers::Varied,
+            inject_failures: true,
+            token_lifetime: Duration::from_secs(10 * 60),
+            credentials: SimCredentials::default(),
+        }
+    }
+
+    /// Benchmarks: `repositories` uniform, always-healthy repositories answering after `latency`.
+    pub fn bench(repositories: u32, latency: Duration) -> Self {
+        Self {
+            repositories,
+            latency: Latency::Fixed(latency),
+            answers: Answers::Uniform,
+            inject_failures: false,
+            token_lifetime: Duration::from_secs(24 * 60 * 60),
+            credentials: SimCredentials::default(),
+        }
+    }
+}
+
+/// A running simulator. Dropping it leaves the server running until the runtime stops; call
+/// [`SimHandle::shutdown`] to stop it earlier.
+pub struct SimHandle {
+    pub addr: SocketAddr,
+    pub stats: Arc<SimStats>,
+    catalog: Arc<catalog::Catalog>,
+    inject_failures: bool,
+    stop: oneshot::Sender<()>,
+    server: JoinHandle<()>,
+}
+
+impl SimHandle {
+    /// The CodeArts endpoint, `http://127.0.0.1:PORT`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The IAM endpoint: the same server, which also serves `POST /v3/auth/tokens`.
+    pub fn iam_endpoint(&self) -> String {
+        self.endpoint()
+    }
+
+    /// Every repository, in id order, as `GET /v4/user/repositories` lists them.
+    pub fn repositories(&self) -> Vec<SimRepository> {
+        self.catalog.repositories().to_vec()
+    }
+
+    /// Repositories that fail on every request, with the error class (CONTRACT §4) the exporter
+    /// must report for each. Empty unless failures are injected.
+    pub fn failing_repositories(&self) -> Vec<(u32, &'static str)> {
+        self.faulty(false)
+    }
+
+    /// Repositories that fail only part of the time (by the wall clock), with the class they
+    /// fail with. Tests cannot rely on their state at a given moment; the demo shows them flap.
+    pub fn flaky_repositories(&self) -> Vec<(u32, &'static str)> {
+        self.faulty(true)
+    }
+
+    fn faulty(&self, flaky: bool) -> Vec<(u32, &'static str)> {
+        if !self.inject_failures {
+            return Vec::new();
+        }
+        faults::FAULTS
+            .iter()
+            .filter(|(_, fault)| fault.is_flaky() == flaky)
+            .filter_map(|&(index, fault)| {
+                let id = self.catalog.id_at(index)?;
+                Some((id, fault.expected_class()))
+            })
+            .collect()
+    }
+
+    /// Stops accepting, lets answers in progress finish for up to a second, then drops the rest
+    /// (the repository that never answers would otherwise hold the shutdown for a minute).
+    pub async fn shutdown(self) {
+        let Self {
+            stop, mut server, ..
+        } = self;
+        // The server may already have stopped on its own; then there is nobody to tell.
+        let _ = stop.send(());
+        if tokio::time::timeout(Duration::from_secs(1), &mut server)
+            .await
+            .is_err()
+        {
+            server.abort();
+        }
+    }
+}
+
+/// Serves the simulator on `listener` (bind it to loopback) until [`SimHandle::shutdown`].
+///
+/// Fails only when the listener has no local address or the configuration is out of range.
+pub async fn serve(config: SimConfig, listener: TcpListener) -> std::io::Result<SimHandle> {
+    let addr = listener.local_addr()?;
+    let catalog = Arc::new(
+        catalog::Catalog::new(config.repositories, config.answers)
+            .map_err(|message| std::io::Error::new(std::io::ErrorKind::InvalidInput, message))?,
+    );
+    let stats = Arc::new(SimStats::default());
+    let inject_failures = config.inject_failures;
+    let app = routes::router(routes::Sim::new(config, catalog.clone(), stats.clone()));
+
+    let counted = stats.clone();
+    let listener = listener.tap_io(move |stream: &mut TcpStream| {
+        counted.count_connection();
+        // Small answers on keep-alive connections must not wait for Nagle; if the option
+        // cannot be set the answer is merely slower.
+        let _ = stream.set_nodelay(true);
+    });
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        let shutdown = async {
+            // A dropped sender means the handle is gone: keep serving until the runtime stops.
+            if stopped.await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        if let Err(error) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::warn!(%error, "the CodeArts simulator stopped");
+        }
+    });
+    Ok(SimHandle {
+        addr,
+        stats,
+        catalog,
+        inject_failures,
+        stop,
+        server,
+    })
+}

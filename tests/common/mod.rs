@@ -1,5 +1,379 @@
-//! Helpers shared by the integration tests. Each test file includes them with `mod common;` and
-//! uses what it needs, hence the `dead_code` allowance.
+//! Shared fixtures for the integration tests: configs, an app behind its router, scrapes, and
+//! a small reader for the text exposition format.
 #![allow(dead_code)]
 
+/// Child processes for the end-to-end tests (free ports, required binaries, kill on drop).
 pub mod procs;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+use codearts_repo_exporter::app::App;
+use codearts_repo_exporter::config::Config;
+use codearts_repo_exporter::http::router;
+use codearts_repo_exporter::metrics::exporter::ExporterMetrics;
+
+/// A config for `endpoint` with a static token, `ids` as repositories, and extra YAML appended
+/// under `scrape:` (indented by the caller, e.g. "  concurrency: 4\n"). Retries default to 0.
+pub fn config_yaml(endpoint: &str, ids: &[u32], scrape: &str) -> String {
+    let mut yaml = format!(
+        "codearts:\n  endpoint: {endpoint}\n  auth:\n    token: test-token\nrepositories:\n"
+    );
+    for id in ids {
+        yaml.push_str(&format!("  - id: {id}\n    name: group/repo-{id}\n"));
+    }
+    // Retries are off unless a test asks for them, so request counts stay exact.
+    yaml.push_str("scrape:\n");
+    if !scrape.contains("retries:") {
+        yaml.push_str("  retries: 0\n");
+    }
+    yaml.push_str(scrape);
+    yaml
+}
+
+pub fn parse_config(yaml: &str) -> Config {
+    Config::parse(yaml, &|_| None).unwrap_or_else(|err| panic!("config: {err}\n{yaml}"))
+}
+
+/// An app built from `yaml`, without a config file (no reload).
+pub fn app(yaml: &str) -> Arc<App> {
+    let metrics = Arc::new(ExporterMetrics::new().expect("metrics"));
+    App::new(parse_config(yaml), None, None, metrics).expect("app")
+}
+
+/// An app whose config lives in a file, so it can be reloaded.
+pub fn app_from_file(path: &std::path::Path) -> Arc<App> {
+    let metrics = Arc::new(ExporterMetrics::new().expect("metrics"));
+    let config = Config::load(path).expect("config file");
+    App::new(config, Some(path.to_path_buf()), None, metrics).expect("app")
+}
+
+/// An answer from the router.
+pub struct Answer {
+    pub status: StatusCode,
+    pub content_type: String,
+    pub body: String,
+    pub elapsed: Duration,
+}
+
+/// Sends `method path` through the router, with an optional scrape-timeout header.
+pub async fn request(
+    app: &Arc<App>,
+    method: &str,
+    path: &str,
+    scrape_timeout: Option<&str>,
+) -> Answer {
+    let mut builder = Request::builder().method(method).uri(path);
+    if let Some(timeout) = scrape_timeout {
+        builder = builder.header("X-Prometheus-Scrape-Timeout-Seconds", timeout);
+    }
+    let started = std::time::Instant::now();
+    let response = router(app.clone(), "/metrics")
+        .oneshot(builder.body(Body::empty()).expect("request"))
+        .await
+        .expect("router never fails");
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    Answer {
+        status,
+        content_type,
+        body: String::from_utf8(bytes.to_vec()).expect("utf-8 body"),
+        elapsed: started.elapsed(),
+    }
+}
+
+/// `GET /metrics` with the given scrape-timeout header.
+pub async fn scrape(app: &Arc<App>, scrape_timeout: Option<&str>) -> Answer {
+    let answer = request(app, "GET", "/metrics", scrape_timeout).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    answer
+}
+
+/// One sample of the text format.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub value: f64,
+}
+
+/// Reads every sample of a text exposition (comments skipped, label escapes decoded).
+pub fn samples(text: &str) -> Vec<Sample> {
+    text.lines()
+        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+        .map(|line| parse_line(line).unwrap_or_else(|| panic!("unparseable line {line:?}")))
+        .collect()
+}
+
+fn parse_line(line: &str) -> Option<Sample> {
+    let (name_end, mut rest) = match line.find(['{', ' ']) {
+        Some(i) => (i, &line[i..]),
+        None => return None,
+    };
+    let name = line[..name_end].to_owned();
+    let mut labels = BTreeMap::new();
+    if let Some(after) = rest.strip_prefix('{') {
+        let mut chars = after.char_indices().peekable();
+        let mut consumed = 0;
+        loop {
+            let mut key = String::new();
+            for (i, c) in chars.by_ref() {
+                if c == '=' {
+                    break;
+                }
+                if c == '}' {
+                    consumed = i + 1;
+                    break;
+                }
+                key.push(c);
+            }
+            if consumed > 0 {
+                break;
+            }
+            chars.next(); // opening quote
+            let mut value = String::new();
+            while let Some((_, c)) = chars.next() {
+                match c {
+                    '\\' => match chars.next()?.1 {
+                        'n' => value.push('\n'),
+                        other => value.push(other),
+                    },
+                    '"' => break,
+                    c => value.push(c),
+                }
+            }
+            labels.insert(key.trim_start_matches(',').to_owned(), value);
+            match chars.next()? {
+                (_, ',') => {}
+                (i, '}') => {
+                    consumed = i + 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+        rest = &after[consumed..];
+    }
+    let value = rest.split_whitespace().next()?;
+    let value = match value {
+        "+Inf" => f64::INFINITY,
+        "-Inf" => f64::NEG_INFINITY,
+        "NaN" => f64::NAN,
+        v => v.parse().ok()?,
+    };
+    Some(Sample {
+        name,
+        labels,
+        value,
+    })
+}
+
+/// The value of the series `name` whose labels include every pair in `labels`.
+pub fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let matching: Vec<_> = samples(text)
+        .into_iter()
+        .filter(|s| {
+            s.name == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+        })
+        .collect();
+    assert!(
+        matching.len() <= 1,
+        "{name}{labels:?} matches {} series",
+        matching.len()
+    );
+    matching.first().map(|s| s.value)
+}
+
+/// All series of `name` for repository `id`.
+pub fn repo_series(text: &str, name: &str, id: u32) -> Vec<Sample> {
+    let id = id.to_string();
+    samples(text)
+        .into_iter()
+        .filter(|s| s.name == name && s.labels.get("repository_id") == Some(&id))
+        .collect()
+}
+
+/// The error class shown for repository `id`, if any.
+pub fn error_class(text: &str, id: u32) -> Option<String> {
+    let series = repo_series(text, "codearts_repo_statistics_error", id);
+    assert!(series.len() <= 1, "one error class at most: {series:?}");
+    series.first().map(|s| s.labels["class"].clone())
+}
+
+/// A valid statistics-status answer.
+pub fn status_body(can: bool, reason: i64, status: &str, updated_at: &str) -> serde_json::Value {
+    serde_json::json!({
+        "can_statistics": can,
+        "reason": reason,
+        "event": {
+            "id": 7, "user_id": 2, "project_id": 1, "branch": "master", "status": status,
+            "stat_date": "20250604", "created_at": "2025-06-04T16:14:29+08:00",
+            "updated_at": updated_at
+        }
+    })
+}
+
+/// The API path of repository `id`.
+pub fn status_path(id: u32) -> String {
+    format!("/v4/repositories/{id}/repository/statistics-status")
+}
+
+/// An upstream that answers every status request after `delay` and counts how many requests
+/// are in flight at once — exactly, which wiremock's delayed templates cannot — and when each
+/// repository was asked.
+pub struct CountingUpstream {
+    pub endpoint: String,
+    pub max_in_flight: Arc<std::sync::atomic::AtomicUsize>,
+    pub requests: Arc<std::sync::atomic::AtomicUsize>,
+    /// (arrival, repository id) of every request, in arrival order.
+    pub arrivals: Arc<std::sync::Mutex<Vec<(std::time::Instant, u32)>>>,
+}
+
+impl CountingUpstream {
+    /// How many times each repository was asked.
+    pub fn per_id(&self) -> std::collections::HashMap<u32, usize> {
+        let mut counts = std::collections::HashMap::new();
+        for (_, id) in self.arrivals.lock().unwrap().iter() {
+            *counts.entry(*id).or_insert(0) += 1;
+        }
+        counts
+    }
+}
+
+pub async fn counting_upstream(delay: Duration) -> CountingUpstream {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let max_in_flight = Arc::new(AtomicUsize::new(0));
+    let requests = Arc::new(AtomicUsize::new(0));
+    let arrivals = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (now, max, count, log) = (
+        in_flight.clone(),
+        max_in_flight.clone(),
+        requests.clone(),
+        arrivals.clone(),
+    );
+    let handler = move |axum::extract::Path(id): axum::extract::Path<u32>| {
+        let (now, max, count, log) = (now.clone(), max.clone(), count.clone(), log.clone());
+        async move {
+            count.fetch_add(1, Ordering::SeqCst);
+            log.lock().unwrap().push((std::time::Instant::now(), id));
+            let current = now.fetch_add(1, Ordering::SeqCst) + 1;
+            max.fetch_max(current, Ordering::SeqCst);
+            tokio::time::sleep(delay).await;
+            now.fetch_sub(1, Ordering::SeqCst);
+            axum::Json(status_body(true, 0, "finish", "2025-06-04T16:14:29+08:00"))
+        }
+    };
+    let app = axum::Router::new().route(
+        "/v4/repositories/{id}/repository/statistics-status",
+        axum::routing::get(handler),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    CountingUpstream {
+        endpoint,
+        max_in_flight,
+        requests,
+        arrivals,
+    }
+}
+
+/// An IAM token endpoint for wiremock that hands out `token-1`, `token-2`, … each living
+/// `lifetime`, and counts its calls.
+pub struct IamResponder {
+    pub calls: Arc<std::sync::atomic::AtomicUsize>,
+    pub lifetime: Duration,
+}
+
+impl IamResponder {
+    pub fn new(lifetime: Duration) -> Self {
+        Self {
+            calls: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            lifetime,
+        }
+    }
+}
+
+/// RFC 3339 in UTC with microseconds, like IAM's own answers.
+pub fn iam_time(t: std::time::SystemTime) -> String {
+    let t = time::OffsetDateTime::from(t);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .expect("format")
+}
+
+impl wiremock::Respond for IamResponder {
+    fn respond(&self, _request: &wiremock::Request) -> wiremock::ResponseTemplate {
+        let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        let now = std::time::SystemTime::now();
+        wiremock::ResponseTemplate::new(201)
+            .insert_header("X-Subject-Token", format!("token-{n}").as_str())
+            .set_body_json(serde_json::json!({"token": {
+                "issued_at": iam_time(now),
+                "expires_at": iam_time(now + self.lifetime),
+                "methods": ["password"]
+            }}))
+    }
+}
+
+/// The auth block of a config for IAM against `iam_endpoint`, with the password inline.
+pub fn iam_auth_yaml(iam_endpoint: &str) -> String {
+    format!(
+        "    iam:\n      endpoint: {iam_endpoint}\n      domain: acme\n      user: exporter-bot\n      password: pw-s3cret\n      project: cn-north-4\n"
+    )
+}
+
+/// A config like [`config_yaml`] with `auth_block` (indented under `auth:`) instead of a token.
+pub fn config_with_auth(endpoint: &str, ids: &[u32], auth_block: &str, scrape: &str) -> String {
+    config_yaml(endpoint, ids, scrape).replace("    token: test-token\n", auth_block)
+}
+
+/// Runs `promtool check metrics` on `text`; returns its findings (empty when clean).
+/// Fails the test when promtool is not installed: the check must run, not be skipped.
+pub fn promtool_check_metrics(text: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool is required: apt-get install prometheus");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text)
+        .expect("write to promtool");
+    let output = child.wait_with_output().expect("promtool output");
+    let mut findings = String::from_utf8_lossy(&output.stdout).to_string();
+    findings.push_str(&String::from_utf8_lossy(&output.stderr));
+    if !output.status.success() && findings.trim().is_empty() {
+        findings = format!("promtool exited with {}", output.status);
+    }
+    findings.trim().to_owned()
+}

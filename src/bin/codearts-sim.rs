@@ -1,0 +1,81 @@
+//! `codearts-sim`: the built-in CodeArts Repo simulator as a process of its own, for benchmarks
+//! and manual poking. Prints its endpoint on one line, serves until SIGINT or SIGTERM, and shows
+//! its counters at `GET /-/stats`.
+//!
+//! It accepts the demo credentials of `SimCredentials::default()`: token `demo-token`, IAM user
+//! `demo` / `demo-password` in domain `demo-domain`, AK `DEMOACCESSKEY` / SK `demo-secret-key`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, ValueEnum};
+use codearts_repo_exporter::sim::{self, Answers, Latency, SimConfig, SimCredentials};
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "A CodeArts Repo look-alike for demos, tests and benchmarks"
+)]
+struct Args {
+    /// Address to listen on; port 0 picks a free one.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// Number of repositories, with ids from 2111915000 up.
+    #[arg(long, default_value_t = sim::DEMO_REPOSITORIES)]
+    repositories: u32,
+    /// Fixed answer latency, e.g. `0ms` or `50ms`; without it latency varies realistically.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    latency: Option<Duration>,
+    /// Make a fixed set of repositories fail with every error class.
+    #[arg(long)]
+    inject_failures: bool,
+    /// `uniform`: same-size healthy answers (benchmarks); `varied`: realistic, changing ones.
+    #[arg(long, value_enum, default_value_t = AnswersArg::Uniform)]
+    answers: AnswersArg,
+    /// Lifetime of the IAM tokens it issues.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10m")]
+    token_lifetime: Duration,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum AnswersArg {
+    Uniform,
+    Varied,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let config = SimConfig {
+        repositories: args.repositories,
+        latency: args.latency.map_or(Latency::Realistic, Latency::Fixed),
+        answers: match args.answers {
+            AnswersArg::Uniform => Answers::Uniform,
+            AnswersArg::Varied => Answers::Varied,
+        },
+        inject_failures: args.inject_failures,
+        token_lifetime: args.token_lifetime,
+        credentials: SimCredentials::default(),
+    };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let handle = sim::serve(config, listener)
+        .await
+        .context("cannot start the simulator")?;
+    println!("{}", handle.endpoint());
+    stopped().await?;
+    handle.shutdown().await;
+    Ok(())
+}
+
+/// Resolves on the first SIGINT or SIGTERM.
+async fn stopped() -> anyhow::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot listen for SIGTERM")?;
+    tokio::select! {
+        interrupted = tokio::signal::ctrl_c() => interrupted.context("cannot listen for SIGINT"),
+        _ = terminate.recv() => Ok(()),
+    }
+}

@@ -1,0 +1,188 @@
+//! The closed set of failure classes (CONTRACT §4) and the one function that maps a failure to
+//! its class.
+
+use std::fmt;
+
+/// Why a request for a repository's status failed. The label values are part of the contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ErrorClass {
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    Throttled,
+    ClientError,
+    ServerError,
+    Timeout,
+    Connection,
+    InvalidResponse,
+}
+
+impl ErrorClass {
+    pub const ALL: [ErrorClass; 9] = [
+        ErrorClass::Unauthorized,
+        ErrorClass::Forbidden,
+        ErrorClass::NotFound,
+        ErrorClass::Throttled,
+        ErrorClass::ClientError,
+        ErrorClass::ServerError,
+        ErrorClass::Timeout,
+        ErrorClass::Connection,
+        ErrorClass::InvalidResponse,
+    ];
+
+    /// The `class` label value.
+    pub fn as_label(self) -> &'static str {
+        match self {
+            ErrorClass::Unauthorized => "unauthorized",
+            ErrorClass::Forbidden => "forbidden",
+            ErrorClass::NotFound => "not_found",
+            ErrorClass::Throttled => "throttled",
+            ErrorClass::ClientError => "client_error",
+            ErrorClass::ServerError => "server_error",
+            ErrorClass::Timeout => "timeout",
+            ErrorClass::Connection => "connection",
+            ErrorClass::InvalidResponse => "invalid_response",
+        }
+    }
+
+    /// Whether a retry may help: the server or the network may recover, a 4xx will not.
+    pub fn is_retryable(self) -> bool {
+        matches!(
+            self,
+            ErrorClass::Throttled | ErrorClass::ServerError | ErrorClass::Connection
+        )
+    }
+}
+
+impl fmt::Display for ErrorClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_label())
+    }
+}
+
+/// What went wrong with one request, before it is reduced to a class.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// An HTTP answer outside 2xx. `error_code` is the gateway's or service's code, if the body
+    /// carried one.
+    Status {
+        status: u16,
+        error_code: Option<String>,
+    },
+    /// The request did not finish within `request_timeout` or the scrape deadline.
+    Timeout,
+    /// DNS, connect, TLS, or the connection broke while the answer was read.
+    Connection,
+    /// A 2xx answer whose body is not the expected JSON.
+    InvalidBody,
+    /// The body was larger than the cap.
+    TooLarge,
+    /// No credential was available to send (unreadable token file, IAM refused us).
+    NoCredential,
+}
+
+/// Gateway codes that mean "slow down", whatever the HTTP status (reference §5.1).
+const THROTTLING_CODES: [&str; 2] = ["APIG.0308", "APIGW.0308"];
+
+/// The class of a failure: the only place this decision is made.
+pub fn classify(failure: &Failure) -> ErrorClass {
+    match failure {
+        Failure::Status { status, error_code } => {
+            let throttled_code = error_code
+                .as_deref()
+                .is_some_and(|code| THROTTLING_CODES.contains(&code));
+            match status {
+                _ if throttled_code => ErrorClass::Throttled,
+                429 => ErrorClass::Throttled,
+                401 => ErrorClass::Unauthorized,
+                403 => ErrorClass::Forbidden,
+                404 => ErrorClass::NotFound,
+                400..=499 => ErrorClass::ClientError,
+                500..=599 => ErrorClass::ServerError,
+                // 1xx/3xx (redirects are not followed) and other oddities: not the answer we
+                // asked for.
+                _ => ErrorClass::InvalidResponse,
+            }
+        }
+        Failure::Timeout => ErrorClass::Timeout,
+        Failure::Connection => ErrorClass::Connection,
+        Failure::InvalidBody | Failure::TooLarge => ErrorClass::InvalidResponse,
+        Failure::NoCredential => ErrorClass::Unauthorized,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(status: u16, code: Option<&str>) -> Failure {
+        Failure::Status {
+            status,
+            error_code: code.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn every_failure_maps_to_its_class() {
+        let table = [
+            (status(401, Some("DEV.00000003")), ErrorClass::Unauthorized),
+            (status(403, Some("CH.004403")), ErrorClass::Forbidden),
+            (status(404, None), ErrorClass::NotFound),
+            (status(429, None), ErrorClass::Throttled),
+            (status(429, Some("APIG.0308")), ErrorClass::Throttled),
+            (status(403, Some("APIG.0308")), ErrorClass::Throttled),
+            (status(400, Some("APIGW.0308")), ErrorClass::Throttled),
+            (status(500, Some("APIG.0308")), ErrorClass::Throttled),
+            (status(400, Some("CH.010001")), ErrorClass::ClientError),
+            (status(413, None), ErrorClass::ClientError),
+            (status(500, None), ErrorClass::ServerError),
+            (status(502, None), ErrorClass::ServerError),
+            (status(504, Some("CH.080504")), ErrorClass::ServerError),
+            (status(302, None), ErrorClass::InvalidResponse),
+            (status(101, None), ErrorClass::InvalidResponse),
+            (Failure::Timeout, ErrorClass::Timeout),
+            (Failure::Connection, ErrorClass::Connection),
+            (Failure::InvalidBody, ErrorClass::InvalidResponse),
+            (Failure::TooLarge, ErrorClass::InvalidResponse),
+            (Failure::NoCredential, ErrorClass::Unauthorized),
+        ];
+        for (failure, expected) in table {
+            assert_eq!(classify(&failure), expected, "{failure:?}");
+        }
+    }
+
+    #[test]
+    fn labels_are_the_contract_set() {
+        let labels: Vec<_> = ErrorClass::ALL.iter().map(|c| c.as_label()).collect();
+        assert_eq!(
+            labels,
+            [
+                "unauthorized",
+                "forbidden",
+                "not_found",
+                "throttled",
+                "client_error",
+                "server_error",
+                "timeout",
+                "connection",
+                "invalid_response"
+            ]
+        );
+    }
+
+    #[test]
+    fn only_transient_classes_are_retryable() {
+        let retryable: Vec<_> = ErrorClass::ALL
+            .into_iter()
+            .filter(|c| c.is_retryable())
+            .collect();
+        assert_eq!(
+            retryable,
+            [
+                ErrorClass::Throttled,
+                ErrorClass::ServerError,
+                ErrorClass::Connection
+            ]
+        );
+    }
+}

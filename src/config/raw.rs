@@ -1,0 +1,147 @@
+//! The config file exactly as written: serde types with every key optional, unknown keys
+//! rejected. [`super::validate`] turns this into the typed [`super::Config`].
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::lenient;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub codearts: Option<RawCodeArts>,
+    #[serde(default)]
+    pub repositories: Vec<RawRepository>,
+    #[serde(default)]
+    pub discovery: RawDiscovery,
+    #[serde(default)]
+    pub probe: RawProbe,
+    #[serde(default)]
+    pub scrape: RawScrape,
+    #[serde(default)]
+    pub shard: Option<RawShard>,
+    #[serde(default)]
+    pub server: RawServer,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCodeArts {
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub auth: Option<RawAuth>,
+    #[serde(default)]
+    pub tls: RawTls,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    #[serde(default, deserialize_with = "lenient::option_text")]
+    pub token: Option<String>,
+    pub token_file: Option<String>,
+    pub iam: Option<RawIam>,
+    pub aksk: Option<RawAkSk>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIam {
+    pub endpoint: Option<String>,
+    pub domain: Option<String>,
+    pub user: Option<String>,
+    #[serde(default, deserialize_with = "lenient::option_text")]
+    pub password: Option<String>,
+    pub password_file: Option<String>,
+    pub project: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAkSk {
+    #[serde(default, deserialize_with = "lenient::option_text")]
+    pub access_key: Option<String>,
+    pub access_key_file: Option<String>,
+    #[serde(default, deserialize_with = "lenient::option_text")]
+    pub secret_key: Option<String>,
+    pub secret_key_file: Option<String>,
+    pub project_id: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    pub ca_file: Option<String>,
+    #[serde(default, deserialize_with = "lenient::option_bool")]
+    pub insecure_skip_verify: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRepository {
+    #[serde(deserialize_with = "lenient::number")]
+    pub id: i64,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDiscovery {
+    #[serde(default, deserialize_with = "lenient::option_bool")]
+    pub enabled: Option<bool>,
+    #[serde(default, with = "humantime_serde")]
+    pub interval: Option<Duration>,
+    #[serde(default)]
+    pub include: Vec<String>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    #[serde(default, deserialize_with = "lenient::option_bool")]
+    pub archived: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProbe {
+    #[serde(default, deserialize_with = "lenient::option_bool")]
+    pub allow_unlisted: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScrape {
+    #[serde(default, deserialize_with = "lenient::option_number")]
+    pub concurrency: Option<i64>,
+    #[serde(default, with = "humantime_serde")]
+    pub request_timeout: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub timeout_offset: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub max_duration: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub min_interval: Option<Duration>,
+    #[serde(default, deserialize_with = "lenient::option_number")]
+    pub rate_limit: Option<f64>,
+    #[serde(default, deserialize_with = "lenient::option_number")]
+    pub retries: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawShard {
+    #[serde(deserialize_with = "lenient::number")]
+    pub index: i64,
+    #[serde(deserialize_with = "lenient::number")]
+    pub count: i64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    #[serde(default, with = "humantime_serde")]
+    pub read_header_timeout: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub idle_timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "lenient::option_number")]
+    pub max_connections: Option<i64>,
+}

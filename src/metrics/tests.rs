@@ -1,0 +1,131 @@
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::*;
+use crate::client::{ErrorClass, StatisticsEvent, StatisticsStatus};
+use crate::collect::RepoResult;
+use crate::config::{Repository, RepositoryId};
+
+fn repository(id: i64, name: Option<&str>) -> Repository {
+    Repository {
+        id: RepositoryId::new(id).unwrap(),
+        name: name.map(Arc::from),
+    }
+}
+
+fn ok(id: i64, status: StatisticsStatus) -> RepoResult {
+    RepoResult {
+        repository: repository(id, Some("payments/api")),
+        status: Some(Arc::new(status)),
+        error: None,
+        http_status: 200,
+        duration: Duration::from_millis(120),
+        last_success: Some(UNIX_EPOCH + Duration::from_secs(1_000)),
+    }
+}
+
+fn render(results: &[RepoResult], now: SystemTime) -> String {
+    let mut out = Vec::new();
+    encode(&repository_families(results, now), &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn event_age_is_scrape_time_minus_updated_at() {
+    let status = StatisticsStatus {
+        can_statistics: Some(true),
+        reason: Some(1),
+        event: Some(StatisticsEvent {
+            updated_at: Some("1970-01-01T00:16:40Z".into()),
+            ..Default::default()
+        }),
+    };
+    let text = render(&[ok(1, status)], UNIX_EPOCH + Duration::from_secs(1_060));
+    assert!(text.contains(
+        "codearts_repo_statistics_event_age_seconds{repository_id=\"1\",repository=\"payments/api\"} 60\n"
+    ), "{text}");
+    assert!(text.contains(
+        "codearts_repo_statistics_event_updated_timestamp_seconds{repository_id=\"1\",repository=\"payments/api\"} 1000\n"
+    ));
+}
+
+#[test]
+fn failure_shows_up_zero_and_one_error_class_only() {
+    let result = RepoResult {
+        repository: repository(9, None),
+        status: None,
+        error: Some(ErrorClass::Throttled),
+        http_status: 429,
+        duration: Duration::from_millis(5),
+        last_success: None,
+    };
+    let text = render(&[result], SystemTime::now());
+    assert!(text.contains("codearts_repo_statistics_up{repository_id=\"9\"} 0\n"));
+    assert!(text
+        .contains("codearts_repo_statistics_error{repository_id=\"9\",class=\"throttled\"} 1\n"));
+    assert!(text.contains("codearts_repo_statistics_http_status{repository_id=\"9\"} 429\n"));
+    assert!(!text.contains("can_statistics{"));
+    assert!(!text.contains("last_success_timestamp_seconds{"));
+}
+
+#[test]
+fn known_statuses_form_a_state_set() {
+    let status = StatisticsStatus {
+        event: Some(StatisticsEvent {
+            status: Some("waiting".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let text = render(&[ok(3, status)], SystemTime::now());
+    for (state, value) in [("waiting", 1), ("active", 0), ("finish", 0), ("other", 0)] {
+        let line = format!(
+            "codearts_repo_statistics_event_status{{repository_id=\"3\",repository=\"payments/api\",status=\"{state}\"}} {value}\n"
+        );
+        assert!(text.contains(&line), "missing {line}");
+    }
+}
+
+#[test]
+fn long_label_values_are_bounded_on_a_char_boundary() {
+    let branch = "é".repeat(200);
+    let status = StatisticsStatus {
+        event: Some(StatisticsEvent {
+            branch: Some(branch),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let text = render(&[ok(4, status)], SystemTime::now());
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("codearts_repo_statistics_event_info{"))
+        .unwrap();
+    let branch = line
+        .split("branch=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    assert_eq!(branch.len(), MAX_LABEL_LEN);
+    assert_eq!(bounded("abc", 2), "ab");
+    assert_eq!(bounded("é", 1), "");
+}
+
+#[test]
+fn empty_results_encode_to_nothing_rather_than_failing() {
+    assert_eq!(render(&[], SystemTime::now()), "");
+}
+
+#[test]
+fn help_names_the_api_field() {
+    for spec in [
+        &names::CAN_STATISTICS,
+        &names::REASON,
+        &names::EVENT_UPDATED,
+        &names::EVENT_ID,
+    ] {
+        assert!(spec.help.contains("API field"), "{}", spec.name);
+    }
+}

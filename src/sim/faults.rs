@@ -1,0 +1,213 @@
+//! The injected failures: which repositories fail, how, and which error class each must produce.
+//!
+//! The set is fixed by position in the repository list so that tests and the demo can rely on
+//! it. Every class of CONTRACT §4 that an HTTP server can cause is here; `connection` is not (a
+//! closed port produces it).
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use std::time::Duration;
+
+use super::routes::{error_response, json_response};
+
+/// How one repository fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fault {
+    /// 401 `DEV.00000003`.
+    AuthenticationExpired,
+    /// 403 `CH.004403`.
+    Forbidden,
+    /// 404 `CH.00402000`, although the repository is listed (deleted since discovery).
+    NotFound,
+    /// 429 `APIG.0308`.
+    Throttled,
+    /// 403 whose body carries `APIG.0308`: still throttling.
+    ThrottledAs403,
+    /// 400 `CH.010001`.
+    BadRequest,
+    /// 500 with an HTML page.
+    InternalErrorHtml,
+    /// 502 with an HTML page from the load balancer.
+    BadGatewayHtml,
+    /// 200 with a truncated JSON object.
+    MalformedJson,
+    /// 200 with a JSON array instead of an object.
+    JsonArray,
+    /// Answers after a minute (504 `CH.080504`), later than any sensible client timeout.
+    NeverAnswers,
+    /// 503 with an HTML page during every other minute, healthy otherwise.
+    UnavailableEveryOtherMinute,
+    /// 429 `APIG.0308` during the first 20 seconds of every minute, healthy otherwise.
+    ThrottledPartOfEachMinute,
+}
+
+/// (index in the repository list, fault). Spread over the demo's 48 repositories.
+pub(crate) const FAULTS: [(u32, Fault); 13] = [
+    (5, Fault::AuthenticationExpired),
+    (9, Fault::UnavailableEveryOtherMinute),
+    (12, Fault::Throttled),
+    (15, Fault::BadRequest),
+    (19, Fault::MalformedJson),
+    (22, Fault::ThrottledAs403),
+    (26, Fault::Forbidden),
+    (31, Fault::InternalErrorHtml),
+    (38, Fault::BadGatewayHtml),
+    (40, Fault::ThrottledPartOfEachMinute),
+    (42, Fault::JsonArray),
+    (44, Fault::NeverAnswers),
+    (47, Fault::NotFound),
+];
+
+/// How long [`Fault::NeverAnswers`] keeps a request waiting.
+pub(crate) const NEVER_ANSWERS_DELAY: Duration = Duration::from_secs(60);
+
+/// The fault of the repository at `index`, if it has one.
+pub(crate) fn fault_at(index: u32) -> Option<Fault> {
+    FAULTS
+        .iter()
+        .find(|(at, _)| *at == index)
+        .map(|&(_, fault)| fault)
+}
+
+impl Fault {
+    /// The CONTRACT §4 error class the exporter must report for this failure.
+    pub(crate) fn expected_class(self) -> &'static str {
+        match self {
+            Self::AuthenticationExpired => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::Throttled | Self::ThrottledAs403 | Self::ThrottledPartOfEachMinute => "throttled",
+            Self::BadRequest => "client_error",
+            Self::InternalErrorHtml | Self::BadGatewayHtml | Self::UnavailableEveryOtherMinute => {
+                "server_error"
+            }
+            Self::MalformedJson | Self::JsonArray => "invalid_response",
+            Self::NeverAnswers => "timeout",
+        }
+    }
+
+    pub(crate) fn is_flaky(self) -> bool {
+        matches!(
+            self,
+            Self::UnavailableEveryOtherMinute | Self::ThrottledPartOfEachMinute
+        )
+    }
+
+    /// The failing answer at `unix_seconds`, or `None` when a flaky repository is healthy then.
+    pub(crate) async fn answer(self, unix_seconds: i64) -> Option<Response> {
+        let response = match self {
+            Self::AuthenticationExpired => error_response(
+                StatusCode::UNAUTHORIZED,
+                "DEV.00000003",
+                "Authentication information expired.",
+            ),
+            Self::Forbidden => error_response(
+                StatusCode::FORBIDDEN,
+                "CH.004403",
+                "Insufficient permissions. Apply for the required permissions and try again.",
+            ),
+            Self::NotFound => super::routes::repository_not_found(),
+            Self::Throttled => throttled(StatusCode::TOO_MANY_REQUESTS),
+            Self::ThrottledAs403 => throttled(StatusCode::FORBIDDEN),
+            Self::BadRequest => error_response(
+                StatusCode::BAD_REQUEST,
+                "CH.010001",
+                "Invalid parameter value format.",
+            ),
+            Self::InternalErrorHtml => html_error(StatusCode::INTERNAL_SERVER_ERROR),
+            Self::BadGatewayHtml => html_error(StatusCode::BAD_GATEWAY),
+            Self::MalformedJson => json_response(
+                StatusCode::OK,
+                r#"{"can_statistics":true,"reason":0,"event":{"id":18231,"status":"fin"#.to_owned(),
+            ),
+            Self::JsonArray => json_response(
+                StatusCode::OK,
+                r#"[{"can_statistics":true,"reason":0}]"#.to_owned(),
+            ),
+            Self::NeverAnswers => {
+                tokio::time::sleep(NEVER_ANSWERS_DELAY).await;
+                error_response(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "CH.080504",
+                    "Request timed out.",
+                )
+            }
+            Self::UnavailableEveryOtherMinute => {
+                if unix_seconds.div_euclid(60) % 2 == 0 {
+                    return None;
+                }
+                html_error(StatusCode::SERVICE_UNAVAILABLE)
+            }
+            Self::ThrottledPartOfEachMinute => {
+                if unix_seconds.rem_euclid(60) >= 20 {
+                    return None;
+                }
+                throttled(StatusCode::TOO_MANY_REQUESTS)
+            }
+        };
+        Some(response)
+    }
+}
+
+fn throttled(status: StatusCode) -> Response {
+    error_response(
+        status,
+        "APIG.0308",
+        "The throttling threshold has been reached: policy user over ratelimit,limit:100,time:1 minute",
+    )
+}
+
+/// The page a load balancer or a crashed backend sends: not JSON at all.
+fn html_error(status: StatusCode) -> Response {
+    let title = format!(
+        "{} {}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("Error")
+    );
+    let body = format!(
+        "<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n\
+         <center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+    );
+    (status, [(header::CONTENT_TYPE, "text/html")], body).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn each_repository_has_at_most_one_fault_within_the_demo() {
+        let indices: HashSet<u32> = FAULTS.iter().map(|(index, _)| *index).collect();
+        assert_eq!(indices.len(), FAULTS.len());
+        assert!(indices
+            .iter()
+            .all(|&index| index < super::super::DEMO_REPOSITORIES));
+    }
+
+    #[test]
+    fn faults_cover_every_class_an_http_server_can_cause() {
+        let classes: HashSet<&str> = FAULTS.iter().map(|(_, f)| f.expected_class()).collect();
+        let expected = [
+            "unauthorized",
+            "forbidden",
+            "not_found",
+            "throttled",
+            "client_error",
+            "server_error",
+            "timeout",
+            "invalid_response",
+        ];
+        assert_eq!(classes, expected.into_iter().collect());
+    }
+
+    #[tokio::test]
+    async fn flaky_repositories_are_healthy_part_of_the_time() {
+        let unavailable = Fault::UnavailableEveryOtherMinute;
+        assert!(unavailable.answer(120).await.is_none());
+        assert!(unavailable.answer(60).await.is_some());
+        let throttled = Fault::ThrottledPartOfEachMinute;
+        assert!(throttled.answer(125).await.is_some());
+        assert!(throttled.answer(145).await.is_none());
+    }
+}

@@ -1,0 +1,324 @@
+//! Discovery through `GET /v4/user/repositories` and the `/probe` multi-target endpoint.
+
+mod common;
+
+use common::*;
+use wiremock::matchers::{method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn page(ids: std::ops::RangeInclusive<u32>) -> serde_json::Value {
+    serde_json::Value::Array(
+        ids.map(|id| {
+            serde_json::json!({
+                "id": id, "name": format!("r{id}"), "path": format!("r{id}"),
+                "path_with_namespace": if id % 10 == 0 { format!("legacy/r{id}") } else { format!("team/r{id}") },
+                "archived": id % 50 == 0, "visibility": "private"
+            })
+        })
+        .collect(),
+    )
+}
+
+async fn mount_pages(server: &MockServer, pages: &[(usize, serde_json::Value)]) {
+    for (offset, body) in pages {
+        Mock::given(method("GET"))
+            .and(path("/v4/user/repositories"))
+            .and(query_param("offset", offset.to_string()))
+            .and(query_param("limit", "100"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .mount(server)
+            .await;
+    }
+}
+
+async fn mount_statuses(server: &MockServer) {
+    Mock::given(method("GET"))
+        .and(wiremock::matchers::path_regex(
+            r"^/v4/repositories/\d+/repository/statistics-status$",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(status_body(
+            true,
+            0,
+            "finish",
+            "2025-06-04T16:14:29+08:00",
+        )))
+        .mount(server)
+        .await;
+}
+
+fn discovery_yaml(endpoint: &str, statics: &str, discovery: &str) -> String {
+    format!(
+        "codearts:\n  endpoint: {endpoint}\n  auth:\n    token: t\nrepositories:\n{statics}discovery:\n  enabled: true\n  interval: 1h\n{discovery}scrape:\n  retries: 0\n  concurrency: 64\n"
+    )
+}
+
+fn up_ids(body: &str) -> Vec<u32> {
+    let mut ids: Vec<u32> = samples(body)
+        .into_iter()
+        .filter(|s| s.name == "codearts_repo_statistics_up")
+        .map(|s| s.labels["repository_id"].parse().unwrap())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn pages_through_every_repository() {
+    let server = MockServer::start().await;
+    mount_pages(
+        &server,
+        &[
+            (0, page(1..=100)),
+            (100, page(101..=200)),
+            (200, page(201..=250)),
+        ],
+    )
+    .await;
+    mount_statuses(&server).await;
+    let app = app(&discovery_yaml(&server.uri(), "", "  archived: true\n"));
+    app.refresh_discovery().await;
+    let body = scrape(&app, None).await.body;
+    assert_eq!(up_ids(&body), (1..=250).collect::<Vec<_>>());
+    assert_eq!(
+        value(
+            &body,
+            "codearts_repo_exporter_repositories",
+            &[("source", "discovered")]
+        ),
+        Some(250.0)
+    );
+    assert_eq!(
+        value(
+            &body,
+            "codearts_repo_statistics_up",
+            &[("repository_id", "7"), ("repository", "team/r7")]
+        ),
+        Some(1.0),
+        "the repository label carries path_with_namespace"
+    );
+    assert!(body.contains("codearts_repo_exporter_discovery_last_success_timestamp_seconds"));
+}
+
+#[tokio::test]
+async fn filters_by_include_exclude_and_archived() {
+    let server = MockServer::start().await;
+    mount_pages(&server, &[(0, page(1..=60))]).await;
+    mount_statuses(&server).await;
+    let app = app(&discovery_yaml(
+        &server.uri(),
+        "",
+        "  include: ['^team/', '^legacy/']\n  exclude: ['^legacy/r(1|2)0$']\n",
+    ));
+    app.refresh_discovery().await;
+    let ids = up_ids(&scrape(&app, None).await.body);
+    // 50 is archived; 10 and 20 are excluded.
+    let expected: Vec<u32> = (1..=60).filter(|id| ![10, 20, 50].contains(id)).collect();
+    assert_eq!(ids, expected);
+}
+
+#[tokio::test]
+async fn merges_static_and_discovered_with_the_static_name_winning() {
+    let server = MockServer::start().await;
+    mount_pages(&server, &[(0, page(1..=3))]).await;
+    mount_statuses(&server).await;
+    let app = app(&discovery_yaml(
+        &server.uri(),
+        "  - id: 2\n    name: my/own-name\n  - id: 999\n",
+        "",
+    ));
+    app.refresh_discovery().await;
+    let body = scrape(&app, None).await.body;
+    assert_eq!(up_ids(&body), [1, 2, 3, 999]);
+    assert_eq!(
+        value(
+            &body,
+            "codearts_repo_statistics_up",
+            &[("repository_id", "2"), ("repository", "my/own-name")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &body,
+            "codearts_repo_exporter_repositories",
+            &[("source", "static")]
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        value(
+            &body,
+            "codearts_repo_exporter_repositories",
+            &[("source", "discovered")]
+        ),
+        Some(2.0)
+    );
+}
+
+#[tokio::test]
+async fn a_repository_removed_upstream_leaves_after_the_next_refresh() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v4/user/repositories"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page(1..=3)))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount_pages(&server, &[(0, page(1..=2))]).await;
+    mount_statuses(&server).await;
+    let app = app(&discovery_yaml(&server.uri(), "", ""));
+    app.refresh_discovery().await;
+    assert_eq!(up_ids(&scrape(&app, None).await.body), [1, 2, 3]);
+    app.refresh_discovery().await;
+    let body = scrape(&app, None).await.body;
+    assert_eq!(up_ids(&body), [1, 2]);
+    assert!(!body.contains("repository_id=\"3\""));
+}
+
+#[tokio::test]
+async fn a_failed_refresh_keeps_the_previous_list() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v4/user/repositories"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page(1..=3)))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v4/user/repositories"))
+        .respond_with(ResponseTemplate::new(503).set_body_raw("<html>down</html>", "text/html"))
+        .mount(&server)
+        .await;
+    mount_statuses(&server).await;
+    let app = app(&discovery_yaml(&server.uri(), "", ""));
+    app.refresh_discovery().await;
+    app.refresh_discovery().await;
+    let body = scrape(&app, None).await.body;
+    assert_eq!(up_ids(&body), [1, 2, 3]);
+    assert_eq!(
+        value(
+            &body,
+            "codearts_repo_exporter_api_request_errors_total",
+            &[("endpoint", "user_repositories"), ("class", "server_error")]
+        ),
+        Some(1.0)
+    );
+    let landing = request(&app, "GET", "/", None).await.body;
+    assert!(landing.contains("Discovery failing"), "{landing}");
+    assert!(landing.contains("server_error"), "{landing}");
+}
+
+#[tokio::test]
+async fn a_page_that_is_not_a_list_fails_the_refresh() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v4/user/repositories"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({"repositories": []})),
+        )
+        .mount(&server)
+        .await;
+    let app = app(&discovery_yaml(&server.uri(), "  - id: 5\n", ""));
+    app.refresh_discovery().await;
+    assert!(app
+        .discovery_state()
+        .last_error
+        .unwrap()
+        .contains("invalid_response"));
+}
+
+#[tokio::test]
+async fn probe_answers_for_one_repository_only() {
+    let server = MockServer::start().await;
+    mount_statuses(&server).await;
+    let app = app(&config_yaml(&server.uri(), &[1, 2, 3], ""));
+    let answer = request(&app, "GET", "/probe?repository_id=2", Some("5")).await;
+    assert_eq!(answer.status.as_u16(), 200);
+    assert_eq!(up_ids(&answer.body), [2]);
+    assert_eq!(
+        value(
+            &answer.body,
+            "codearts_repo_statistics_up",
+            &[("repository_id", "2"), ("repository", "group/repo-2")]
+        ),
+        Some(1.0)
+    );
+    assert!(
+        !answer.body.contains("codearts_repo_exporter_"),
+        "self metrics stay on /metrics"
+    );
+    assert!(!answer.body.contains("process_"));
+}
+
+#[tokio::test]
+async fn probe_rejects_unusable_ids_without_asking_upstream() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let app = app(&config_yaml(&server.uri(), &[1], ""));
+    let long = "7".repeat(5000);
+    for query in [
+        "",
+        "?repository_id=",
+        "?repository_id=-1",
+        "?repository_id=0",
+        "?repository_id=1e3",
+        "?repository_id=99999999999",
+        "?repository_id=%00",
+        "?repository_id=abc",
+        &format!("?repository_id={long}"),
+        "?repository_id=1&repository_id=2",
+    ] {
+        let answer = request(&app, "GET", &format!("/probe{query}"), None).await;
+        assert_eq!(answer.status.as_u16(), 400, "{query}: {}", answer.body);
+        assert_eq!(
+            answer.body.lines().count(),
+            1,
+            "one-line reason: {}",
+            answer.body
+        );
+        assert!(answer.body.len() < 200);
+    }
+}
+
+#[tokio::test]
+async fn probe_of_unlisted_ids_follows_the_switch() {
+    let server = MockServer::start().await;
+    mount_statuses(&server).await;
+    let open = app(&config_yaml(&server.uri(), &[1], ""));
+    let answer = request(&open, "GET", "/probe?repository_id=77", None).await;
+    assert_eq!(answer.status.as_u16(), 200);
+    assert_eq!(up_ids(&answer.body), [77]);
+
+    let closed = app(&format!(
+        "{}probe:\n  allow_unlisted: false\n",
+        config_yaml(&server.uri(), &[1], "")
+    ));
+    let answer = request(&closed, "GET", "/probe?repository_id=77", None).await;
+    assert_eq!(answer.status.as_u16(), 403, "{}", answer.body);
+    let listed = request(&closed, "GET", "/probe?repository_id=1", None).await;
+    assert_eq!(listed.status.as_u16(), 200);
+}
+
+#[tokio::test]
+async fn shard_keeps_only_its_share_of_the_repositories() {
+    let server = MockServer::start().await;
+    mount_statuses(&server).await;
+    let ids: Vec<u32> = (1..=40).collect();
+    let mut all = Vec::new();
+    for index in 0..4 {
+        let yaml = format!(
+            "{}shard:\n  index: {index}\n  count: 4\n",
+            config_yaml(&server.uri(), &ids, "")
+        );
+        let app = app(&yaml);
+        all.extend(up_ids(&scrape(&app, None).await.body));
+    }
+    all.sort();
+    assert_eq!(all, ids, "every id in exactly one shard");
+}

@@ -1,0 +1,462 @@
+//! Protecting the upstream and surviving it: rate limit, retries, cache, single-flight
+//! scrapes, rotation through a long list, and reloads that lose nothing.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn ok_answer() -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(status_body(
+        true,
+        0,
+        "finish",
+        "2025-06-04T16:14:29+08:00",
+    ))
+}
+
+#[tokio::test]
+async fn rate_limit_spaces_requests_after_the_burst() {
+    let upstream = counting_upstream(Duration::ZERO).await;
+    let ids: Vec<u32> = (1..=10).collect();
+    let app = app(&config_yaml(
+        &upstream.endpoint,
+        &ids,
+        "  rate_limit: 2\n  concurrency: 10\n",
+    ));
+    let answer = scrape(&app, None).await;
+    let arrivals: Vec<_> = upstream
+        .arrivals
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(t, _)| *t)
+        .collect();
+    assert_eq!(arrivals.len(), 10);
+    // After the first request, each one waits its 0.5 s slot: no window of 1 s holds more than 2.
+    for pair in arrivals.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(gap >= Duration::from_millis(480), "requests {gap:?} apart");
+    }
+    assert!(
+        answer.elapsed >= Duration::from_millis(4400),
+        "{:?}",
+        answer.elapsed
+    );
+}
+
+#[tokio::test]
+async fn throttled_answer_with_retry_after_is_retried_after_the_pause() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("Retry-After", "1")
+                .set_body_json(
+                    serde_json::json!({"error_code": "APIG.0308", "error_msg": "over ratelimit"}),
+                ),
+        )
+        .up_to_n_times(1)
+        .expect(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ok_answer())
+        .expect(1)
+        .mount(&server)
+        .await;
+    let app = app(&config_yaml(&server.uri(), &[1], "  retries: 1\n"));
+    let answer = scrape(&app, None).await;
+    assert_eq!(
+        value(
+            &answer.body,
+            "codearts_repo_statistics_up",
+            &[("repository_id", "1")]
+        ),
+        Some(1.0)
+    );
+    assert!(
+        answer.elapsed >= Duration::from_secs(1),
+        "{:?}",
+        answer.elapsed
+    );
+    assert_eq!(
+        value(
+            &answer.body,
+            "codearts_repo_exporter_api_request_retries_total",
+            &[("endpoint", "statistics_status")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &answer.body,
+            "codearts_repo_exporter_api_request_errors_total",
+            &[("endpoint", "statistics_status"), ("class", "throttled")]
+        ),
+        Some(1.0)
+    );
+}
+
+#[tokio::test]
+async fn throttled_answer_without_retries_is_class_throttled_after_one_request() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let app = app(&config_yaml(&server.uri(), &[1], "  retries: 0\n"));
+    let body = scrape(&app, None).await.body;
+    assert_eq!(error_class(&body, 1).as_deref(), Some("throttled"));
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_until_success() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(2)
+        .expect(2)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ok_answer())
+        .expect(1)
+        .mount(&server)
+        .await;
+    let app = app(&config_yaml(&server.uri(), &[1], "  retries: 2\n"));
+    let body = scrape(&app, None).await.body;
+    assert_eq!(
+        value(
+            &body,
+            "codearts_repo_statistics_up",
+            &[("repository_id", "1")]
+        ),
+        Some(1.0)
+    );
+}
+
+#[tokio::test]
+async fn not_found_is_never_retried() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(404))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let app = app(&config_yaml(&server.uri(), &[1], "  retries: 3\n"));
+    let body = scrape(&app, None).await.body;
+    assert_eq!(error_class(&body, 1).as_deref(), Some("not_found"));
+}
+
+#[tokio::test]
+async fn retries_never_run_past_the_deadline() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "5"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let app = app(&config_yaml(&server.uri(), &[1], "  retries: 3\n"));
+    let answer = scrape(&app, Some("2")).await;
+    assert!(
+        answer.elapsed < Duration::from_millis(1700),
+        "{:?}",
+        answer.elapsed
+    );
+    assert_eq!(error_class(&answer.body, 1).as_deref(), Some("throttled"));
+}
+
+#[tokio::test]
+async fn cache_serves_results_younger_than_min_interval() {
+    let server = MockServer::start().await;
+    for id in [1, 2] {
+        Mock::given(method("GET"))
+            .and(path(status_path(id)))
+            .respond_with(ok_answer())
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    let app = app(&config_yaml(&server.uri(), &[1, 2], "  min_interval: 1m\n"));
+    let first = scrape(&app, None).await.body;
+    let second = scrape(&app, None).await.body;
+    for body in [&first, &second] {
+        assert_eq!(
+            value(
+                body,
+                "codearts_repo_statistics_up",
+                &[("repository_id", "2")]
+            ),
+            Some(1.0)
+        );
+    }
+    assert_eq!(
+        value(
+            &second,
+            "codearts_repo_statistics_last_success_timestamp_seconds",
+            &[("repository_id", "1")]
+        ),
+        value(
+            &first,
+            "codearts_repo_statistics_last_success_timestamp_seconds",
+            &[("repository_id", "1")]
+        ),
+        "the age of cached data is visible"
+    );
+    assert_eq!(
+        value(&second, "codearts_repo_exporter_cache_hits_total", &[]),
+        Some(2.0)
+    );
+    assert!(second.contains("Results may be cached"), "HELP says so");
+}
+
+#[tokio::test]
+async fn cache_expires_after_min_interval() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ok_answer())
+        .expect(2)
+        .mount(&server)
+        .await;
+    let app = app(&config_yaml(&server.uri(), &[1], "  min_interval: 1s\n"));
+    scrape(&app, None).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    scrape(&app, None).await;
+}
+
+#[tokio::test]
+async fn failed_refresh_shows_the_failure_not_stale_values() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ok_answer())
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&server)
+        .await;
+    let app = app(&config_yaml(&server.uri(), &[1], "  min_interval: 1s\n"));
+    let first = scrape(&app, None).await.body;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let second = scrape(&app, None).await.body;
+    let one = [("repository_id", "1")];
+    assert_eq!(
+        value(&second, "codearts_repo_statistics_up", &one),
+        Some(0.0)
+    );
+    assert_eq!(error_class(&second, 1).as_deref(), Some("server_error"));
+    assert_eq!(
+        value(&second, "codearts_repo_statistics_can_statistics", &one),
+        None
+    );
+    assert_eq!(
+        value(
+            &second,
+            "codearts_repo_statistics_last_success_timestamp_seconds",
+            &one
+        ),
+        value(
+            &first,
+            "codearts_repo_statistics_last_success_timestamp_seconds",
+            &one
+        ),
+    );
+}
+
+#[tokio::test]
+async fn concurrent_scrapes_share_one_fan_out() {
+    let server = MockServer::start().await;
+    let ids: Vec<u32> = (1..=10).collect();
+    for id in &ids {
+        Mock::given(method("GET"))
+            .and(path(status_path(*id)))
+            .respond_with(ok_answer().set_delay(Duration::from_millis(300)))
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    let app = app(&config_yaml(&server.uri(), &ids, ""));
+    let scrapes = (0..20).map(|_| scrape(&app, None));
+    let answers = futures::future::join_all(scrapes).await;
+    for answer in answers {
+        assert_eq!(
+            samples(&answer.body)
+                .iter()
+                .filter(|s| s.name == "codearts_repo_statistics_up" && s.value == 1.0)
+                .count(),
+            10
+        );
+    }
+}
+
+#[tokio::test]
+async fn rotation_reaches_every_repository_across_cut_off_fan_outs() {
+    // 50 repositories at 5 requests/s cannot be asked in one 1.5 s scrape, nor in one 4 s
+    // fan-out. Each fan-out starts with the repositories asked longest ago (or never), so three
+    // in a row cover the list instead of asking the head of it three times.
+    let upstream = counting_upstream(Duration::ZERO).await;
+    let ids: Vec<u32> = (1..=50).collect();
+    let app = app(&config_yaml(
+        &upstream.endpoint,
+        &ids,
+        "  rate_limit: 5\n  max_duration: 4s\n",
+    ));
+    for round in 0..3 {
+        let answer = scrape(&app, Some("2")).await;
+        assert!(
+            answer.elapsed < Duration::from_millis(1600),
+            "scrape {round} answered after {:?}",
+            answer.elapsed
+        );
+        // Let the fan-out run to its max_duration, as between two Prometheus scrapes.
+        tokio::time::sleep(Duration::from_millis(2700)).await;
+    }
+    let per_id = upstream.per_id();
+    let missing: Vec<_> = ids.iter().filter(|id| !per_id.contains_key(id)).collect();
+    assert!(missing.is_empty(), "never asked: {missing:?}");
+}
+
+#[tokio::test]
+async fn unreached_repositories_are_served_from_the_cache() {
+    let upstream = counting_upstream(Duration::ZERO).await;
+    let ids: Vec<u32> = (1..=30).collect();
+    let app = app(&config_yaml(
+        &upstream.endpoint,
+        &ids,
+        "  rate_limit: 20\n  min_interval: 1h\n",
+    ));
+    // The first scrape is cut off after 0.5 s, but its fan-out runs on and fills the cache.
+    let first = scrape(&app, Some("1")).await.body;
+    let timed_out = samples(&first)
+        .iter()
+        .filter(|s| s.name == "codearts_repo_statistics_error" && s.labels["class"] == "timeout")
+        .count();
+    assert!(timed_out > 0, "the first scrape could not reach everything");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let second = scrape(&app, Some("1")).await.body;
+    let up = samples(&second)
+        .iter()
+        .filter(|s| s.name == "codearts_repo_statistics_up" && s.value == 1.0)
+        .count();
+    assert_eq!(up, 30);
+    assert_eq!(
+        upstream.requests.load(std::sync::atomic::Ordering::SeqCst),
+        30
+    );
+}
+
+#[tokio::test]
+async fn reload_adds_a_repository_and_keeps_the_cache() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(status_path(1)))
+        .respond_with(ok_answer())
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(status_path(2)))
+        .respond_with(ok_answer())
+        .expect(1)
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.yml");
+    std::fs::write(
+        &file,
+        config_yaml(&server.uri(), &[1], "  min_interval: 1h\n"),
+    )
+    .unwrap();
+    let app = app_from_file(&file);
+    scrape(&app, None).await;
+    std::fs::write(
+        &file,
+        config_yaml(&server.uri(), &[1, 2], "  min_interval: 1h\n"),
+    )
+    .unwrap();
+    let reload = request(&app, "POST", "/-/reload", None).await;
+    assert_eq!(reload.status.as_u16(), 200, "{}", reload.body);
+    let body = scrape(&app, None).await.body;
+    assert_eq!(
+        value(
+            &body,
+            "codearts_repo_statistics_up",
+            &[("repository_id", "2")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &body,
+            "codearts_repo_exporter_config_last_reload_successful",
+            &[]
+        ),
+        Some(1.0)
+    );
+}
+
+#[tokio::test]
+async fn broken_reload_keeps_the_running_config() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ok_answer())
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.yml");
+    std::fs::write(&file, config_yaml(&server.uri(), &[1, 2], "")).unwrap();
+    let app = app_from_file(&file);
+    scrape(&app, None).await;
+
+    std::fs::write(&file, "codearts: [this is: not valid\n").unwrap();
+    let reload = request(&app, "POST", "/-/reload", None).await;
+    assert_eq!(reload.status.as_u16(), 500);
+    assert!(reload.body.contains("invalid YAML"), "{}", reload.body);
+
+    std::fs::write(&file, config_yaml(&server.uri(), &[1, 0], "")).unwrap();
+    let reload = request(&app, "POST", "/-/reload", None).await;
+    assert_eq!(reload.status.as_u16(), 500);
+    assert!(
+        reload.body.contains("repositories[1].id"),
+        "{}",
+        reload.body
+    );
+
+    let body = scrape(&app, None).await.body;
+    for id in ["1", "2"] {
+        assert_eq!(
+            value(
+                &body,
+                "codearts_repo_statistics_up",
+                &[("repository_id", id)]
+            ),
+            Some(1.0)
+        );
+    }
+    assert_eq!(
+        value(
+            &body,
+            "codearts_repo_exporter_config_last_reload_successful",
+            &[]
+        ),
+        Some(0.0)
+    );
+    assert!(
+        value(
+            &body,
+            "codearts_repo_exporter_config_last_reload_success_timestamp_seconds",
+            &[]
+        )
+        .unwrap()
+            > 0.0
+    );
+}

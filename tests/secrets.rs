@@ -1,0 +1,194 @@
+//! No secret ever reaches a log line (at trace level, dependencies included), a metric, the
+//! landing page, a readiness answer or an error message — in any auth mode.
+//!
+//! One test in its own binary, because it installs the process-wide log subscriber.
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::*;
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+const STATIC_TOKEN: &str = "static-token-s3cret-0001";
+const FILE_TOKEN: &str = "file-token-s3cret-0002";
+const PASSWORD: &str = "pw-s3cret";
+const ACCESS_KEY: &str = "AKIDSECRETACCESSKEY42";
+const SECRET_KEY: &str = "sk-s3cret-value-0003";
+
+/// Everything an operator or an attacker could read: logs, pages, answers, errors.
+#[derive(Default)]
+struct Observed(String);
+
+impl Observed {
+    fn add(&mut self, text: &str) {
+        self.0.push_str(text);
+        self.0.push('\n');
+    }
+}
+
+async fn observe_app(observed: &mut Observed, app: &Arc<codearts_repo_exporter::app::App>) {
+    for path in [
+        "/metrics",
+        "/",
+        "/readyz",
+        "/probe?repository_id=1",
+        "/probe?repository_id=x",
+    ] {
+        observed.add(&request(app, "GET", path, Some("3")).await.body);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_reaches_logs_metrics_pages_or_errors() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    // Everything at trace, except the test's own mock server, which prints the requests it
+    // receives (that is the upstream's side, not ours).
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("trace,wiremock=off"))
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .init();
+
+    let mut observed = Observed::default();
+    let server = MockServer::start().await;
+
+    // Static token: accepted for repository 1, refused as expired for 2.
+    Mock::given(method("GET"))
+        .and(header("x-auth-token", STATIC_TOKEN))
+        .and(path(status_path(1)))
+        .respond_with(ResponseTemplate::new(200).set_body_json(status_body(
+            true,
+            0,
+            "finish",
+            "2025-06-04T16:14:29+08:00",
+        )))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(status_path(2)))
+        .respond_with(ResponseTemplate::new(401).set_body_json(
+            serde_json::json!({"error_code": "DEV.00000003", "error_msg": "Authentication information expired."}),
+        ))
+        .mount(&server)
+        .await;
+    let token_yaml = config_yaml(&server.uri(), &[1, 2], "").replace("test-token", STATIC_TOKEN);
+    let app = common::app(&token_yaml);
+    observe_app(&mut observed, &app).await;
+
+    // Token file, then the file disappears.
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, FILE_TOKEN).unwrap();
+    let app = common::app(&config_with_auth(
+        &server.uri(),
+        &[1, 2],
+        &format!("    token_file: {}\n", token_file.display()),
+        "",
+    ));
+    observe_app(&mut observed, &app).await;
+    std::fs::remove_file(&token_file).unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    observe_app(&mut observed, &app).await;
+
+    // IAM: tokens issued, one refused as expired and renewed; then a wrong password.
+    let iam = IamResponder::new(Duration::from_secs(3600));
+    Mock::given(method("POST"))
+        .and(path("/v3/auth/tokens"))
+        .respond_with(iam)
+        .mount(&server)
+        .await;
+    let iam_yaml = config_with_auth(&server.uri(), &[1, 2], &iam_auth_yaml(&server.uri()), "");
+    let app = common::app(&iam_yaml);
+    app.warm_up().await;
+    observe_app(&mut observed, &app).await;
+    let refused = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(
+            serde_json::json!({"error": {"code": "IAM.0004", "message": "The username or password is incorrect."}}),
+        ))
+        .mount(&refused)
+        .await;
+    let app = common::app(&config_with_auth(
+        &server.uri(),
+        &[1],
+        &iam_auth_yaml(&refused.uri()),
+        "",
+    ));
+    observe_app(&mut observed, &app).await;
+
+    // AK/SK: signed requests, one refused.
+    std::fs::write(dir.path().join("ak"), ACCESS_KEY).unwrap();
+    std::fs::write(dir.path().join("sk"), SECRET_KEY).unwrap();
+    let aksk = format!(
+        "    aksk:\n      access_key_file: {}\n      secret_key_file: {}\n",
+        dir.path().join("ak").display(),
+        dir.path().join("sk").display()
+    );
+    let app = common::app(&config_with_auth(&server.uri(), &[1, 2], &aksk, ""));
+    observe_app(&mut observed, &app).await;
+
+    // Config errors that involve secrets.
+    for yaml in [
+        token_yaml.replace("repositories:", "repositories: [oops"),
+        token_yaml.replace("retries: 0", &format!("retries: {STATIC_TOKEN}")),
+        iam_yaml.replace("      user: exporter-bot\n", ""),
+    ] {
+        if let Err(err) = codearts_repo_exporter::config::Config::parse(&yaml, &|_| None) {
+            observed.add(&err.to_string());
+        }
+    }
+
+    // Signatures and issued IAM tokens, as the server saw them.
+    let mut secrets: Vec<String> = [STATIC_TOKEN, FILE_TOKEN, PASSWORD, ACCESS_KEY, SECRET_KEY]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    for request in server.received_requests().await.unwrap() {
+        if let Some(auth) = request.headers.get("authorization") {
+            let auth = auth.to_str().unwrap();
+            secrets.push(auth.split("Signature=").nth(1).unwrap().to_owned());
+        }
+        if let Some(token) = request.headers.get("x-auth-token") {
+            secrets.push(token.to_str().unwrap().to_owned());
+        }
+    }
+    assert!(
+        secrets.iter().any(|s| s == "token-1"),
+        "IAM tokens were used"
+    );
+    assert!(secrets.len() > 8, "signatures were collected");
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("TRACE") || logs.contains("DEBUG"),
+        "trace logging was on"
+    );
+    assert!(logs.contains("obtained an IAM token"));
+    for secret in &secrets {
+        if let Some(line) = logs.lines().find(|l| l.contains(secret.as_str())) {
+            panic!("a log line contains the secret {secret:?}: {line}");
+        }
+        assert!(
+            !observed.0.contains(secret.as_str()),
+            "an answer contains the secret {secret:?}"
+        );
+    }
+}
