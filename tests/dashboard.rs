@@ -55,8 +55,22 @@ const EXPORTED_METRICS: &[&str] = &[
 
 /// Units grafana/dashboard-linter's panel-units-rule accepts, limited to the plausible ones.
 const VALID_UNITS: &[&str] = &[
-    "none", "short", "percent", "percentunit", "bytes", "decbytes", "s", "ms", "dtdurations",
-    "dtdurationms", "dateTimeFromNow", "dateTimeAsIso", "reqps", "ops", "cps", "bool",
+    "none",
+    "short",
+    "percent",
+    "percentunit",
+    "bytes",
+    "decbytes",
+    "s",
+    "ms",
+    "dtdurations",
+    "dtdurationms",
+    "dateTimeFromNow",
+    "dateTimeAsIso",
+    "reqps",
+    "ops",
+    "cps",
+    "bool",
 ];
 
 /// Panel types that carry no query (and so need no unit or datasource).
@@ -66,13 +80,17 @@ const LAYOUT_PANELS: &[&str] = &["row", "text"];
 // helpers
 
 fn dashboard() -> Json {
-    serde_json::from_str(DASHBOARD).expect("dashboards/codearts-repo-statistics.json is not valid JSON")
+    serde_json::from_str(DASHBOARD)
+        .expect("dashboards/codearts-repo-statistics.json is not valid JSON")
 }
 
 /// Every panel, with the panels nested in collapsed rows.
 fn panels(d: &Json) -> Vec<&Json> {
     let mut out = Vec::new();
-    for p in d["panels"].as_array().expect("dashboard has a panels array") {
+    for p in d["panels"]
+        .as_array()
+        .expect("dashboard has a panels array")
+    {
         out.push(p);
         if let Some(nested) = p["panels"].as_array() {
             out.extend(nested.iter());
@@ -94,7 +112,9 @@ fn exprs(d: &Json) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for p in panels(d) {
         for t in p["targets"].as_array().into_iter().flatten() {
-            let expr = t["expr"].as_str().unwrap_or_else(|| panic!("panel {:?}: target without expr", title(p)));
+            let expr = t["expr"]
+                .as_str()
+                .unwrap_or_else(|| panic!("panel {:?}: target without expr", title(p)));
             out.push((title(p).to_owned(), expr.to_owned()));
         }
     }
@@ -117,12 +137,17 @@ fn is_templated_datasource(ds: &Json) -> bool {
 /// Metric names the exporter exposes: the backticked names in README.md's tables when it has
 /// them, else [`EXPORTED_METRICS`].
 fn exported_metrics() -> BTreeSet<String> {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap_or_default();
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .unwrap_or_default();
     let name = Regex::new(r"`(codearts_repo_[a-z0-9_]+)`").unwrap();
     let from_readme: BTreeSet<String> = readme
         .lines()
         .filter(|l| l.trim_start().starts_with('|'))
-        .flat_map(|l| name.captures_iter(l).map(|c| c[1].to_owned()).collect::<Vec<_>>())
+        .flat_map(|l| {
+            name.captures_iter(l)
+                .map(|c| c[1].to_owned())
+                .collect::<Vec<_>>()
+        })
         .collect();
     if from_readme.len() >= 10 {
         from_readme
@@ -158,7 +183,11 @@ fn rules(file: &Yaml) -> Vec<&Yaml> {
 }
 
 fn alerts() -> Vec<Yaml> {
-    rules(&yaml(ALERTS, "alerts.yml")).into_iter().filter(|r| r["alert"].is_string()).cloned().collect()
+    rules(&yaml(ALERTS, "alerts.yml"))
+        .into_iter()
+        .filter(|r| r["alert"].is_string())
+        .cloned()
+        .collect()
 }
 
 fn recorded_names() -> BTreeSet<String> {
@@ -189,13 +218,31 @@ fn github_anchor(heading: &str) -> String {
 #[test]
 fn dashboard_is_import_ready_and_provisionable() {
     let d = dashboard();
-    assert!(d.get("__inputs").is_none(), "no __inputs: they break file provisioning (grafana#10786)");
-    assert!(d.get("__requires").is_none(), "no __requires: it belongs to the __inputs export format");
-    assert!(d["id"].is_null(), "id must be null so an import never overwrites another dashboard");
-    assert_eq!(d["uid"], "codearts-repo-statistics", "the uid is stable: links and provisioning rely on it");
-    assert!(d["schemaVersion"].as_u64().unwrap_or(0) >= 36, "use a current schemaVersion");
+    assert!(
+        d.get("__inputs").is_none(),
+        "no __inputs: they break file provisioning (grafana#10786)"
+    );
+    assert!(
+        d.get("__requires").is_none(),
+        "no __requires: it belongs to the __inputs export format"
+    );
+    assert!(
+        d["id"].is_null(),
+        "id must be null so an import never overwrites another dashboard"
+    );
+    assert_eq!(
+        d["uid"], "codearts-repo-statistics",
+        "the uid is stable: links and provisioning rely on it"
+    );
+    assert!(
+        d["schemaVersion"].as_u64().unwrap_or(0) >= 36,
+        "use a current schemaVersion"
+    );
     assert!(!d["title"].as_str().unwrap_or("").is_empty());
-    assert!(!d["tags"].as_array().map(Vec::is_empty).unwrap_or(true), "tags help finding it");
+    assert!(
+        !d["tags"].as_array().map(Vec::is_empty).unwrap_or(true),
+        "tags help finding it"
+    );
     for key in ["time", "refresh", "editable"] {
         assert!(!d[key].is_null(), "dashboard sets `{key}`");
     }
@@ -213,19 +260,32 @@ fn datasource_variable_selects_a_prometheus_datasource() {
 #[test]
 fn job_instance_and_repository_variables_are_templated_multi_selects() {
     let d = dashboard();
-    for (name, label, all) in [("job", "Job", ".+"), ("instance", "Instance", ".+"), ("repository", "Repository", ".*")] {
+    for (name, label, all) in [
+        ("job", "Job", ".+"),
+        ("instance", "Instance", ".+"),
+        ("repository", "Repository", ".*"),
+    ] {
         let v = variable(&d, name);
         assert_eq!(v["type"], "query", "{name}");
         assert_eq!(v["label"], label, "{name}");
-        assert!(is_templated_datasource(&v["datasource"]), "{name} queries ${{datasource}}");
+        assert!(
+            is_templated_datasource(&v["datasource"]),
+            "{name} queries ${{datasource}}"
+        );
         assert_eq!(v["multi"], true, "{name} is a multi select");
         assert_eq!(v["includeAll"], true, "{name} offers All");
         assert_eq!(v["allValue"], all, "{name}: allValue");
         let q = v["definition"].as_str().unwrap_or("");
-        assert!(q.starts_with("label_values(") && q.ends_with(&format!(", {name})")), "{name}: {q}");
+        assert!(
+            q.starts_with("label_values(") && q.ends_with(&format!(", {name})")),
+            "{name}: {q}"
+        );
     }
     // Each variable narrows the next one.
-    assert!(variable(&d, "instance")["definition"].as_str().unwrap().contains(r#"job=~"$job""#));
+    assert!(variable(&d, "instance")["definition"]
+        .as_str()
+        .unwrap()
+        .contains(r#"job=~"$job""#));
     let repo = variable(&d, "repository")["definition"].as_str().unwrap();
     assert!(repo.contains(r#"job=~"$job""#) && repo.contains(r#"instance=~"$instance""#));
 }
@@ -234,12 +294,28 @@ fn job_instance_and_repository_variables_are_templated_multi_selects() {
 fn every_panel_and_target_uses_the_datasource_variable() {
     let d = dashboard();
     for p in panels(&d).into_iter().filter(|p| !is_layout(p)) {
-        assert!(is_templated_datasource(&p["datasource"]), "panel {:?} uses ${{datasource}}", title(p));
-        assert_eq!(p["datasource"]["type"], "prometheus", "panel {:?}", title(p));
-        let targets = p["targets"].as_array().map(Vec::as_slice).unwrap_or_default();
+        assert!(
+            is_templated_datasource(&p["datasource"]),
+            "panel {:?} uses ${{datasource}}",
+            title(p)
+        );
+        assert_eq!(
+            p["datasource"]["type"],
+            "prometheus",
+            "panel {:?}",
+            title(p)
+        );
+        let targets = p["targets"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         assert!(!targets.is_empty(), "panel {:?} has queries", title(p));
         for t in targets {
-            assert!(is_templated_datasource(&t["datasource"]), "a target of {:?} uses ${{datasource}}", title(p));
+            assert!(
+                is_templated_datasource(&t["datasource"]),
+                "a target of {:?} uses ${{datasource}}",
+                title(p)
+            );
         }
     }
 }
@@ -248,14 +324,26 @@ fn every_panel_and_target_uses_the_datasource_variable() {
 fn every_panel_has_title_description_and_a_valid_unit() {
     let d = dashboard();
     for p in panels(&d) {
-        assert!(!title(p).trim().is_empty() && p["title"].is_string(), "a {} panel lacks a title", p["type"]);
+        assert!(
+            !title(p).trim().is_empty() && p["title"].is_string(),
+            "a {} panel lacks a title",
+            p["type"]
+        );
         if is_layout(p) {
             continue;
         }
         let desc = p["description"].as_str().unwrap_or("");
-        assert!(desc.len() >= 20, "panel {:?} needs a description that explains it", title(p));
+        assert!(
+            desc.len() >= 20,
+            "panel {:?} needs a description that explains it",
+            title(p)
+        );
         let unit = p["fieldConfig"]["defaults"]["unit"].as_str().unwrap_or("");
-        assert!(VALID_UNITS.contains(&unit), "panel {:?}: unit {unit:?} is missing or unknown", title(p));
+        assert!(
+            VALID_UNITS.contains(&unit),
+            "panel {:?}: unit {unit:?} is missing or unknown",
+            title(p)
+        );
     }
 }
 
@@ -263,20 +351,29 @@ fn every_panel_has_title_description_and_a_valid_unit() {
 fn panel_ids_are_unique_and_panels_do_not_overlap() {
     let d = dashboard();
     let all = panels(&d);
-    let ids: BTreeSet<u64> = all.iter().map(|p| p["id"].as_u64().expect("panel id")).collect();
+    let ids: BTreeSet<u64> = all
+        .iter()
+        .map(|p| p["id"].as_u64().expect("panel id"))
+        .collect();
     assert_eq!(ids.len(), all.len(), "panel ids are unique");
     let boxes: Vec<(&str, [u64; 4])> = all
         .iter()
         .map(|p| {
             let g = &p["gridPos"];
-            let n = |k: &str| g[k].as_u64().unwrap_or_else(|| panic!("panel {:?}: gridPos.{k}", title(p)));
+            let n = |k: &str| {
+                g[k].as_u64()
+                    .unwrap_or_else(|| panic!("panel {:?}: gridPos.{k}", title(p)))
+            };
             (title(p), [n("x"), n("y"), n("w"), n("h")])
         })
         .collect();
     for (i, (ta, a)) in boxes.iter().enumerate() {
         assert!(a[0] + a[2] <= 24, "panel {ta:?} is wider than the grid");
         for (tb, b) in &boxes[i + 1..] {
-            let apart = a[0] + a[2] <= b[0] || b[0] + b[2] <= a[0] || a[1] + a[3] <= b[1] || b[1] + b[3] <= a[1];
+            let apart = a[0] + a[2] <= b[0]
+                || b[0] + b[2] <= a[0]
+                || a[1] + a[3] <= b[1]
+                || b[1] + b[3] <= a[1];
             assert!(apart, "panels {ta:?} and {tb:?} overlap");
         }
     }
@@ -288,7 +385,9 @@ fn panel_ids_are_unique_and_panels_do_not_overlap() {
 /// `name{matchers}` selectors of an expression.
 fn selectors(expr: &str) -> Vec<(String, String)> {
     let re = Regex::new(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{([^}]*)\}").unwrap();
-    re.captures_iter(expr).map(|c| (c[1].to_owned(), c[2].to_owned())).collect()
+    re.captures_iter(expr)
+        .map(|c| (c[1].to_owned(), c[2].to_owned()))
+        .collect()
 }
 
 #[test]
@@ -299,7 +398,10 @@ fn every_query_filters_on_job_and_instance_and_repository_series_on_repository()
         let sels = selectors(&expr);
         assert!(!sels.is_empty(), "{panel:?}: {expr} selects no metric");
         for (metric, matchers) in sels {
-            assert!(matchers.contains(r#"job=~"$job""#), "{panel:?}: {metric} lacks job=~\"$job\" in {expr}");
+            assert!(
+                matchers.contains(r#"job=~"$job""#),
+                "{panel:?}: {metric} lacks job=~\"$job\" in {expr}"
+            );
             assert!(
                 matchers.contains(r#"instance=~"$instance""#),
                 "{panel:?}: {metric} lacks instance=~\"$instance\" in {expr}"
@@ -312,8 +414,11 @@ fn every_query_filters_on_job_and_instance_and_repository_series_on_repository()
             }
         }
         // A metric named without braces would escape the filters above.
-        for c in bare.captures_iter(&expr) {
-            panic!("{panel:?}: {} is selected without matchers in {expr}", &c[1]);
+        if let Some(c) = bare.captures(&expr) {
+            panic!(
+                "{panel:?}: {} is selected without matchers in {expr}",
+                &c[1]
+            );
         }
     }
 }
@@ -325,8 +430,15 @@ fn every_rate_and_increase_uses_rate_interval() {
     let windowed = Regex::new(r"\b(?:rate|irate|increase)\([^\[\]]*\[([^\]]*)\]").unwrap();
     for (panel, expr) in exprs(&d) {
         let calls = call.find_iter(&expr).count();
-        let windows: Vec<String> = windowed.captures_iter(&expr).map(|c| c[1].to_owned()).collect();
-        assert_eq!(calls, windows.len(), "{panel:?}: cannot find every range of {expr}");
+        let windows: Vec<String> = windowed
+            .captures_iter(&expr)
+            .map(|c| c[1].to_owned())
+            .collect();
+        assert_eq!(
+            calls,
+            windows.len(),
+            "{panel:?}: cannot find every range of {expr}"
+        );
         for w in windows {
             assert_eq!(w, "$__rate_interval", "{panel:?}: {expr}");
         }
@@ -345,13 +457,19 @@ fn every_metric_the_dashboard_reads_is_exported() {
             }
         }
     }
-    assert!(unknown.is_empty(), "metrics the exporter does not expose (metric -> panel): {unknown:#?}");
+    assert!(
+        unknown.is_empty(),
+        "metrics the exporter does not expose (metric -> panel): {unknown:#?}"
+    );
 }
 
 #[test]
 fn repository_table_maps_every_reason_to_words() {
     let d = dashboard();
-    let table = panels(&d).into_iter().find(|p| p["type"] == "table").expect("a repository table");
+    let table = panels(&d)
+        .into_iter()
+        .find(|p| p["type"] == "table")
+        .expect("a repository table");
     let reason = table["fieldConfig"]["overrides"]
         .as_array()
         .unwrap()
@@ -365,7 +483,12 @@ fn repository_table_maps_every_reason_to_words() {
         .find(|p| p["id"] == "mappings")
         .expect("value mappings on Reason");
     let options = &mapping["value"][0]["options"];
-    for (value, words) in [("0", "none"), ("1", "repository quota used up"), ("2", "user quota used up"), ("3", "both")] {
+    for (value, words) in [
+        ("0", "none"),
+        ("1", "repository quota used up"),
+        ("2", "user quota used up"),
+        ("3", "both"),
+    ] {
         let text = options[value]["text"].as_str().unwrap_or("");
         assert!(text.starts_with(words), "reason {value} reads {text:?}");
     }
@@ -383,18 +506,38 @@ fn alerts_follow_the_mixin_style_and_point_at_a_runbook_section() {
         .map(github_anchor)
         .collect();
     let all = alerts();
-    assert!(all.len() >= 10, "expected the full alert set, found {}", all.len());
+    assert!(
+        all.len() >= 10,
+        "expected the full alert set, found {}",
+        all.len()
+    );
     for a in &all {
         let alert = str_of(a, "alert");
-        assert!(name.is_match(alert), "{alert}: CamelCase with the CodeArtsRepo prefix");
+        assert!(
+            name.is_match(alert),
+            "{alert}: CamelCase with the CodeArtsRepo prefix"
+        );
         let severity = str_of(&a["labels"], "severity");
-        assert!(["critical", "warning", "info"].contains(&severity), "{alert}: severity {severity:?}");
+        assert!(
+            ["critical", "warning", "info"].contains(&severity),
+            "{alert}: severity {severity:?}"
+        );
         for key in ["summary", "description"] {
-            assert!(str_of(&a["annotations"], key).len() > 10, "{alert}: annotation {key}");
+            assert!(
+                str_of(&a["annotations"], key).len() > 10,
+                "{alert}: annotation {key}"
+            );
         }
         let anchor = alert.to_lowercase();
-        assert_eq!(str_of(&a["annotations"], "runbook_url"), format!("{RUNBOOK_URL}#{anchor}"), "{alert}");
-        assert!(headings.contains(&anchor), "RUNBOOK.md needs a section `## {alert}`");
+        assert_eq!(
+            str_of(&a["annotations"], "runbook_url"),
+            format!("{RUNBOOK_URL}#{anchor}"),
+            "{alert}"
+        );
+        assert!(
+            headings.contains(&anchor),
+            "RUNBOOK.md needs a section `## {alert}`"
+        );
     }
 }
 
@@ -415,11 +558,22 @@ fn every_alert_has_a_firing_and_a_silent_unit_test() {
     for a in alerts() {
         let alert = str_of(&a, "alert");
         assert!(firing.contains(alert), "{alert} has no test where it fires");
-        assert!(silent.contains(alert), "{alert} has no test where it stays silent");
+        assert!(
+            silent.contains(alert),
+            "{alert} has no test where it stays silent"
+        );
     }
-    let files: Vec<&str> =
-        tests["rule_files"].as_sequence().unwrap().iter().filter_map(Yaml::as_str).collect();
-    assert_eq!(files, ["../rules.yml", "../alerts.yml"], "the tests load the shipped files");
+    let files: Vec<&str> = tests["rule_files"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(Yaml::as_str)
+        .collect();
+    assert_eq!(
+        files,
+        ["../rules.yml", "../alerts.yml"],
+        "the tests load the shipped files"
+    );
 }
 
 #[test]
@@ -435,13 +589,19 @@ fn rules_and_alerts_read_only_exported_or_recorded_series() {
         let alert = str_of(&a, "alert").to_owned();
         texts.push((alert.clone(), str_of(&a, "expr").to_owned()));
         // Annotations may query Prometheus too.
-        texts.push((alert.clone(), str_of(&a["annotations"], "description").to_owned()));
+        texts.push((
+            alert.clone(),
+            str_of(&a["annotations"], "description").to_owned(),
+        ));
     }
     for (rule, text) in texts {
         for t in token.find_iter(&text).map(|m| m.as_str()) {
             let ours = t.starts_with("codearts_") || t.starts_with("job_");
             if ours && t.contains(':') {
-                assert!(recorded.contains(t), "{rule}: {t} is not recorded in rules.yml");
+                assert!(
+                    recorded.contains(t),
+                    "{rule}: {t} is not recorded in rules.yml"
+                );
             } else if ours {
                 assert!(is_exported(t, &exported), "{rule}: {t} is not exported");
             }

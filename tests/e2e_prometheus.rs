@@ -36,11 +36,17 @@ fn repo_file(relative: &str) -> PathBuf {
 }
 
 fn http() -> reqwest::Client {
-    reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("http client")
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("http client")
 }
 
 fn promtool() -> PathBuf {
-    require_binary(&["promtool"], "apt-get install -y prometheus (Debian/Ubuntu ship promtool in it)")
+    require_binary(
+        &["promtool"],
+        "apt-get install -y prometheus (Debian/Ubuntu ship promtool in it)",
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -82,9 +88,17 @@ fn shipped_rules_pass_promtool_check_and_unit_tests() {
 async fn start_exporter(dir: &Path) -> (Proc, String) {
     let addr = format!("127.0.0.1:{}", free_port());
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_codearts-repo-exporter"));
-    cmd.args(["--demo", "--web.listen-address", &addr, "--log.level", "warn"]);
+    cmd.args([
+        "--demo",
+        "--web.listen-address",
+        &addr,
+        "--log.level",
+        "warn",
+    ]);
     let mut exporter = Proc::spawn("exporter", &mut cmd, dir);
-    exporter.wait_http_ok(&format!("http://{addr}/healthz"), Duration::from_secs(30)).await;
+    exporter
+        .wait_http_ok(&format!("http://{addr}/healthz"), Duration::from_secs(30))
+        .await;
     (exporter, addr)
 }
 
@@ -97,9 +111,16 @@ async fn start_prometheus(
     alertmanager: Option<&str>,
 ) -> (Proc, String) {
     let prometheus = require_binary(&["prometheus"], "apt-get install -y prometheus");
-    let rules: Vec<String> = rule_files.iter().map(|f| format!("  - {}\n", f.display())).collect();
+    let rules: Vec<String> = rule_files
+        .iter()
+        .map(|f| format!("  - {}\n", f.display()))
+        .collect();
     let alerting = alertmanager
-        .map(|am| format!("alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['{am}']\n"))
+        .map(|am| {
+            format!(
+                "alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['{am}']\n"
+            )
+        })
         .unwrap_or_default();
     let config = format!(
         "global:\n  scrape_interval: {SCRAPE_INTERVAL}\n  scrape_timeout: {SCRAPE_INTERVAL}\n  evaluation_interval: 1s\n\
@@ -112,17 +133,25 @@ async fn start_prometheus(
     let addr = format!("127.0.0.1:{}", free_port());
     let mut cmd = Command::new(prometheus);
     cmd.arg(format!("--config.file={}", config_file.display()))
-        .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("tsdb").display()
+        ))
         .arg(format!("--web.listen-address={addr}"))
         .arg("--log.level=warn");
     let mut proc = Proc::spawn("prometheus", &mut cmd, dir);
     let url = format!("http://{addr}");
-    proc.wait_http_ok(&format!("{url}/-/ready"), Duration::from_secs(30)).await;
+    proc.wait_http_ok(&format!("{url}/-/ready"), Duration::from_secs(30))
+        .await;
     (proc, url)
 }
 
 /// `expr` evaluated now; the `result` array, or an error text.
-async fn instant_query(client: &reqwest::Client, prometheus: &str, expr: &str) -> Result<Vec<Json>, String> {
+async fn instant_query(
+    client: &reqwest::Client,
+    prometheus: &str,
+    expr: &str,
+) -> Result<Vec<Json>, String> {
     let answer: Json = client
         .get(format!("{prometheus}/api/v1/query"))
         .query(&[("query", expr)])
@@ -135,14 +164,18 @@ async fn instant_query(client: &reqwest::Client, prometheus: &str, expr: &str) -
     if answer["status"] != "success" {
         return Err(format!("{}: {}", answer["errorType"], answer["error"]));
     }
-    Ok(answer["data"]["result"].as_array().cloned().unwrap_or_default())
+    Ok(answer["data"]["result"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default())
 }
 
 // ---------------------------------------------------------------------------------------------
 // the dashboard against live data
 
 fn dashboard() -> Json {
-    serde_json::from_str(include_str!("../dashboards/codearts-repo-statistics.json")).expect("dashboard JSON")
+    serde_json::from_str(include_str!("../dashboards/codearts-repo-statistics.json"))
+        .expect("dashboard JSON")
 }
 
 /// (panel title, expr) of every dashboard query.
@@ -168,14 +201,21 @@ fn dashboard_queries(d: &Json) -> Vec<(String, String)> {
 /// `expr` with the dashboard variables filled in for this run.
 fn substitute(expr: &str, instance: &str) -> String {
     let mut out = expr.to_owned();
-    let mut vars: Vec<(String, String)> =
-        GRAFANA_VARIABLES.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let mut vars: Vec<(String, String)> = GRAFANA_VARIABLES
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     vars.push(("$job".into(), JOB.into()));
     vars.push(("$instance".into(), instance.replace('.', "\\\\.")));
     for (name, value) in vars {
-        out = out.replace(&format!("${{{}}}", &name[1..]), &value).replace(&name, &value);
+        out = out
+            .replace(&format!("${{{}}}", &name[1..]), &value)
+            .replace(&name, &value);
     }
-    assert!(!out.contains('$'), "a variable is left unsubstituted in {out}");
+    assert!(
+        !out.contains('$'),
+        "a variable is left unsubstituted in {out}"
+    );
     out
 }
 
@@ -188,10 +228,19 @@ fn variable_queries(d: &Json, instance: &str) -> Vec<(String, String, String)> {
         .filter(|v| v["type"] == "query")
         .map(|v| {
             let q = v["definition"].as_str().expect("definition");
-            let inner = q.strip_prefix("label_values(").and_then(|q| q.strip_suffix(')')).expect("label_values(..)");
-            let (selector, label) = inner.rsplit_once(',').expect("label_values(selector, label)");
+            let inner = q
+                .strip_prefix("label_values(")
+                .and_then(|q| q.strip_suffix(')'))
+                .expect("label_values(..)");
+            let (selector, label) = inner
+                .rsplit_once(',')
+                .expect("label_values(selector, label)");
             let name = v["name"].as_str().unwrap_or("").to_owned();
-            (name, substitute(selector.trim(), instance), label.trim().to_owned())
+            (
+                name,
+                substitute(selector.trim(), instance),
+                label.trim().to_owned(),
+            )
         })
         .collect()
 }
@@ -200,7 +249,10 @@ fn variable_queries(d: &Json, instance: &str) -> Vec<(String, String, String)> {
 async fn every_dashboard_query_returns_data_from_the_demo() {
     let dir = TempDir::new().expect("temp dir");
     let (mut exporter, instance) = start_exporter(dir.path()).await;
-    let rule_files = [repo_file("dashboards/rules.yml"), repo_file("dashboards/alerts.yml")];
+    let rule_files = [
+        repo_file("dashboards/rules.yml"),
+        repo_file("dashboards/alerts.yml"),
+    ];
     let (mut prometheus, url) = start_prometheus(dir.path(), &instance, &rule_files, None).await;
     let client = http();
 
@@ -210,7 +262,11 @@ async fn every_dashboard_query_returns_data_from_the_demo() {
         .filter(|(_, e)| !DEMO_CANNOT_PRODUCE.iter().any(|(part, _)| e.contains(part)))
         .map(|(t, e)| (t, substitute(&e, &instance)))
         .collect();
-    assert!(queries.len() >= 20, "found only {} dashboard queries", queries.len());
+    assert!(
+        queries.len() >= 20,
+        "found only {} dashboard queries",
+        queries.len()
+    );
     let recorded: Vec<String> = recorded_rule_names();
 
     // Poll until everything has data: as short as the demo allows, bounded.
@@ -248,7 +304,11 @@ async fn every_dashboard_query_returns_data_from_the_demo() {
         missing.join("\n"),
         exporter.log_tail(20)
     );
-    eprintln!("all {} dashboard queries had data after {:?}", queries.len(), started.elapsed());
+    eprintln!(
+        "all {} dashboard queries had data after {:?}",
+        queries.len(),
+        started.elapsed()
+    );
 
     // Template variables list values.
     for (name, selector, label) in variable_queries(&d, &instance) {
@@ -262,16 +322,34 @@ async fn every_dashboard_query_returns_data_from_the_demo() {
             .await
             .expect("label values JSON");
         let values = answer["data"].as_array().map(Vec::len).unwrap_or(0);
-        assert!(values > 0, "variable {name}: label_values({selector}, {label}) is empty: {answer}");
+        assert!(
+            values > 0,
+            "variable {name}: label_values({selector}, {label}) is empty: {answer}"
+        );
     }
 
     // Every shipped rule evaluates without error against real series (e.g. no many-to-many match).
-    let rules: Json = client.get(format!("{url}/api/v1/rules")).send().await.unwrap().json().await.unwrap();
+    let rules: Json = client
+        .get(format!("{url}/api/v1/rules"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let groups = rules["data"]["groups"].as_array().expect("rule groups");
-    assert_eq!(groups.len(), 4, "Prometheus loaded all shipped rule groups: {rules}");
+    assert_eq!(
+        groups.len(),
+        4,
+        "Prometheus loaded all shipped rule groups: {rules}"
+    );
     for g in groups {
         for r in g["rules"].as_array().into_iter().flatten() {
-            assert_ne!(r["health"], "err", "rule {} fails: {}", r["name"], r["lastError"]);
+            assert_ne!(
+                r["health"], "err",
+                "rule {} fails: {}",
+                r["name"], r["lastError"]
+            );
         }
     }
 }
@@ -306,7 +384,11 @@ fn alerts_with_short_for(dir: &Path, for_: &str) -> PathBuf {
         }
     }
     let path = dir.join("alerts-short-for.yml");
-    std::fs::write(&path, serde_yaml_ng::to_string(&alerts).expect("serialize alerts")).expect("write alerts");
+    std::fs::write(
+        &path,
+        serde_yaml_ng::to_string(&alerts).expect("serialize alerts"),
+    )
+    .expect("write alerts");
     path
 }
 
@@ -318,8 +400,13 @@ async fn start_webhook() -> (String, tokio::sync::mpsc::UnboundedReceiver<String
         let _ = tx.send(body);
     }
     let app = Router::new().route("/alerts", post(receive)).with_state(tx);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind webhook");
-    let url = format!("http://{}/alerts", listener.local_addr().expect("webhook address"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind webhook");
+    let url = format!(
+        "http://{}/alerts",
+        listener.local_addr().expect("webhook address")
+    );
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
@@ -341,12 +428,16 @@ async fn start_alertmanager(dir: &Path, webhook: &str) -> (Proc, String) {
     let addr = format!("127.0.0.1:{}", free_port());
     let mut cmd = Command::new(binary);
     cmd.arg(format!("--config.file={}", config_file.display()))
-        .arg(format!("--storage.path={}", dir.join("alertmanager").display()))
+        .arg(format!(
+            "--storage.path={}",
+            dir.join("alertmanager").display()
+        ))
         .arg(format!("--web.listen-address={addr}"))
         .arg("--cluster.listen-address=")
         .arg("--log.level=warn");
     let mut proc = Proc::spawn("alertmanager", &mut cmd, dir);
-    proc.wait_http_ok(&format!("http://{addr}/-/ready"), Duration::from_secs(30)).await;
+    proc.wait_http_ok(&format!("http://{addr}/-/ready"), Duration::from_secs(30))
+        .await;
     (proc, addr)
 }
 
@@ -356,10 +447,15 @@ async fn demo_auth_failure_reaches_the_alertmanager_webhook() {
     let (webhook, mut deliveries) = start_webhook().await;
     let (mut alertmanager, am_addr) = start_alertmanager(dir.path(), &webhook).await;
     let (mut exporter, instance) = start_exporter(dir.path()).await;
-    let rule_files = [repo_file("dashboards/rules.yml"), alerts_with_short_for(dir.path(), "2s")];
-    let (mut prometheus, _url) = start_prometheus(dir.path(), &instance, &rule_files, Some(&am_addr)).await;
+    let rule_files = [
+        repo_file("dashboards/rules.yml"),
+        alerts_with_short_for(dir.path(), "2s"),
+    ];
+    let (mut prometheus, _url) =
+        start_prometheus(dir.path(), &instance, &rule_files, Some(&am_addr)).await;
 
-    // The demo has a repository that always answers 401: CodeArtsRepoStatisticsAuthFailing.
+    // The demo's repository `platform/service-mesh` always answers 401 (src/sim/faults.rs), so
+    // CodeArtsRepoStatisticsAuthFailing fires for it.
     let wanted = "CodeArtsRepoStatisticsAuthFailing";
     let deadline = Instant::now() + Duration::from_secs(90);
     let mut seen = Vec::new();
@@ -373,35 +469,47 @@ async fn demo_auth_failure_reaches_the_alertmanager_webhook() {
             "no {wanted} alert reached the webhook within 90 s; payload alert names seen: {seen:?}\nprometheus log:\n{}",
             prometheus.log_tail(20)
         );
-        let Ok(Some(body)) = tokio::time::timeout(remaining.min(Duration::from_secs(5)), deliveries.recv()).await
+        let Ok(Some(body)) =
+            tokio::time::timeout(remaining.min(Duration::from_secs(5)), deliveries.recv()).await
         else {
             continue;
         };
         let payload: Json = serde_json::from_str(&body).expect("webhook payload is JSON");
-        assert_eq!(payload["version"], "4", "Alertmanager webhook payload version");
-        let found = payload["alerts"].as_array().into_iter().flatten().find(|a| {
-            seen.push(a["labels"]["alertname"].as_str().unwrap_or("").to_owned());
-            a["labels"]["alertname"] == wanted && a["labels"]["class"] == "unauthorized"
-        });
+        assert_eq!(
+            payload["version"], "4",
+            "Alertmanager webhook payload version"
+        );
+        let found = payload["alerts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|a| {
+                seen.push(a["labels"]["alertname"].as_str().unwrap_or("").to_owned());
+                a["labels"]["alertname"] == wanted && a["labels"]["class"] == "unauthorized"
+            });
         if let Some(a) = found {
             break a.clone();
         }
     };
 
     let labels = &alert["labels"];
-    let repository = labels["repository"].as_str().unwrap_or("");
-    assert!(!repository.is_empty(), "the demo names every repository: {alert}");
-    assert!(labels["repository_id"].as_str().is_some_and(|id| id.parse::<u32>().is_ok()), "{alert}");
+    let repository = "platform/service-mesh";
+    assert_eq!(labels["repository"], repository, "{alert}");
+    assert_eq!(labels["repository_id"], "2111915005", "{alert}");
     assert_eq!(labels["severity"], "critical");
     assert_eq!(labels["job"], JOB);
     assert_eq!(labels["instance"], instance.as_str());
     assert_eq!(alert["status"], "firing");
     assert_eq!(
         alert["annotations"]["summary"],
-        format!("CodeArts Repo denies the exporter access to {repository} (unauthorized).").as_str()
+        format!("CodeArts Repo denies the exporter access to {repository} (unauthorized).")
+            .as_str()
     );
     assert!(
-        alert["annotations"]["runbook_url"].as_str().unwrap_or("").ends_with("RUNBOOK.md#codeartsrepostatisticsauthfailing"),
+        alert["annotations"]["runbook_url"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("RUNBOOK.md#codeartsrepostatisticsauthfailing"),
         "{alert}"
     );
 }

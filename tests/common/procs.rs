@@ -56,7 +56,11 @@ impl Proc {
             .stderr(Stdio::from(err))
             .spawn()
             .unwrap_or_else(|e| panic!("start {name} ({cmd:?}): {e}"));
-        Proc { name: name.to_owned(), child, log }
+        Proc {
+            name: name.to_owned(),
+            child,
+            log,
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -73,7 +77,11 @@ impl Proc {
     /// Panics with the process' output if it has exited.
     pub fn assert_running(&mut self) {
         if let Ok(Some(status)) = self.child.try_wait() {
-            panic!("{} exited early ({status}); its output:\n{}", self.name, self.log_tail(40));
+            panic!(
+                "{} exited early ({status}); its output:\n{}",
+                self.name,
+                self.log_tail(40)
+            );
         }
     }
 
