@@ -304,4 +304,28 @@ mod tests {
         )];
         assert_eq!(check(&headers, STATUS_PATH), Err(Denied::SignatureExpired));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_credentials_never_panic(
+            token in "\\PC*",
+            authorization in "\\PC*",
+            date in "\\PC*",
+            path in "/[a-z0-9/%?=&.-]{0,40}",
+        ) {
+            let mut headers = HeaderMap::new();
+            for (name, value) in [("authorization", &authorization), ("x-sdk-date", &date)] {
+                if let Ok(value) = value.parse() {
+                    headers.insert(name, value);
+                }
+            }
+            let credentials = SimCredentials::default();
+            let uri: Uri = path.parse().unwrap_or_else(|_| Uri::from_static("/"));
+            let _ = authorize(&credentials, &tokens(), &Method::GET, &uri, &headers, NOW);
+            if let Ok(value) = token.parse() {
+                headers.insert("x-auth-token", value);
+                let _ = authorize(&credentials, &tokens(), &Method::GET, &uri, &headers, NOW);
+            }
+        }
+    }
 }

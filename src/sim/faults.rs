@@ -3,6 +3,22 @@
 //! The set is fixed by position in the repository list so that tests and the demo can rely on
 //! it. Every class of CONTRACT §4 that an HTTP server can cause is here; `connection` is not (a
 //! closed port produces it).
+//!
+//! | id | demo name | answer | class |
+//! |---|---|---|---|
+//! | 2111915005 | platform/service-mesh | 401 `DEV.00000003` | unauthorized |
+//! | 2111915012 | data/stream-ingest | 429 `APIG.0308` | throttled |
+//! | 2111915015 | web/admin-console | 400 `CH.010001` | client_error |
+//! | 2111915019 | infra/ci-templates | 200, truncated JSON | invalid_response |
+//! | 2111915022 | search/indexer | 403 `APIG.0308` | throttled |
+//! | 2111915026 | security/vault-config | 403 `CH.004403` | forbidden |
+//! | 2111915031 | logistics/warehouse-scanner | 500, HTML | server_error |
+//! | 2111915038 | marketing/campaign-manager | 502, HTML | server_error |
+//! | 2111915042 | iot/device-registry | 200, JSON array | invalid_response |
+//! | 2111915044 | finance/invoicing | 504 after 60 s | timeout |
+//! | 2111915047 | tools/release-bot | 404 `CH.00402000` | not_found |
+//! | 2111915009 | mobile/ios-app | 503, HTML, in odd minutes (flaky) | server_error |
+//! | 2111915040 | notifications/email-sender | 429 `APIG.0308` in seconds 0–19 (flaky) | throttled |
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};

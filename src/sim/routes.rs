@@ -348,3 +348,35 @@ fn now_micros() -> i64 {
     let nanos = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000;
     i64::try_from(nanos).unwrap_or(i64::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_query_defaults_to_the_first_twenty() {
+        let page = PageQuery::parse("").unwrap();
+        assert_eq!((page.offset, page.limit, page.archived), (0, 20, None));
+    }
+
+    #[test]
+    fn page_query_refuses_limits_outside_1_to_100() {
+        assert!(PageQuery::parse("limit=0").is_err());
+        assert!(PageQuery::parse("limit=101").is_err());
+        assert!(
+            PageQuery::parse("limit=100&offset=7&archived=false&search=a%2Fb").is_ok_and(|p| p
+                .limit
+                == 100
+                && p.offset == 7
+                && p.archived == Some(false)
+                && p.search.as_deref() == Some("a/b"))
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_list_queries_never_panic(query in "\\PC*") {
+            let _ = PageQuery::parse(&query);
+        }
+    }
+}

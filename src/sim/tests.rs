@@ -131,6 +131,35 @@ async fn malformed_requests_get_clean_errors() {
 }
 
 #[tokio::test]
+async fn the_failing_demo_repositories_are_the_documented_ones() {
+    let sim = start(demo_without_latency()).await;
+    assert_eq!(
+        sim.failing_repositories(),
+        [
+            (2111915005, "unauthorized"),
+            (2111915012, "throttled"),
+            (2111915015, "client_error"),
+            (2111915019, "invalid_response"),
+            (2111915022, "throttled"),
+            (2111915026, "forbidden"),
+            (2111915031, "server_error"),
+            (2111915038, "server_error"),
+            (2111915042, "invalid_response"),
+            (2111915044, "timeout"),
+            (2111915047, "not_found"),
+        ]
+    );
+    assert_eq!(
+        sim.flaky_repositories(),
+        [(2111915009, "server_error"), (2111915040, "throttled")]
+    );
+    let names: Vec<String> = sim.repositories().into_iter().map(|r| r.name).collect();
+    assert_eq!(names[26], "security/vault-config");
+    assert_eq!(names[44], "finance/invoicing");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn every_failing_repository_gives_its_documented_answer() {
     let sim = start(demo_without_latency()).await;
     let failing = sim.failing_repositories();
