@@ -1,0 +1,618 @@
+//! Static checks of the shipped monitoring artefacts in `dashboards/`: the Grafana dashboard
+//! follows the grafana/dashboard-linter rules (templated datasource, `job`/`instance` filters,
+//! `$__rate_interval`, titles, descriptions, units), and the dashboard, the rules, the rule tests
+//! and RUNBOOK.md keep their promises to each other (every metric exists, every alert has a
+//! runbook section and both a firing and a silent unit test).
+//!
+//! No network and no external binaries: `promtool` and a live Prometheus run in
+//! `tests/e2e_prometheus.rs`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use regex::Regex;
+use serde_json::Value as Json;
+use serde_yaml_ng::Value as Yaml;
+
+const DASHBOARD: &str = include_str!("../dashboards/codearts-repo-statistics.json");
+const RULES: &str = include_str!("../dashboards/rules.yml");
+const ALERTS: &str = include_str!("../dashboards/alerts.yml");
+const ALERT_TESTS: &str = include_str!("../dashboards/tests/alerts_test.yml");
+const RUNBOOK: &str = include_str!("../RUNBOOK.md");
+
+const RUNBOOK_URL: &str =
+    "https://github.com/codearts-repo-exporter/codearts-repo-exporter/blob/main/RUNBOOK.md";
+
+/// The exporter's metrics (CONTRACT.md §4), used when README.md has no metric table to read.
+const EXPORTED_METRICS: &[&str] = &[
+    "codearts_repo_statistics_up",
+    "codearts_repo_statistics_can_statistics",
+    "codearts_repo_statistics_reason",
+    "codearts_repo_statistics_event_status",
+    "codearts_repo_statistics_event_info",
+    "codearts_repo_statistics_event_id",
+    "codearts_repo_statistics_event_created_timestamp_seconds",
+    "codearts_repo_statistics_event_updated_timestamp_seconds",
+    "codearts_repo_statistics_event_age_seconds",
+    "codearts_repo_statistics_error",
+    "codearts_repo_statistics_http_status",
+    "codearts_repo_statistics_request_duration_seconds",
+    "codearts_repo_statistics_last_success_timestamp_seconds",
+    "codearts_repo_exporter_build_info",
+    "codearts_repo_exporter_scrape_duration_seconds",
+    "codearts_repo_exporter_scrape_timeout_seconds",
+    "codearts_repo_exporter_repositories",
+    "codearts_repo_exporter_api_requests_total",
+    "codearts_repo_exporter_api_request_errors_total",
+    "codearts_repo_exporter_api_request_duration_seconds",
+    "codearts_repo_exporter_api_request_retries_total",
+    "codearts_repo_exporter_api_requests_in_flight",
+    "codearts_repo_exporter_cache_hits_total",
+    "codearts_repo_exporter_auth_token_expiry_timestamp_seconds",
+    "codearts_repo_exporter_config_last_reload_successful",
+    "codearts_repo_exporter_config_last_reload_success_timestamp_seconds",
+    "codearts_repo_exporter_discovery_last_success_timestamp_seconds",
+];
+
+/// Units grafana/dashboard-linter's panel-units-rule accepts, limited to the plausible ones.
+const VALID_UNITS: &[&str] = &[
+    "none",
+    "short",
+    "percent",
+    "percentunit",
+    "bytes",
+    "decbytes",
+    "s",
+    "ms",
+    "dtdurations",
+    "dtdurationms",
+    "dateTimeFromNow",
+    "dateTimeAsIso",
+    "reqps",
+    "ops",
+    "cps",
+    "bool",
+];
+
+/// Panel types that carry no query (and so need no unit or datasource).
+const LAYOUT_PANELS: &[&str] = &["row", "text"];
+
+// ---------------------------------------------------------------------------------------------
+// helpers
+
+fn dashboard() -> Json {
+    serde_json::from_str(DASHBOARD)
+        .expect("dashboards/codearts-repo-statistics.json is not valid JSON")
+}
+
+/// Every panel, with the panels nested in collapsed rows.
+fn panels(d: &Json) -> Vec<&Json> {
+    let mut out = Vec::new();
+    for p in d["panels"]
+        .as_array()
+        .expect("dashboard has a panels array")
+    {
+        out.push(p);
+        if let Some(nested) = p["panels"].as_array() {
+            out.extend(nested.iter());
+        }
+    }
+    out
+}
+
+fn title(p: &Json) -> &str {
+    p["title"].as_str().unwrap_or("<untitled>")
+}
+
+fn is_layout(p: &Json) -> bool {
+    LAYOUT_PANELS.contains(&p["type"].as_str().unwrap_or(""))
+}
+
+/// (panel title, expr) of every query target in the dashboard.
+fn exprs(d: &Json) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for p in panels(d) {
+        for t in p["targets"].as_array().into_iter().flatten() {
+            let expr = t["expr"]
+                .as_str()
+                .unwrap_or_else(|| panic!("panel {:?}: target without expr", title(p)));
+            out.push((title(p).to_owned(), expr.to_owned()));
+        }
+    }
+    out
+}
+
+fn variable<'a>(d: &'a Json, name: &str) -> &'a Json {
+    d["templating"]["list"]
+        .as_array()
+        .expect("dashboard has templating.list")
+        .iter()
+        .find(|v| v["name"] == name)
+        .unwrap_or_else(|| panic!("dashboard has no `{name}` variable"))
+}
+
+fn is_templated_datasource(ds: &Json) -> bool {
+    matches!(ds["uid"].as_str(), Some("${datasource}" | "$datasource"))
+}
+
+/// Metric names the exporter exposes: the backticked names in README.md's tables when it has
+/// them, else [`EXPORTED_METRICS`].
+fn exported_metrics() -> BTreeSet<String> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .unwrap_or_default();
+    let name = Regex::new(r"`(codearts_repo_[a-z0-9_]+)`").unwrap();
+    let from_readme: BTreeSet<String> = readme
+        .lines()
+        .filter(|l| l.trim_start().starts_with('|'))
+        .flat_map(|l| {
+            name.captures_iter(l)
+                .map(|c| c[1].to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    if from_readme.len() >= 10 {
+        from_readme
+    } else {
+        EXPORTED_METRICS.iter().map(|s| s.to_string()).collect()
+    }
+}
+
+/// Whether `name` is a series the exporter (or Prometheus itself) produces.
+fn is_exported(name: &str, exported: &BTreeSet<String>) -> bool {
+    if name == "up" || name.starts_with("process_") {
+        return true; // Prometheus' scrape health; the prometheus crate's process collector
+    }
+    let base = ["_bucket", "_sum", "_count"]
+        .iter()
+        .find_map(|suffix| name.strip_suffix(suffix))
+        .filter(|base| exported.contains(*base));
+    exported.contains(name) || base.is_some()
+}
+
+fn yaml(text: &str, file: &str) -> Yaml {
+    serde_yaml_ng::from_str(text).unwrap_or_else(|e| panic!("{file} is not valid YAML: {e}"))
+}
+
+/// Every rule (recording and alerting) of a rules file.
+fn rules(file: &Yaml) -> Vec<&Yaml> {
+    file["groups"]
+        .as_sequence()
+        .expect("rules file has groups")
+        .iter()
+        .flat_map(|g| g["rules"].as_sequence().expect("group has rules").iter())
+        .collect()
+}
+
+fn alerts() -> Vec<Yaml> {
+    rules(&yaml(ALERTS, "alerts.yml"))
+        .into_iter()
+        .filter(|r| r["alert"].is_string())
+        .cloned()
+        .collect()
+}
+
+fn recorded_names() -> BTreeSet<String> {
+    rules(&yaml(RULES, "rules.yml"))
+        .into_iter()
+        .filter_map(|r| r["record"].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn str_of<'a>(v: &'a Yaml, key: &str) -> &'a str {
+    v[key].as_str().unwrap_or("")
+}
+
+/// GitHub's anchor for a Markdown heading.
+fn github_anchor(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || *c == ' ' || *c == '-' || *c == '_')
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// the dashboard as a document
+
+#[test]
+fn dashboard_is_import_ready_and_provisionable() {
+    let d = dashboard();
+    assert!(
+        d.get("__inputs").is_none(),
+        "no __inputs: they break file provisioning (grafana#10786)"
+    );
+    assert!(
+        d.get("__requires").is_none(),
+        "no __requires: it belongs to the __inputs export format"
+    );
+    assert!(
+        d["id"].is_null(),
+        "id must be null so an import never overwrites another dashboard"
+    );
+    assert_eq!(
+        d["uid"], "codearts-repo-statistics",
+        "the uid is stable: links and provisioning rely on it"
+    );
+    assert!(
+        d["schemaVersion"].as_u64().unwrap_or(0) >= 36,
+        "use a current schemaVersion"
+    );
+    assert!(!d["title"].as_str().unwrap_or("").is_empty());
+    assert!(
+        !d["tags"].as_array().map(Vec::is_empty).unwrap_or(true),
+        "tags help finding it"
+    );
+    for key in ["time", "refresh", "editable"] {
+        assert!(!d[key].is_null(), "dashboard sets `{key}`");
+    }
+}
+
+#[test]
+fn datasource_variable_selects_a_prometheus_datasource() {
+    let d = dashboard();
+    let ds = variable(&d, "datasource");
+    assert_eq!(ds["type"], "datasource");
+    assert_eq!(ds["query"], "prometheus");
+    assert_eq!(ds["label"], "Data source");
+}
+
+#[test]
+fn job_instance_and_repository_variables_are_templated_multi_selects() {
+    let d = dashboard();
+    for (name, label, all) in [
+        ("job", "Job", ".+"),
+        ("instance", "Instance", ".+"),
+        ("repository", "Repository", ".*"),
+    ] {
+        let v = variable(&d, name);
+        assert_eq!(v["type"], "query", "{name}");
+        assert_eq!(v["label"], label, "{name}");
+        assert!(
+            is_templated_datasource(&v["datasource"]),
+            "{name} queries ${{datasource}}"
+        );
+        assert_eq!(v["multi"], true, "{name} is a multi select");
+        assert_eq!(v["includeAll"], true, "{name} offers All");
+        assert_eq!(v["allValue"], all, "{name}: allValue");
+        let q = v["definition"].as_str().unwrap_or("");
+        assert!(
+            q.starts_with("label_values(") && q.ends_with(&format!(", {name})")),
+            "{name}: {q}"
+        );
+    }
+    // Each variable narrows the next one.
+    assert!(variable(&d, "instance")["definition"]
+        .as_str()
+        .unwrap()
+        .contains(r#"job=~"$job""#));
+    let repo = variable(&d, "repository")["definition"].as_str().unwrap();
+    assert!(repo.contains(r#"job=~"$job""#) && repo.contains(r#"instance=~"$instance""#));
+}
+
+#[test]
+fn every_panel_and_target_uses_the_datasource_variable() {
+    let d = dashboard();
+    for p in panels(&d).into_iter().filter(|p| !is_layout(p)) {
+        assert!(
+            is_templated_datasource(&p["datasource"]),
+            "panel {:?} uses ${{datasource}}",
+            title(p)
+        );
+        assert_eq!(
+            p["datasource"]["type"],
+            "prometheus",
+            "panel {:?}",
+            title(p)
+        );
+        let targets = p["targets"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        assert!(!targets.is_empty(), "panel {:?} has queries", title(p));
+        for t in targets {
+            assert!(
+                is_templated_datasource(&t["datasource"]),
+                "a target of {:?} uses ${{datasource}}",
+                title(p)
+            );
+        }
+    }
+}
+
+#[test]
+fn every_panel_has_title_description_and_a_valid_unit() {
+    let d = dashboard();
+    for p in panels(&d) {
+        assert!(
+            !title(p).trim().is_empty() && p["title"].is_string(),
+            "a {} panel lacks a title",
+            p["type"]
+        );
+        if is_layout(p) {
+            continue;
+        }
+        let desc = p["description"].as_str().unwrap_or("");
+        assert!(
+            desc.len() >= 20,
+            "panel {:?} needs a description that explains it",
+            title(p)
+        );
+        let unit = p["fieldConfig"]["defaults"]["unit"].as_str().unwrap_or("");
+        assert!(
+            VALID_UNITS.contains(&unit),
+            "panel {:?}: unit {unit:?} is missing or unknown",
+            title(p)
+        );
+    }
+}
+
+#[test]
+fn panel_ids_are_unique_and_panels_do_not_overlap() {
+    let d = dashboard();
+    let all = panels(&d);
+    let ids: BTreeSet<u64> = all
+        .iter()
+        .map(|p| p["id"].as_u64().expect("panel id"))
+        .collect();
+    assert_eq!(ids.len(), all.len(), "panel ids are unique");
+    let boxes: Vec<(&str, [u64; 4])> = all
+        .iter()
+        .map(|p| {
+            let g = &p["gridPos"];
+            let n = |k: &str| {
+                g[k].as_u64()
+                    .unwrap_or_else(|| panic!("panel {:?}: gridPos.{k}", title(p)))
+            };
+            (title(p), [n("x"), n("y"), n("w"), n("h")])
+        })
+        .collect();
+    for (i, (ta, a)) in boxes.iter().enumerate() {
+        assert!(a[0] + a[2] <= 24, "panel {ta:?} is wider than the grid");
+        for (tb, b) in &boxes[i + 1..] {
+            let apart = a[0] + a[2] <= b[0]
+                || b[0] + b[2] <= a[0]
+                || a[1] + a[3] <= b[1]
+                || b[1] + b[3] <= a[1];
+            assert!(apart, "panels {ta:?} and {tb:?} overlap");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// the dashboard's queries
+
+/// `name{matchers}` selectors of an expression.
+fn selectors(expr: &str) -> Vec<(String, String)> {
+    let re = Regex::new(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{([^}]*)\}").unwrap();
+    re.captures_iter(expr)
+        .map(|c| (c[1].to_owned(), c[2].to_owned()))
+        .collect()
+}
+
+#[test]
+fn every_query_filters_on_job_and_instance_and_repository_series_on_repository() {
+    let d = dashboard();
+    let bare = Regex::new(r"\b(codearts_[a-z0-9_]+|process_[a-z0-9_]+|up)\b\s*([^\s{]|$)").unwrap();
+    for (panel, expr) in exprs(&d) {
+        let sels = selectors(&expr);
+        assert!(!sels.is_empty(), "{panel:?}: {expr} selects no metric");
+        for (metric, matchers) in sels {
+            assert!(
+                matchers.contains(r#"job=~"$job""#),
+                "{panel:?}: {metric} lacks job=~\"$job\" in {expr}"
+            );
+            assert!(
+                matchers.contains(r#"instance=~"$instance""#),
+                "{panel:?}: {metric} lacks instance=~\"$instance\" in {expr}"
+            );
+            if metric.starts_with("codearts_repo_statistics_") {
+                assert!(
+                    matchers.contains(r#"repository=~"$repository""#),
+                    "{panel:?}: {metric} lacks repository=~\"$repository\" in {expr}"
+                );
+            }
+        }
+        // A metric named without braces would escape the filters above.
+        if let Some(c) = bare.captures(&expr) {
+            panic!(
+                "{panel:?}: {} is selected without matchers in {expr}",
+                &c[1]
+            );
+        }
+    }
+}
+
+#[test]
+fn every_rate_and_increase_uses_rate_interval() {
+    let d = dashboard();
+    let call = Regex::new(r"\b(rate|irate|increase)\(").unwrap();
+    let windowed = Regex::new(r"\b(?:rate|irate|increase)\([^\[\]]*\[([^\]]*)\]").unwrap();
+    for (panel, expr) in exprs(&d) {
+        let calls = call.find_iter(&expr).count();
+        let windows: Vec<String> = windowed
+            .captures_iter(&expr)
+            .map(|c| c[1].to_owned())
+            .collect();
+        assert_eq!(
+            calls,
+            windows.len(),
+            "{panel:?}: cannot find every range of {expr}"
+        );
+        for w in windows {
+            assert_eq!(w, "$__rate_interval", "{panel:?}: {expr}");
+        }
+    }
+}
+
+#[test]
+fn every_metric_the_dashboard_reads_is_exported() {
+    let d = dashboard();
+    let exported = exported_metrics();
+    let mut unknown = BTreeMap::new();
+    for (panel, expr) in exprs(&d) {
+        for (metric, _) in selectors(&expr) {
+            if !is_exported(&metric, &exported) {
+                unknown.insert(metric, panel.clone());
+            }
+        }
+    }
+    assert!(
+        unknown.is_empty(),
+        "metrics the exporter does not expose (metric -> panel): {unknown:#?}"
+    );
+}
+
+#[test]
+fn repository_table_maps_every_reason_to_words() {
+    let d = dashboard();
+    let table = panels(&d)
+        .into_iter()
+        .find(|p| p["type"] == "table")
+        .expect("a repository table");
+    let reason = table["fieldConfig"]["overrides"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["matcher"]["options"] == "Reason")
+        .expect("an override for the Reason column");
+    let mapping = reason["properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "mappings")
+        .expect("value mappings on Reason");
+    let options = &mapping["value"][0]["options"];
+    for (value, words) in [
+        ("0", "none"),
+        ("1", "repository quota used up"),
+        ("2", "user quota used up"),
+        ("3", "both"),
+    ] {
+        let text = options[value]["text"].as_str().unwrap_or("");
+        assert!(text.starts_with(words), "reason {value} reads {text:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// rules, alerts, their tests and the runbook
+
+#[test]
+fn alerts_follow_the_mixin_style_and_point_at_a_runbook_section() {
+    let name = Regex::new(r"^CodeArtsRepo[A-Z][A-Za-z]+$").unwrap();
+    let headings: BTreeSet<String> = RUNBOOK
+        .lines()
+        .filter_map(|l| l.strip_prefix("## "))
+        .map(github_anchor)
+        .collect();
+    let all = alerts();
+    assert!(
+        all.len() >= 10,
+        "expected the full alert set, found {}",
+        all.len()
+    );
+    for a in &all {
+        let alert = str_of(a, "alert");
+        assert!(
+            name.is_match(alert),
+            "{alert}: CamelCase with the CodeArtsRepo prefix"
+        );
+        let severity = str_of(&a["labels"], "severity");
+        assert!(
+            ["critical", "warning", "info"].contains(&severity),
+            "{alert}: severity {severity:?}"
+        );
+        for key in ["summary", "description"] {
+            assert!(
+                str_of(&a["annotations"], key).len() > 10,
+                "{alert}: annotation {key}"
+            );
+        }
+        let anchor = alert.to_lowercase();
+        assert_eq!(
+            str_of(&a["annotations"], "runbook_url"),
+            format!("{RUNBOOK_URL}#{anchor}"),
+            "{alert}"
+        );
+        assert!(
+            headings.contains(&anchor),
+            "RUNBOOK.md needs a section `## {alert}`"
+        );
+    }
+}
+
+#[test]
+fn every_alert_has_a_firing_and_a_silent_unit_test() {
+    let tests = yaml(ALERT_TESTS, "alerts_test.yml");
+    let mut firing = BTreeSet::new();
+    let mut silent = BTreeSet::new();
+    for case in tests["tests"].as_sequence().expect("tests").iter() {
+        for t in case["alert_rule_test"].as_sequence().into_iter().flatten() {
+            let alert = str_of(t, "alertname").to_owned();
+            match t["exp_alerts"].as_sequence().map(Vec::len).unwrap_or(0) {
+                0 => silent.insert(alert),
+                _ => firing.insert(alert),
+            };
+        }
+    }
+    for a in alerts() {
+        let alert = str_of(&a, "alert");
+        assert!(firing.contains(alert), "{alert} has no test where it fires");
+        assert!(
+            silent.contains(alert),
+            "{alert} has no test where it stays silent"
+        );
+    }
+    let files: Vec<&str> = tests["rule_files"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(Yaml::as_str)
+        .collect();
+    assert_eq!(
+        files,
+        ["../rules.yml", "../alerts.yml"],
+        "the tests load the shipped files"
+    );
+}
+
+#[test]
+fn rules_and_alerts_read_only_exported_or_recorded_series() {
+    let token = Regex::new(r"[a-zA-Z_:][a-zA-Z0-9_:]*").unwrap();
+    let exported = exported_metrics();
+    let recorded = recorded_names();
+    let mut texts: Vec<(String, String)> = Vec::new();
+    for r in rules(&yaml(RULES, "rules.yml")) {
+        texts.push((str_of(r, "record").to_owned(), str_of(r, "expr").to_owned()));
+    }
+    for a in alerts() {
+        let alert = str_of(&a, "alert").to_owned();
+        texts.push((alert.clone(), str_of(&a, "expr").to_owned()));
+        // Annotations may query Prometheus too.
+        texts.push((
+            alert.clone(),
+            str_of(&a["annotations"], "description").to_owned(),
+        ));
+    }
+    for (rule, text) in texts {
+        for t in token.find_iter(&text).map(|m| m.as_str()) {
+            let ours = t.starts_with("codearts_") || t.starts_with("job_");
+            if ours && t.contains(':') {
+                assert!(
+                    recorded.contains(t),
+                    "{rule}: {t} is not recorded in rules.yml"
+                );
+            } else if ours {
+                assert!(is_exported(t, &exported), "{rule}: {t} is not exported");
+            }
+        }
+    }
+}
+
+#[test]
+fn recorded_names_follow_level_metric_operations() {
+    let shape = Regex::new(r"^[a-z_]+:[a-z0-9_]+(:[a-z0-9_]+)?$").unwrap();
+    for name in recorded_names() {
+        assert!(shape.is_match(&name), "{name}: use level:metric:operations");
+    }
+}
