@@ -347,6 +347,9 @@ impl Connection {
             // Our watchdog enforces the header timeout; hyper's would also cut idle keep-alive
             // connections after read_header_timeout.
             .header_read_timeout(None)
+            // max_header_size refuses a complete head that is too large; max_buf_size stops
+            // buffering an incomplete one.
+            .max_header_size(MAX_HEAD_BYTES)
             .max_buf_size(MAX_HEAD_BYTES)
             .keep_alive(true);
         let io = TokioIo::new(Tracked {
