@@ -514,3 +514,68 @@ async fn max_connections_makes_further_connections_wait_for_a_free_slot() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn shutdown_lets_the_request_in_flight_finish_and_closes_idle_connections() {
+    // An upstream that accepts and never answers: a scrape takes request_timeout (1s).
+    let upstream = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream_addr = upstream.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = upstream.accept().await {
+            held.push(stream);
+        }
+    });
+    let yaml = exporter_config("")
+        .replace("http://127.0.0.1:9", &format!("http://{upstream_addr}"))
+        + "  request_timeout: 1s\n";
+    let config = Config::parse(&yaml, &|_| None).expect("config");
+    let limits = config.server.clone();
+    let app = App::new(
+        config,
+        None,
+        None,
+        Arc::new(ExporterMetrics::new().unwrap()),
+    )
+    .unwrap();
+    let router = codearts_repo_exporter::http::router(app, "/metrics");
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let serving = tokio::spawn(serve(listener, router, &limits, None, stop_rx));
+
+    let mut idle = TcpStream::connect(addr).await.unwrap();
+    let scrape = tokio::spawn(async move {
+        let started = Instant::now();
+        let answer = plain_client()
+            .get(format!("http://{addr}/metrics"))
+            .send()
+            .await;
+        (answer.map(|a| a.status()), started.elapsed())
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.send(true).unwrap();
+
+    assert!(
+        closed_within(&mut idle, Duration::from_millis(500)).await,
+        "idle connection kept open"
+    );
+    let (status, took) = scrape.await.unwrap();
+    assert_eq!(
+        status.unwrap(),
+        StatusCode::OK,
+        "the scrape in flight is answered"
+    );
+    assert!(
+        took >= Duration::from_millis(800),
+        "the scrape was not cut short: {took:?}"
+    );
+    tokio::time::timeout(Duration::from_secs(2), serving)
+        .await
+        .expect("serve returns once drained")
+        .unwrap();
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "no longer accepting"
+    );
+}
