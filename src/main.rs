@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use codearts_repo_exporter::app::App;
 use codearts_repo_exporter::cli::{parse_listen_address, Flags};
 use codearts_repo_exporter::config::Config;
+use codearts_repo_exporter::http::web_config::WebConfig;
 use codearts_repo_exporter::metrics::exporter::ExporterMetrics;
 use codearts_repo_exporter::{http, logging};
 
@@ -35,10 +36,16 @@ fn main() -> ExitCode {
 }
 
 async fn run(flags: Flags) -> ExitCode {
-    if flags.web_config_file.is_some() {
-        eprintln!("--web.config.file: not supported yet");
-        return ExitCode::from(EXIT_BAD_CONFIG);
-    }
+    let web = match &flags.web_config_file {
+        None => None,
+        Some(path) => match WebConfig::load(path) {
+            Ok(web) => Some(Arc::new(web)),
+            Err(err) => {
+                eprintln!("--web.config.file: {err}");
+                return ExitCode::from(EXIT_BAD_CONFIG);
+            }
+        },
+    };
     let (config, config_path, _demo) = if flags.demo {
         match codearts_repo_exporter::sim::demo::start().await {
             Ok((config, demo)) => {
@@ -61,8 +68,13 @@ async fn run(flags: Flags) -> ExitCode {
     };
     if flags.config_check {
         println!("config OK: {}", config.summary());
+        if let Some(web) = &web {
+            println!("web config OK: {}", web.summary());
+        }
         return ExitCode::SUCCESS;
     }
+    // Server limits apply at start; a reload does not re-bind the listeners.
+    let limits = config.server.clone();
 
     let metrics = match ExporterMetrics::new() {
         Ok(metrics) => Arc::new(metrics),
@@ -97,10 +109,20 @@ async fn run(flags: Flags) -> ExitCode {
             }
         }
     }
+    let web_summary = web
+        .as_ref()
+        .map_or_else(|| "none".to_owned(), |web| web.summary());
     for listener in &listeners {
         if let Ok(addr) = listener.local_addr() {
-            tracing::info!(address = %addr, version = env!("CARGO_PKG_VERSION"), %summary, "listening");
+            tracing::info!(address = %addr, version = env!("CARGO_PKG_VERSION"), %summary,
+                web = %web_summary, "listening");
         }
+    }
+    if web
+        .as_ref()
+        .is_some_and(|web| !web.tls_enabled() && web.basic_auth_enabled())
+    {
+        tracing::warn!("basic auth without TLS: passwords cross the network in clear text");
     }
 
     // The first discovery runs before the server answers, so the first scrape sees the whole
@@ -111,16 +133,14 @@ async fn run(flags: Flags) -> ExitCode {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut servers = tokio::task::JoinSet::new();
     for listener in listeners {
-        let mut stop = stop_rx.clone();
-        let router = router.clone();
-        servers.spawn(async move {
-            let shutdown = async move {
-                let _ = stop.wait_for(|stopping| *stopping).await;
-            };
-            axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown)
-                .await
-        });
+        let serving = http::server::serve(
+            listener,
+            router.clone(),
+            &limits,
+            web.clone(),
+            stop_rx.clone(),
+        );
+        servers.spawn(serving);
     }
 
     wait_for_shutdown(&app).await;

@@ -1,7 +1,12 @@
 //! The exporter's HTTP endpoints (CONTRACT §5): `/`, `/metrics`, `/probe`, `/healthz`,
-//! `/readyz` and `POST /-/reload`.
+//! `/readyz` and `POST /-/reload`; and how they are served: [`server`] (the accept loop and its
+//! limits), [`web_config`] (`--web.config.file`: TLS and basic auth).
 
+mod basic_auth;
 mod landing;
+pub mod server;
+mod tls;
+pub mod web_config;
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -18,13 +23,16 @@ use crate::collect::Collector;
 use crate::config::{Repository, RepositoryId};
 use crate::metrics::{self, names};
 
+/// The liveness route; open even behind basic auth.
+pub const HEALTHZ_PATH: &str = "/healthz";
+
 /// The router for `app`, with the metrics at `telemetry_path`.
 pub fn router(app: Arc<App>, telemetry_path: &str) -> Router {
     Router::new()
         .route("/", get(landing::page))
         .route(telemetry_path, get(scrape))
         .route("/probe", get(probe))
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route(HEALTHZ_PATH, get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/-/reload", post(reload))
         .with_state(app)

@@ -1,0 +1,581 @@
+//! The exporter's own HTTP server: TLS, client certificates, basic auth and certificate
+//! rotation from `--web.config.file`, and the `server:` limits (slowloris, idle keep-alive,
+//! oversized headers, `max_connections`). Everything runs over real sockets on loopback.
+
+mod web_fixtures;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use codearts_repo_exporter::app::App;
+use codearts_repo_exporter::config::Config;
+use codearts_repo_exporter::http::server::serve;
+use codearts_repo_exporter::http::web_config::WebConfig;
+use codearts_repo_exporter::metrics::exporter::ExporterMetrics;
+
+use web_fixtures::{exporter_config, https_client, write_atomically, Pki};
+
+/// A running server; stops (and drains) when dropped.
+struct Server {
+    addr: SocketAddr,
+    _stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl Server {
+    fn url(&self, scheme: &str, path: &str) -> String {
+        format!("{scheme}://{}{path}", self.addr)
+    }
+}
+
+async fn start(server_yaml: &str, web_config: Option<&std::path::Path>) -> Server {
+    let config = Config::parse(&exporter_config(server_yaml), &|_| None).expect("config");
+    let limits = config.server.clone();
+    let metrics = Arc::new(ExporterMetrics::new().expect("metrics"));
+    let app = App::new(config, None, None, metrics).expect("app");
+    let router = codearts_repo_exporter::http::router(app, "/metrics");
+    let web = web_config.map(|path| Arc::new(WebConfig::load(path).expect("web config")));
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(serve(listener, router, &limits, web, stop_rx));
+    Server { addr, _stop: stop }
+}
+
+/// Writes the web config `yaml` next to the PKI files and returns its path.
+fn web_config(pki: &Pki, yaml: &str) -> std::path::PathBuf {
+    let path = pki.path("web.yml");
+    std::fs::write(&path, yaml).expect("write web config");
+    path
+}
+
+const TLS_ONLY: &str = "tls_server_config:\n  cert_file: server.pem\n  key_file: server-key.pem\n";
+
+fn plain_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client")
+}
+
+fn peer_certificate(response: &reqwest::Response) -> Vec<u8> {
+    response
+        .extensions()
+        .get::<reqwest::tls::TlsInfo>()
+        .and_then(|info| info.peer_certificate())
+        .expect("TLS info with a peer certificate")
+        .to_vec()
+}
+
+#[tokio::test]
+async fn https_serves_healthz_and_metrics_with_the_test_ca() {
+    let pki = Pki::new();
+    pki.install_server_cert(&pki.server_cert("first", 1));
+    let server = start("", Some(&web_config(&pki, TLS_ONLY))).await;
+    let client = https_client(&pki, None);
+
+    let health = client
+        .get(server.url("https", "/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    let metrics = client
+        .get(server.url("https", "/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), StatusCode::OK);
+    let body = metrics.text().await.unwrap();
+    assert!(body.contains("codearts_repo_statistics_up"), "{body}");
+}
+
+#[tokio::test]
+async fn plain_http_to_the_tls_port_gets_no_answer() {
+    let pki = Pki::new();
+    pki.install_server_cert(&pki.server_cert("first", 1));
+    let server = start("", Some(&web_config(&pki, TLS_ONLY))).await;
+    let result = plain_client()
+        .get(server.url("http", "/healthz"))
+        .send()
+        .await;
+    assert!(result.is_err(), "plain HTTP must not be served: {result:?}");
+}
+
+#[tokio::test]
+async fn required_client_cert_refuses_clients_without_one_and_accepts_a_signed_one() {
+    let pki = Pki::new();
+    pki.install_server_cert(&pki.server_cert("first", 1));
+    let yaml = format!(
+        "{TLS_ONLY}  client_ca_file: ca.pem\n  client_auth_type: RequireAndVerifyClientCert\n"
+    );
+    let server = start("", Some(&web_config(&pki, &yaml))).await;
+
+    let anonymous = https_client(&pki, None)
+        .get(server.url("https", "/healthz"))
+        .send()
+        .await;
+    assert!(
+        anonymous.is_err(),
+        "no client cert must be refused: {anonymous:?}"
+    );
+
+    // A certificate from another CA is refused too.
+    let stranger_pki = Pki::new();
+    let stranger = https_client(&pki, Some(&stranger_pki.client_cert("stranger")))
+        .get(server.url("https", "/healthz"))
+        .send()
+        .await;
+    assert!(
+        stranger.is_err(),
+        "a foreign client cert must be refused: {stranger:?}"
+    );
+
+    let client = https_client(&pki, Some(&pki.client_cert("prometheus")));
+    let answer = client
+        .get(server.url("https", "/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+}
+
+fn users_yaml(user: &str, password: &str) -> String {
+    // Cost 4 keeps the test fast; production hashes use 10 or more.
+    let hash = bcrypt::hash(password, 4).unwrap();
+    format!("basic_auth_users:\n  {user}: '{hash}'\n")
+}
+
+#[tokio::test]
+async fn basic_auth_guards_every_route_but_healthz() {
+    let pki = Pki::new();
+    let server = start(
+        "",
+        Some(&web_config(&pki, &users_yaml("prometheus", "s3cret"))),
+    )
+    .await;
+    let client = plain_client();
+    let get = |path: &str, password: Option<&str>| {
+        let request = client.get(server.url("http", path));
+        match password {
+            Some(password) => request.basic_auth("prometheus", Some(password)),
+            None => request,
+        }
+        .send()
+    };
+
+    let anonymous = get("/metrics", None).await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        anonymous.headers()["www-authenticate"],
+        "Basic realm=\"codearts-repo-exporter\""
+    );
+    let wrong = get("/metrics", Some("guess")).await.unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert!(wrong.headers().contains_key("www-authenticate"));
+
+    assert_eq!(
+        get("/metrics", Some("s3cret")).await.unwrap().status(),
+        StatusCode::OK
+    );
+    // Remembered now; the remembered success must not let another password through.
+    assert_eq!(
+        get("/metrics", Some("s3cret")).await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        get("/", Some("s3cret-")).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        get("/readyz", Some("")).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let other_user = client
+        .get(server.url("http", "/metrics"))
+        .basic_auth("admin", Some("s3cret"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other_user.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        get("/probe?repository_id=1", None).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Liveness probes carry no credentials.
+    assert_eq!(
+        get("/healthz", None).await.unwrap().status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn changed_users_apply_without_restart() {
+    let pki = Pki::new();
+    let path = web_config(&pki, &users_yaml("alice", "one"));
+    let server = start("", Some(&path)).await;
+    let client = plain_client();
+    let status = |user: &'static str, password: &'static str| {
+        let request = client
+            .get(server.url("http", "/metrics"))
+            .basic_auth(user, Some(password));
+        async move { request.send().await.unwrap().status() }
+    };
+    assert_eq!(status("alice", "one").await, StatusCode::OK);
+
+    write_atomically(&path, &users_yaml("bob", "two"));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while status("bob", "two").await != StatusCode::OK {
+        assert!(Instant::now() < deadline, "new user not picked up");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(status("alice", "one").await, StatusCode::UNAUTHORIZED);
+
+    // A broken file keeps bob working rather than locking everybody out.
+    write_atomically(&path, "basic_auth_users:\n  bob: not-a-hash\n");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(status("bob", "two").await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn rotated_certificate_is_served_on_new_connections_without_restart() {
+    let pki = Pki::new();
+    let first = pki.server_cert("first", 1);
+    pki.install_server_cert(&first);
+    let server = start("", Some(&web_config(&pki, TLS_ONLY))).await;
+    let served = |pki: &Pki| {
+        let client = https_client(pki, None);
+        let url = server.url("https", "/healthz");
+        async move { peer_certificate(&client.get(url).send().await.unwrap()) }
+    };
+    assert_eq!(served(&pki).await, first.der);
+
+    let second = pki.server_cert("second", 2);
+    pki.install_server_cert(&second);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while served(&pki).await != second.der {
+        assert!(Instant::now() < deadline, "rotated certificate not served");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // A broken rotation keeps the last good certificate, and TLS.
+    write_atomically(
+        &pki.path("server.pem"),
+        "-----BEGIN CERTIFICATE-----\ngarbage\n",
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(served(&pki).await, second.der);
+    let plain = plain_client()
+        .get(server.url("http", "/healthz"))
+        .send()
+        .await;
+    assert!(plain.is_err(), "never falls back to plain HTTP");
+}
+
+#[test]
+fn unknown_keys_in_the_web_config_are_named() {
+    let pki = Pki::new();
+    let path = web_config(
+        &pki,
+        &format!("{TLS_ONLY}  prefer_server_cipher_suites: true\n"),
+    );
+    let err = WebConfig::load(&path).unwrap_err().to_string();
+    assert!(err.contains("prefer_server_cipher_suites"), "{err}");
+    assert!(err.starts_with("tls_server_config"), "{err}");
+
+    let path = web_config(&pki, "basic_auth_user:\n  a: b\n");
+    let err = WebConfig::load(&path).unwrap_err().to_string();
+    assert!(err.contains("basic_auth_user"), "{err}");
+}
+
+#[test]
+fn unsupported_client_auth_type_is_named() {
+    let pki = Pki::new();
+    pki.install_server_cert(&pki.server_cert("first", 1));
+    let path = web_config(
+        &pki,
+        &format!("{TLS_ONLY}  client_ca_file: ca.pem\n  client_auth_type: RequireAnyClientCert\n"),
+    );
+    let err = WebConfig::load(&path).unwrap_err().to_string();
+    assert!(
+        err.starts_with(
+            "tls_server_config.client_auth_type: RequireAnyClientCert is not supported"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_key_that_does_not_match_the_certificate_is_refused() {
+    let pki = Pki::new();
+    let first = pki.server_cert("first", 1);
+    let second = pki.server_cert("second", 2);
+    std::fs::write(pki.path("server.pem"), &first.cert_pem).unwrap();
+    std::fs::write(pki.path("server-key.pem"), &second.key_pem).unwrap();
+    let err = WebConfig::load(&web_config(&pki, TLS_ONLY))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("tls_server_config.key_file: ") && err.contains("does not belong"),
+        "{err}"
+    );
+}
+
+// --- server limits ---------------------------------------------------------------------
+
+/// Sends `request` on a fresh connection and returns whatever comes back until EOF.
+async fn raw_exchange(addr: SocketAddr, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// Whether the server closes `stream` within `within` (EOF or reset), reading nothing.
+async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
+    let mut byte = [0u8; 1];
+    matches!(
+        tokio::time::timeout(within, stream.read(&mut byte)).await,
+        Ok(Ok(0)) | Ok(Err(_))
+    )
+}
+
+#[tokio::test]
+async fn idle_slowloris_connections_do_not_starve_real_requests_and_are_closed() {
+    let server = start(
+        "  read_header_timeout: 1s\n  idle_timeout: 30s\n  max_connections: 600\n",
+        None,
+    )
+    .await;
+    let mut idle = Vec::new();
+    for _ in 0..500 {
+        idle.push(TcpStream::connect(server.addr).await.unwrap());
+    }
+    let opened = Instant::now();
+
+    let client = plain_client();
+    let started = Instant::now();
+    let health = client
+        .get(server.url("http", "/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    let metrics = client
+        .get(server.url("http", "/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), StatusCode::OK);
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "answered in {:?} with 500 idle connections open",
+        started.elapsed()
+    );
+
+    for stream in &mut idle {
+        assert!(closed_within(stream, Duration::from_secs(5)).await);
+    }
+    let closed_after = opened.elapsed();
+    assert!(
+        closed_after < Duration::from_secs(4),
+        "idle connections closed after {closed_after:?}, read_header_timeout is 1s"
+    );
+}
+
+#[tokio::test]
+async fn a_header_trickled_byte_by_byte_is_cut_at_read_header_timeout() {
+    let server = start("  read_header_timeout: 1s\n", None).await;
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    let started = Instant::now();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\n")
+        .await
+        .unwrap();
+    let mut closed = false;
+    for _ in 0..40 {
+        // Keep sending a header byte every 100 ms, as slowloris does.
+        if stream.write_all(b"X").await.is_err()
+            || closed_within(&mut stream, Duration::from_millis(100)).await
+        {
+            closed = true;
+            break;
+        }
+    }
+    assert!(closed, "still open after 4s of trickling");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn keep_alive_connections_outlive_the_header_timeout_until_idle_timeout() {
+    let server = start("  read_header_timeout: 1s\n  idle_timeout: 3s\n", None).await;
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    let request = b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n";
+    let mut buf = vec![0u8; 4096];
+
+    stream.write_all(request).await.unwrap();
+    let n = stream.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+
+    // Idle for longer than read_header_timeout: still open, as Prometheus expects between
+    // scrapes.
+    tokio::time::sleep(Duration::from_millis(1800)).await;
+    stream.write_all(request).await.unwrap();
+    let n = stream.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+
+    let idle_since = Instant::now();
+    assert!(closed_within(&mut stream, Duration::from_secs(6)).await);
+    let idle = idle_since.elapsed();
+    assert!(
+        idle >= Duration::from_millis(2500) && idle < Duration::from_secs(5),
+        "closed after {idle:?} idle; idle_timeout is 3s"
+    );
+}
+
+/// Sends `request` while reading the answer (the server may stop reading at its limit).
+async fn send_reading(addr: SocketAddr, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let (mut reader, mut writer) = stream.split();
+    let write = async {
+        let _ = writer.write_all(request).await;
+    };
+    let read = async {
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), reader.read_to_end(&mut answer)).await;
+        answer
+    };
+    let ((), answer) = tokio::join!(write, read);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn an_oversized_request_header_is_refused_with_431() {
+    let server = start("", None).await;
+    let mut head = b"GET /healthz HTTP/1.1\r\nHost: test\r\nX-Big: ".to_vec();
+    head.extend(std::iter::repeat_n(b'a', 100 * 1024));
+
+    let mut complete = head.clone();
+    complete.extend(b"\r\n\r\n");
+    let answer = send_reading(server.addr, &complete).await;
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer:?}");
+    // Without the end of the head, the server stops buffering at the limit all the same.
+    let answer = send_reading(server.addr, &head).await;
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer:?}");
+
+    let normal = raw_exchange(
+        server.addr,
+        b"GET /healthz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(normal.starts_with("HTTP/1.1 200"), "{normal}");
+}
+
+#[tokio::test]
+async fn max_connections_makes_further_connections_wait_for_a_free_slot() {
+    let server = start("  read_header_timeout: 30s\n  max_connections: 2\n", None).await;
+    let first = TcpStream::connect(server.addr).await.unwrap();
+    let _second = TcpStream::connect(server.addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let mut third = TcpStream::connect(server.addr).await.unwrap();
+    third
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let early =
+        tokio::time::timeout(Duration::from_millis(700), third.read_to_end(&mut answer)).await;
+    assert!(
+        early.is_err(),
+        "third connection was served while two were open: {answer:?}"
+    );
+
+    drop(first);
+    let started = Instant::now();
+    tokio::time::timeout(Duration::from_secs(3), third.read_to_end(&mut answer))
+        .await
+        .expect("served once a slot is free")
+        .unwrap();
+    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"));
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn shutdown_lets_the_request_in_flight_finish_and_closes_idle_connections() {
+    // An upstream that accepts and never answers: a scrape takes request_timeout (1s).
+    let upstream = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream_addr = upstream.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = upstream.accept().await {
+            held.push(stream);
+        }
+    });
+    let yaml = exporter_config("")
+        .replace("http://127.0.0.1:9", &format!("http://{upstream_addr}"))
+        + "  request_timeout: 1s\n";
+    let config = Config::parse(&yaml, &|_| None).expect("config");
+    let limits = config.server.clone();
+    let app = App::new(
+        config,
+        None,
+        None,
+        Arc::new(ExporterMetrics::new().unwrap()),
+    )
+    .unwrap();
+    let router = codearts_repo_exporter::http::router(app, "/metrics");
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let serving = tokio::spawn(serve(listener, router, &limits, None, stop_rx));
+
+    let mut idle = TcpStream::connect(addr).await.unwrap();
+    let scrape = tokio::spawn(async move {
+        let started = Instant::now();
+        let answer = plain_client()
+            .get(format!("http://{addr}/metrics"))
+            .send()
+            .await;
+        (answer.map(|a| a.status()), started.elapsed())
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.send(true).unwrap();
+
+    assert!(
+        closed_within(&mut idle, Duration::from_millis(500)).await,
+        "idle connection kept open"
+    );
+    let (status, took) = scrape.await.unwrap();
+    assert_eq!(
+        status.unwrap(),
+        StatusCode::OK,
+        "the scrape in flight is answered"
+    );
+    assert!(
+        took >= Duration::from_millis(800),
+        "the scrape was not cut short: {took:?}"
+    );
+    tokio::time::timeout(Duration::from_secs(2), serving)
+        .await
+        .expect("serve returns once drained")
+        .unwrap();
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "no longer accepting"
+    );
+}
