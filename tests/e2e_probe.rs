@@ -1,0 +1,115 @@
+//! The README's scrape configs, run as written against a real Prometheus (Debian `prometheus`):
+//! the plain `/metrics` job and the `/probe` job whose relabelling turns repository ids into
+//! targets. Only the exporter's address and the intervals (60 s → 1 s) are changed.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// The YAML of the first ```yaml block after `marker` in the README.
+fn readme_yaml_after(marker: &str) -> String {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let from = readme
+        .find(marker)
+        .unwrap_or_else(|| panic!("README has no {marker:?}"));
+    let block = &readme[from..];
+    let start = block.find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
+    let end = block[start..].find("```").expect("end of the yaml block");
+    block[start..start + end].to_owned()
+}
+
+fn scrape_configs_item(yaml: &str) -> String {
+    // The README shows `scrape_configs:` with one job; keep the job's lines.
+    yaml.lines()
+        .skip_while(|l| !l.trim_start().starts_with("- job_name"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+fn fast(yaml: &str, exporter: &str) -> String {
+    yaml.replace("codearts-exporter.example:9825", exporter)
+        .replace("scrape_interval: 60s", "scrape_interval: 1s")
+        .replace("scrape_timeout: 30s", "scrape_timeout: 1s")
+        .replace("scrape_timeout: 10s", "scrape_timeout: 1s")
+}
+
+async fn wait_for(prometheus: &str, expr: &str, want: usize) -> Vec<serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let result = prometheus_query(prometheus, expr).await.unwrap_or_default();
+        if result.len() >= want || Instant::now() > deadline {
+            return result;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readme_scrape_configs_work_against_a_real_prometheus() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = procs::free_port();
+    let _exporter = spawn_exporter(&["--demo"], port, dir.path()).await;
+    let exporter = format!("127.0.0.1:{port}");
+
+    let metrics_job = readme_yaml_after("## Prometheus scrape configs");
+    let probe_job = readme_yaml_after("<!-- probe-scrape-config");
+    let config = format!(
+        "global:\n  evaluation_interval: 1s\nscrape_configs:\n{}{}",
+        fast(&scrape_configs_item(&metrics_job), &exporter),
+        fast(&scrape_configs_item(&probe_job), &exporter)
+    );
+    let (_prometheus, url) = spawn_prometheus(dir.path(), &config).await;
+
+    let probed = wait_for(
+        &url,
+        "codearts_repo_statistics_up{job=\"codearts-repo-probe\"}",
+        3,
+    )
+    .await;
+    let mut seen: Vec<(String, String, String)> = probed
+        .iter()
+        .map(|s| {
+            let m = &s["metric"];
+            (
+                m["instance"].as_str().unwrap_or("").to_owned(),
+                m["repository_id"].as_str().unwrap_or("").to_owned(),
+                s["value"][1].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        ["2111915001", "2111915002", "2111915003"]
+            .iter()
+            .map(|id| (id.to_string(), id.to_string(), "1".to_string()))
+            .collect::<Vec<_>>(),
+        "one series per probed id, instance = repository_id, up"
+    );
+    let self_metrics = prometheus_query(
+        &url,
+        "codearts_repo_exporter_build_info{job=\"codearts-repo-probe\"}",
+    )
+    .await
+    .unwrap();
+    assert!(self_metrics.is_empty(), "/probe carries no self metrics");
+
+    let fanned = wait_for(
+        &url,
+        "codearts_repo_statistics_up{job=\"codearts-repo-exporter\"}",
+        40,
+    )
+    .await;
+    assert!(
+        fanned.len() >= 40,
+        "the /metrics job sees the demo's repositories: {}",
+        fanned.len()
+    );
+    let up = prometheus_query(&url, "up{job=\"codearts-repo-exporter\"}")
+        .await
+        .unwrap();
+    assert_eq!(up[0]["value"][1], "1");
+}
