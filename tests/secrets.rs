@@ -93,10 +93,14 @@ async fn no_secret_reaches_logs_metrics_pages_or_errors() {
     let app = common::app(&token_yaml);
     observe_app(&mut observed, &app).await;
 
-    // Token file, then the file disappears.
+    // Token file (readable by everyone: a warning), then the file disappears.
     let dir = tempfile::tempdir().unwrap();
     let token_file = dir.path().join("token");
     std::fs::write(&token_file, FILE_TOKEN).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
     let app = common::app(&config_with_auth(
         &server.uri(),
         &[1, 2],
@@ -182,6 +186,17 @@ async fn no_secret_reaches_logs_metrics_pages_or_errors() {
         "trace logging was on"
     );
     assert!(logs.contains("obtained an IAM token"));
+    assert!(
+        logs.lines().any(|l| l.contains("WARN")
+            && l.contains("readable by every user")
+            && l.contains(&token_file.display().to_string())),
+        "a world-readable secret file is warned about"
+    );
+    observed.add(
+        &request(&common::app(&iam_yaml), "GET", "/", None)
+            .await
+            .body,
+    );
     for secret in &secrets {
         if let Some(line) = logs.lines().find(|l| l.contains(secret.as_str())) {
             panic!("a log line contains the secret {secret:?}: {line}");

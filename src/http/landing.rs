@@ -14,6 +14,13 @@ pub async fn page(State(app): State<Arc<App>>) -> Html<String> {
     let generation = app.current();
     let results = app.collector.latest(&generation.plan);
     let mut summary = escape(&generation.config.summary());
+    if let Some(expiry) = generation.plan.client.auth().token_expiry() {
+        let _ = write!(
+            summary,
+            "<br>IAM token expires at {}",
+            humantime::format_rfc3339_seconds(expiry)
+        );
+    }
     if generation.config.discovery.is_some() {
         let state = app.discovery_state();
         let when = state
