@@ -81,7 +81,12 @@ async fn scrape_hostile(scenario: Scenario) -> (Option<String>, Duration) {
         "answered after {:?}",
         answer.elapsed
     );
-    (error_class(&answer.body, 2), answer.elapsed)
+    let class = error_class(&answer.body, 2);
+    println!(
+        "hostile: class {class:?}, scrape answered in {:?}",
+        answer.elapsed
+    );
+    (class, answer.elapsed)
 }
 
 async fn write_then_close(mut stream: TcpStream, bytes: Vec<u8>) {
@@ -214,6 +219,7 @@ async fn json_nested_100000_levels_in_an_unknown_field_is_skipped_without_recurs
 #[tokio::test]
 async fn a_100_mb_body_stops_at_the_cap() {
     // Chunked, so no Content-Length announces it: the reader has to stop by itself.
+    let before = proc_sample(std::process::id());
     let (class, _) = scrape_hostile(scenario(|stream: TcpStream| async move {
         let mut stream = stream;
         let _ = stream
@@ -229,6 +235,11 @@ async fn a_100_mb_body_stops_at_the_cap() {
     }))
     .await;
     assert_eq!(class.as_deref(), Some("invalid_response"));
+    // The read stops at the 1 MiB cap: the process' peak memory grows by a few MiB, not 100.
+    let after = proc_sample(std::process::id());
+    let growth = after.hwm_kib.saturating_sub(before.hwm_kib);
+    println!("hostile: 100 MB body, peak RSS grew by {growth} KiB");
+    assert!(growth < 24 * 1024, "peak RSS grew by {growth} KiB");
 }
 
 #[tokio::test]
