@@ -7,6 +7,8 @@
 //! No network and no external binaries: `promtool` and a live Prometheus run in
 //! `tests/e2e_prometheus.rs`.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use regex::Regex;
@@ -21,37 +23,6 @@ const RUNBOOK: &str = include_str!("../RUNBOOK.md");
 
 const RUNBOOK_URL: &str =
     "https://github.com/codearts-repo-exporter/codearts-repo-exporter/blob/main/RUNBOOK.md";
-
-/// The exporter's metrics (CONTRACT.md §4), used when README.md has no metric table to read.
-const EXPORTED_METRICS: &[&str] = &[
-    "codearts_repo_statistics_up",
-    "codearts_repo_statistics_can_statistics",
-    "codearts_repo_statistics_reason",
-    "codearts_repo_statistics_event_status",
-    "codearts_repo_statistics_event_info",
-    "codearts_repo_statistics_event_id",
-    "codearts_repo_statistics_event_created_timestamp_seconds",
-    "codearts_repo_statistics_event_updated_timestamp_seconds",
-    "codearts_repo_statistics_event_age_seconds",
-    "codearts_repo_statistics_error",
-    "codearts_repo_statistics_http_status",
-    "codearts_repo_statistics_request_duration_seconds",
-    "codearts_repo_statistics_last_success_timestamp_seconds",
-    "codearts_repo_exporter_build_info",
-    "codearts_repo_exporter_scrape_duration_seconds",
-    "codearts_repo_exporter_scrape_timeout_seconds",
-    "codearts_repo_exporter_repositories",
-    "codearts_repo_exporter_api_requests_total",
-    "codearts_repo_exporter_api_request_errors_total",
-    "codearts_repo_exporter_api_request_duration_seconds",
-    "codearts_repo_exporter_api_request_retries_total",
-    "codearts_repo_exporter_api_requests_in_flight",
-    "codearts_repo_exporter_cache_hits_total",
-    "codearts_repo_exporter_auth_token_expiry_timestamp_seconds",
-    "codearts_repo_exporter_config_last_reload_successful",
-    "codearts_repo_exporter_config_last_reload_success_timestamp_seconds",
-    "codearts_repo_exporter_discovery_last_success_timestamp_seconds",
-];
 
 /// Units grafana/dashboard-linter's panel-units-rule accepts, limited to the plausible ones.
 const VALID_UNITS: &[&str] = &[
@@ -135,7 +106,7 @@ fn is_templated_datasource(ds: &Json) -> bool {
 }
 
 /// Metric names the exporter exposes: the backticked names in README.md's tables when it has
-/// them, else [`EXPORTED_METRICS`].
+/// them, else [`common::EXPORTER_METRICS`].
 fn exported_metrics() -> BTreeSet<String> {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
         .unwrap_or_default();
@@ -152,7 +123,10 @@ fn exported_metrics() -> BTreeSet<String> {
     if from_readme.len() >= 10 {
         from_readme
     } else {
-        EXPORTED_METRICS.iter().map(|s| s.to_string()).collect()
+        common::EXPORTER_METRICS
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
     }
 }
 

@@ -130,30 +130,6 @@ async fn start_prometheus(
     common::spawn_prometheus(dir, &config).await
 }
 
-/// `expr` evaluated now; the `result` array, or an error text.
-async fn instant_query(
-    client: &reqwest::Client,
-    prometheus: &str,
-    expr: &str,
-) -> Result<Vec<Json>, String> {
-    let answer: Json = client
-        .get(format!("{prometheus}/api/v1/query"))
-        .query(&[("query", expr)])
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
-    if answer["status"] != "success" {
-        return Err(format!("{}: {}", answer["errorType"], answer["error"]));
-    }
-    Ok(answer["data"]["result"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default())
-}
-
 // ---------------------------------------------------------------------------------------------
 // the dashboard against live data
 
@@ -262,14 +238,14 @@ async fn every_dashboard_query_returns_data_from_the_demo() {
         prometheus.assert_running();
         missing = Vec::new();
         for (title, expr) in &queries {
-            match instant_query(&client, &url, expr).await {
+            match common::prometheus_query(&url, expr).await {
                 Ok(r) if !r.is_empty() => {}
                 Ok(_) => missing.push(format!("{title:?}: no data: {expr}")),
                 Err(e) => missing.push(format!("{title:?}: query failed ({e}): {expr}")),
             }
         }
         for name in &recorded {
-            match instant_query(&client, &url, name).await {
+            match common::prometheus_query(&url, name).await {
                 Ok(r) if !r.is_empty() => {}
                 Ok(_) => missing.push(format!("recording rule {name}: no data")),
                 Err(e) => missing.push(format!("recording rule {name}: {e}")),

@@ -4,6 +4,38 @@
 
 pub mod procs;
 
+/// Every metric the exporter exposes (CONTRACT §4 and the README's metric table), as the names of
+/// their families.
+pub const EXPORTER_METRICS: &[&str] = &[
+    "codearts_repo_statistics_up",
+    "codearts_repo_statistics_can_statistics",
+    "codearts_repo_statistics_reason",
+    "codearts_repo_statistics_event_status",
+    "codearts_repo_statistics_event_info",
+    "codearts_repo_statistics_event_id",
+    "codearts_repo_statistics_event_created_timestamp_seconds",
+    "codearts_repo_statistics_event_updated_timestamp_seconds",
+    "codearts_repo_statistics_event_age_seconds",
+    "codearts_repo_statistics_error",
+    "codearts_repo_statistics_http_status",
+    "codearts_repo_statistics_request_duration_seconds",
+    "codearts_repo_statistics_last_success_timestamp_seconds",
+    "codearts_repo_exporter_build_info",
+    "codearts_repo_exporter_scrape_duration_seconds",
+    "codearts_repo_exporter_scrape_timeout_seconds",
+    "codearts_repo_exporter_repositories",
+    "codearts_repo_exporter_api_requests_total",
+    "codearts_repo_exporter_api_request_errors_total",
+    "codearts_repo_exporter_api_request_duration_seconds",
+    "codearts_repo_exporter_api_request_retries_total",
+    "codearts_repo_exporter_api_requests_in_flight",
+    "codearts_repo_exporter_cache_hits_total",
+    "codearts_repo_exporter_auth_token_expiry_timestamp_seconds",
+    "codearts_repo_exporter_config_last_reload_successful",
+    "codearts_repo_exporter_config_last_reload_success_timestamp_seconds",
+    "codearts_repo_exporter_discovery_last_success_timestamp_seconds",
+];
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
