@@ -114,9 +114,8 @@ fn start_simulator(repositories: usize, latency: Duration) -> Result<(Process, S
 
 /// The exporter's config: a static list of `repositories` simulator ids.
 fn exporter_config(endpoint: &str, repositories: usize, min_interval: &str) -> String {
-    let mut yaml = format!(
-        "codearts:\n  endpoint: {endpoint}\n  auth:\n    token: {TOKEN}\nrepositories:\n"
-    );
+    let mut yaml =
+        format!("codearts:\n  endpoint: {endpoint}\n  auth:\n    token: {TOKEN}\nrepositories:\n");
     for id in ids(repositories) {
         yaml.push_str(&format!("  - id: {id}\n"));
     }
@@ -235,11 +234,7 @@ fn memory_bytes(pid: u32, key: &str) -> Result<f64> {
         .lines()
         .find(|line| line.starts_with(&format!("{key}:")))
         .ok_or_else(|| format!("no {key} in /proc/{pid}/status"))?;
-    let kib: f64 = line
-        .split_whitespace()
-        .nth(1)
-        .ok_or("no value")?
-        .parse()?;
+    let kib: f64 = line.split_whitespace().nth(1).ok_or("no value")?.parse()?;
     Ok(kib * 1024.0)
 }
 
@@ -338,7 +333,8 @@ async fn quick_check() -> Result<()> {
     let client = http_client()?;
     let dir = tempfile::tempdir()?;
     let (_sim, endpoint) = start_simulator(N, Duration::from_millis(5))?;
-    let (_exporter, base) = start_exporter(&client, dir.path(), &exporter_config(&endpoint, N, "0s")).await?;
+    let (_exporter, base) =
+        start_exporter(&client, dir.path(), &exporter_config(&endpoint, N, "0s")).await?;
     let before = sim_counters(&client, &endpoint).await?;
     let (body, _) = scrape(&client, &base).await?;
     let after = sim_counters(&client, &endpoint).await?;
@@ -394,12 +390,8 @@ async fn measure_fanout(
     ticks: f64,
 ) -> Result<(FanOut, Option<Cached>)> {
     let (_sim, endpoint) = start_simulator(repositories, LATENCY)?;
-    let (exporter, base) = start_exporter(
-        client,
-        dir,
-        &exporter_config(&endpoint, repositories, "0s"),
-    )
-    .await?;
+    let (exporter, base) =
+        start_exporter(client, dir, &exporter_config(&endpoint, repositories, "0s")).await?;
     // Let start-up allocations settle before calling it idle.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let idle_rss = memory_bytes(exporter.pid(), "VmRSS")?;
@@ -418,7 +410,10 @@ async fn measure_fanout(
         }
         let asked = after.status_requests - before.status_requests;
         if asked != repositories as u64 {
-            return Err(format!("scrape {round}: {asked} status requests, expected {repositories}").into());
+            return Err(format!(
+                "scrape {round}: {asked} status requests, expected {repositories}"
+            )
+            .into());
         }
         walls.push(wall);
         connections.push(after.connections_accepted - before.connections_accepted);
@@ -454,12 +449,8 @@ async fn measure_cache(
     endpoint: &str,
     repositories: usize,
 ) -> Result<Cached> {
-    let (_exporter, base) = start_exporter(
-        client,
-        dir,
-        &exporter_config(endpoint, repositories, "1h"),
-    )
-    .await?;
+    let (_exporter, base) =
+        start_exporter(client, dir, &exporter_config(endpoint, repositories, "1h")).await?;
     let (body, _) = scrape(client, &base).await?;
     check_all_up(&body, repositories)?;
     let before = sim_counters(client, endpoint).await?;
@@ -555,7 +546,12 @@ async fn measure_simulator(client: &reqwest::Client) -> Result<f64> {
 
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
-        .map(|text| text.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .unwrap_or_else(|_| "?".to_owned())
 }
 
@@ -629,7 +625,12 @@ async fn full_run() -> Result<()> {
 }
 
 fn print_table(fanouts: &[FanOut], cached: &Cached, blackbox: &[Blackbox], simulator_rate: f64) {
-    let at = |n: usize| fanouts.iter().find(|f| f.repositories == n).expect("measured N");
+    let at = |n: usize| {
+        fanouts
+            .iter()
+            .find(|f| f.repositories == n)
+            .expect("measured N")
+    };
     let bb = |n: usize| blackbox.iter().find(|b| b.probes == n).expect("measured N");
     let us = |seconds: f64| format!("{:.1} µs", seconds * 1e6);
     let mib = |bytes: f64| format!("{:.1} MiB", bytes / MIB);
