@@ -1,0 +1,735 @@
+//! The fan-out benchmark of issue 8: the real exporter and simulator binaries as separate
+//! processes on loopback, measured from outside through `/proc` and the simulator's `/-/stats`.
+//!
+//! Two modes, chosen by the `--bench` argument:
+//!
+//! - `cargo bench --bench fanout` (cargo passes `--bench`): the full run. For N = 100, 1,000 and
+//!   10,000 repositories at 50 ms latency and concurrency 100 it measures the scrape wall time
+//!   against the ideal `ceil(N / C) × L`, the exporter's CPU per repository status, its idle and
+//!   peak RSS, the TCP connections one scrape opens, `/metrics` served from the cache at 10,000,
+//!   the same CPU figure for Debian's `prometheus-blackbox-exporter` probing the same URLs, and the
+//!   simulator's own throughput. It prints a markdown table with each target and pass/fail
+//!   (BENCHMARKS.md holds a recorded run). A missed target is reported, not a panic.
+//! - Without `--bench` (as `cargo test --all-targets` runs a `harness = false` bench): a quick
+//!   correctness check for CI — N = 100 at 5 ms; every repository must show
+//!   `codearts_repo_statistics_up 1` and the simulator must have seen exactly N status requests.
+//!   It never looks at a clock, so a slow debug build or a busy machine cannot fail it.
+//!
+//! Every child process is killed when its guard drops, so a panic leaves no strays.
+//! It is not a load test of CodeArts: only the simulator is ever contacted.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use codearts_repo_exporter::sim::FIRST_ID;
+use futures::StreamExt;
+
+const EXPORTER: &str = env!("CARGO_BIN_EXE_codearts-repo-exporter");
+const SIMULATOR: &str = env!("CARGO_BIN_EXE_codearts-sim");
+const BLACKBOX: &str = "prometheus-blackbox-exporter";
+const TOKEN: &str = "demo-token";
+const SCRAPE_TIMEOUT_HEADER: &str = "X-Prometheus-Scrape-Timeout-Seconds";
+
+/// The issue's fixed parameters.
+const CONCURRENCY: usize = 100;
+const LATENCY: Duration = Duration::from_millis(50);
+const SCRAPES_PER_N: usize = 5;
+const CACHE_SCRAPES: usize = 25;
+const MIB: f64 = 1024.0 * 1024.0;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type Result<T> = std::result::Result<T, BoxError>;
+
+fn main() -> Result<()> {
+    let full = std::env::args().any(|arg| arg == "--bench");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    if full {
+        runtime.block_on(full_run())
+    } else {
+        runtime.block_on(quick_check())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes
+
+/// A child process that is killed and reaped when dropped.
+struct Process {
+    child: Child,
+    /// Kept open so a late write by the child never meets a closed pipe.
+    _stdout: Option<ChildStdout>,
+}
+
+impl Process {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port nobody listens on right now (the OS picks it; it is released before use).
+fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// `codearts-sim` with `repositories` uniform repositories answering after `latency`, and its
+/// endpoint as it printed it.
+fn start_simulator(repositories: usize, latency: Duration) -> Result<(Process, String)> {
+    let mut child = Command::new(SIMULATOR)
+        .args(["--listen", "127.0.0.1:0", "--repositories"])
+        .arg(repositories.to_string())
+        .arg("--latency")
+        .arg(format!("{}ms", latency.as_millis()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|err| format!("cannot start {SIMULATOR}: {err}"))?;
+    let mut stdout = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+    let mut process = Process {
+        child,
+        _stdout: None,
+    };
+    let mut line = String::new();
+    stdout.read_line(&mut line)?;
+    let endpoint = line.trim().to_owned();
+    if !endpoint.starts_with("http://") {
+        return Err(format!("the simulator printed {line:?}, not its endpoint").into());
+    }
+    process._stdout = Some(stdout.into_inner());
+    Ok((process, endpoint))
+}
+
+/// The exporter's config: a static list of `repositories` simulator ids.
+fn exporter_config(endpoint: &str, repositories: usize, min_interval: &str) -> String {
+    let mut yaml =
+        format!("codearts:\n  endpoint: {endpoint}\n  auth:\n    token: {TOKEN}\nrepositories:\n");
+    for id in ids(repositories) {
+        yaml.push_str(&format!("  - id: {id}\n"));
+    }
+    yaml.push_str(&format!(
+        "scrape:\n  concurrency: {CONCURRENCY}\n  request_timeout: 10s\n  max_duration: 120s\n  \
+         min_interval: {min_interval}\n  retries: 0\n"
+    ));
+    yaml
+}
+
+fn ids(repositories: usize) -> impl Iterator<Item = u64> {
+    (0..repositories as u64).map(|i| u64::from(FIRST_ID) + i)
+}
+
+/// The exporter on a free port with `config` (written to `dir`), once it answers `/healthz`.
+async fn start_exporter(
+    client: &reqwest::Client,
+    dir: &Path,
+    config: &str,
+) -> Result<(Process, String)> {
+    let path = dir.join("exporter.yml");
+    std::fs::write(&path, config)?;
+    let address = format!("127.0.0.1:{}", free_port()?);
+    let child = Command::new(EXPORTER)
+        .arg("--config.file")
+        .arg(&path)
+        .args(["--web.listen-address", &address, "--log.level", "error"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|err| format!("cannot start {EXPORTER}: {err}"))?;
+    let process = Process {
+        child,
+        _stdout: None,
+    };
+    let base = format!("http://{address}");
+    wait_until_up(client, &format!("{base}/healthz")).await?;
+    Ok((process, base))
+}
+
+/// blackbox_exporter on a free port with one `http` module like the exporter's requests.
+async fn start_blackbox(client: &reqwest::Client, dir: &Path) -> Result<(Process, String)> {
+    let path = dir.join("blackbox.yml");
+    std::fs::write(
+        &path,
+        format!(
+            "modules:\n  codearts:\n    prober: http\n    timeout: 10s\n    http:\n      \
+             method: GET\n      headers:\n        X-Auth-Token: {TOKEN}\n      \
+             valid_status_codes: [200]\n      preferred_ip_protocol: ip4\n"
+        ),
+    )?;
+    let address = format!("127.0.0.1:{}", free_port()?);
+    let child = Command::new(BLACKBOX)
+        .arg(format!("--config.file={}", path.display()))
+        .arg(format!("--web.listen-address={address}"))
+        .arg("--log.level=error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|err| {
+            format!(
+                "cannot start {BLACKBOX} ({err}): install the Debian package \
+                 prometheus-blackbox-exporter (apt-get install prometheus-blackbox-exporter)"
+            )
+        })?;
+    let process = Process {
+        child,
+        _stdout: None,
+    };
+    let base = format!("http://{address}");
+    wait_until_up(client, &format!("{base}/-/healthy")).await?;
+    Ok((process, base))
+}
+
+async fn wait_until_up(client: &reqwest::Client, url: &str) -> Result<()> {
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        match client.get(url).send().await {
+            Ok(answer) if answer.status().is_success() => return Ok(()),
+            _ if Instant::now() > until => return Err(format!("{url} never answered").into()),
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measurements from outside
+
+/// Clock ticks per second of `/proc/<pid>/stat` times.
+fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// User + system CPU time of `pid` so far, all its threads, in seconds.
+fn cpu_seconds(pid: u32, ticks: f64) -> Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name may hold spaces; the fields that follow it never do.
+    let after_name = stat.rsplit_once(')').ok_or("odd /proc stat")?.1;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // Fields 14 and 15 of stat(5); the remainder starts at field 3.
+    let utime: f64 = fields.get(11).ok_or("no utime")?.parse()?;
+    let stime: f64 = fields.get(12).ok_or("no stime")?.parse()?;
+    Ok((utime + stime) / ticks)
+}
+
+/// A `kB` line of `/proc/<pid>/status` (`VmRSS`, `VmHWM`), in bytes.
+fn memory_bytes(pid: u32, key: &str) -> Result<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find(|line| line.starts_with(&format!("{key}:")))
+        .ok_or_else(|| format!("no {key} in /proc/{pid}/status"))?;
+    let kib: f64 = line.split_whitespace().nth(1).ok_or("no value")?.parse()?;
+    Ok(kib * 1024.0)
+}
+
+#[derive(Clone, Copy)]
+struct SimCounters {
+    status_requests: u64,
+    connections_accepted: u64,
+}
+
+async fn sim_counters(client: &reqwest::Client, endpoint: &str) -> Result<SimCounters> {
+    let stats: serde_json::Value = client
+        .get(format!("{endpoint}/-/stats"))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let field = |name: &str| {
+        stats[name]
+            .as_u64()
+            .ok_or_else(|| format!("/-/stats has no {name}: {stats}"))
+    };
+    Ok(SimCounters {
+        status_requests: field("status_requests")?,
+        connections_accepted: field("connections_accepted")?,
+    })
+}
+
+/// One `/metrics` scrape: its body and how long it took to the last byte.
+async fn scrape(client: &reqwest::Client, base: &str) -> Result<(String, Duration)> {
+    let started = Instant::now();
+    let body = client
+        .get(format!("{base}/metrics"))
+        .header(SCRAPE_TIMEOUT_HEADER, "120")
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    Ok((body, started.elapsed()))
+}
+
+/// The ids whose `codearts_repo_statistics_up` is 1 in `body`.
+fn ids_up(body: &str) -> BTreeSet<u64> {
+    body.lines()
+        .filter_map(|line| line.strip_prefix("codearts_repo_statistics_up{"))
+        .filter_map(|rest| {
+            let (labels, value) = rest.rsplit_once("} ")?;
+            if value.trim() != "1" {
+                return None;
+            }
+            let id = labels
+                .split(',')
+                .find_map(|pair| pair.strip_prefix("repository_id=\""))?;
+            id.trim_end_matches('"').parse().ok()
+        })
+        .collect()
+}
+
+fn check_all_up(body: &str, repositories: usize) -> Result<()> {
+    let up = ids_up(body);
+    let expected: BTreeSet<u64> = ids(repositories).collect();
+    if up != expected {
+        let missing: Vec<_> = expected.difference(&up).take(5).collect();
+        return Err(format!(
+            "{} of {repositories} repositories show up 1; missing e.g. {missing:?}",
+            up.len()
+        )
+        .into());
+    }
+    Ok(())
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len() % 2 == 0 {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    }
+}
+
+fn http_client() -> Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .pool_max_idle_per_host(2 * CONCURRENCY)
+        .timeout(Duration::from_secs(180))
+        .build()?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Quick mode
+
+async fn quick_check() -> Result<()> {
+    const N: usize = 100;
+    let client = http_client()?;
+    let dir = tempfile::tempdir()?;
+    let (_sim, endpoint) = start_simulator(N, Duration::from_millis(5))?;
+    let (_exporter, base) =
+        start_exporter(&client, dir.path(), &exporter_config(&endpoint, N, "0s")).await?;
+    let before = sim_counters(&client, &endpoint).await?;
+    let (body, _) = scrape(&client, &base).await?;
+    let after = sim_counters(&client, &endpoint).await?;
+    check_all_up(&body, N)?;
+    let asked = after.status_requests - before.status_requests;
+    if asked != N as u64 {
+        return Err(format!("the simulator saw {asked} status requests, expected {N}").into());
+    }
+    println!("fanout quick check: {N} repositories up, {asked} status requests (run `cargo bench --bench fanout` for figures)");
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Full run
+
+/// What one N's scrapes showed.
+struct FanOut {
+    repositories: usize,
+    wall_median: Duration,
+    walls: Vec<Duration>,
+    cpu_per_status: f64,
+    connections_max: u64,
+    connections_first: u64,
+    idle_rss: f64,
+    peak_rss: f64,
+}
+
+impl FanOut {
+    fn ideal(&self) -> Duration {
+        LATENCY * self.repositories.div_ceil(CONCURRENCY) as u32
+    }
+
+    fn wall_ratio(&self) -> f64 {
+        self.wall_median.as_secs_f64() / self.ideal().as_secs_f64()
+    }
+}
+
+struct Cached {
+    median: Duration,
+    body_bytes: usize,
+}
+
+struct Blackbox {
+    probes: usize,
+    cpu_per_probe: f64,
+    wall: Duration,
+}
+
+async fn measure_fanout(
+    client: &reqwest::Client,
+    dir: &Path,
+    repositories: usize,
+    ticks: f64,
+) -> Result<(FanOut, Option<Cached>)> {
+    let (_sim, endpoint) = start_simulator(repositories, LATENCY)?;
+    let (exporter, base) =
+        start_exporter(client, dir, &exporter_config(&endpoint, repositories, "0s")).await?;
+    // Let start-up allocations settle before calling it idle.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let idle_rss = memory_bytes(exporter.pid(), "VmRSS")?;
+
+    let mut walls = Vec::new();
+    let mut connections = Vec::new();
+    let mut cpu = 0.0;
+    for round in 0..SCRAPES_PER_N {
+        let before = sim_counters(client, &endpoint).await?;
+        let cpu_before = cpu_seconds(exporter.pid(), ticks)?;
+        let (body, wall) = scrape(client, &base).await?;
+        cpu += cpu_seconds(exporter.pid(), ticks)? - cpu_before;
+        let after = sim_counters(client, &endpoint).await?;
+        if round == 0 {
+            check_all_up(&body, repositories)?;
+        }
+        let asked = after.status_requests - before.status_requests;
+        if asked != repositories as u64 {
+            return Err(format!(
+                "scrape {round}: {asked} status requests, expected {repositories}"
+            )
+            .into());
+        }
+        walls.push(wall);
+        connections.push(after.connections_accepted - before.connections_accepted);
+    }
+    let peak_rss = memory_bytes(exporter.pid(), "VmHWM")?;
+    drop(exporter);
+
+    let mut seconds: Vec<f64> = walls.iter().map(Duration::as_secs_f64).collect();
+    let fanout = FanOut {
+        repositories,
+        wall_median: Duration::from_secs_f64(median(&mut seconds)),
+        walls,
+        cpu_per_status: cpu / (SCRAPES_PER_N * repositories) as f64,
+        connections_max: connections.iter().copied().max().unwrap_or(0),
+        connections_first: connections.first().copied().unwrap_or(0),
+        idle_rss,
+        peak_rss,
+    };
+
+    let cached = if repositories == 10_000 {
+        Some(measure_cache(client, dir, &endpoint, repositories).await?)
+    } else {
+        None
+    };
+    Ok((fanout, cached))
+}
+
+/// `/metrics` for `repositories` served from the cache (`min_interval: 1h`) after a first
+/// scrape filled it; the simulator must see no request during the timed scrapes.
+async fn measure_cache(
+    client: &reqwest::Client,
+    dir: &Path,
+    endpoint: &str,
+    repositories: usize,
+) -> Result<Cached> {
+    let (_exporter, base) =
+        start_exporter(client, dir, &exporter_config(endpoint, repositories, "1h")).await?;
+    let (body, _) = scrape(client, &base).await?;
+    check_all_up(&body, repositories)?;
+    let before = sim_counters(client, endpoint).await?;
+    let mut times = Vec::new();
+    let mut body_bytes = 0;
+    for _ in 0..CACHE_SCRAPES {
+        let (body, wall) = scrape(client, &base).await?;
+        body_bytes = body.len();
+        times.push(wall.as_secs_f64());
+    }
+    let after = sim_counters(client, endpoint).await?;
+    if after.status_requests != before.status_requests {
+        return Err("scrapes meant to be served from the cache reached the simulator".into());
+    }
+    Ok(Cached {
+        median: Duration::from_secs_f64(median(&mut times)),
+        body_bytes,
+    })
+}
+
+/// blackbox_exporter probing `probes` status URLs, 100 at a time; CPU of its process only.
+async fn measure_blackbox(
+    client: &reqwest::Client,
+    dir: &Path,
+    probes: usize,
+    ticks: f64,
+) -> Result<Blackbox> {
+    let (_sim, endpoint) = start_simulator(probes, LATENCY)?;
+    let (blackbox, base) = start_blackbox(client, dir).await?;
+    let urls: Vec<String> = ids(probes)
+        .map(|id| {
+            let target = format!("{endpoint}/v4/repositories/{id}/repository/statistics-status");
+            let mut url = reqwest::Url::parse(&format!("{base}/probe")).expect("a valid base");
+            url.query_pairs_mut()
+                .append_pair("module", "codearts")
+                .append_pair("target", &target);
+            url.to_string()
+        })
+        .collect();
+    let cpu_before = cpu_seconds(blackbox.pid(), ticks)?;
+    let started = Instant::now();
+    let failures = futures::stream::iter(urls)
+        .map(|url| async move {
+            let body = client.get(url).send().await?.text().await?;
+            Ok::<bool, reqwest::Error>(body.lines().any(|line| line == "probe_success 1"))
+        })
+        .buffer_unordered(CONCURRENCY)
+        .filter(|ok| futures::future::ready(!matches!(ok, Ok(true))))
+        .count()
+        .await;
+    let wall = started.elapsed();
+    let cpu = cpu_seconds(blackbox.pid(), ticks)? - cpu_before;
+    if failures > 0 {
+        return Err(format!("{failures} of {probes} blackbox probes failed").into());
+    }
+    Ok(Blackbox {
+        probes,
+        cpu_per_probe: cpu / probes as f64,
+        wall,
+    })
+}
+
+/// Simulator requests per second at latency 0 with 100 concurrent clients (this process's
+/// client shares the two cores, so it is a lower bound).
+async fn measure_simulator(client: &reqwest::Client) -> Result<f64> {
+    const REPOSITORIES: usize = 1_000;
+    const REQUESTS: usize = 30_000;
+    let (_sim, endpoint) = start_simulator(REPOSITORIES, Duration::ZERO)?;
+    let urls: Vec<String> = (0..REQUESTS)
+        .map(|i| {
+            let id = u64::from(FIRST_ID) + (i % REPOSITORIES) as u64;
+            format!("{endpoint}/v4/repositories/{id}/repository/statistics-status")
+        })
+        .collect();
+    let started = Instant::now();
+    let failures = futures::stream::iter(urls)
+        .map(|url| async move {
+            let answer = client.get(url).header("X-Auth-Token", TOKEN).send().await?;
+            let ok = answer.status().is_success();
+            answer.bytes().await?;
+            Ok::<bool, reqwest::Error>(ok)
+        })
+        .buffer_unordered(CONCURRENCY)
+        .filter(|ok| futures::future::ready(!matches!(ok, Ok(true))))
+        .count()
+        .await;
+    let elapsed = started.elapsed().as_secs_f64();
+    if failures > 0 {
+        return Err(format!("{failures} of {REQUESTS} simulator requests failed").into());
+    }
+    Ok(REQUESTS as f64 / elapsed)
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_else(|_| "?".to_owned())
+}
+
+fn verdict(pass: bool) -> &'static str {
+    if pass {
+        "PASS"
+    } else {
+        "FAIL"
+    }
+}
+
+fn blackbox_path() -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(BLACKBOX))
+            .find(|path| path.is_file())
+    })
+}
+
+async fn full_run() -> Result<()> {
+    if blackbox_path().is_none() {
+        return Err(format!(
+            "{BLACKBOX} is not on PATH: install the Debian package prometheus-blackbox-exporter \
+             (apt-get install prometheus-blackbox-exporter); the benchmark compares against it"
+        )
+        .into());
+    }
+    let started = Instant::now();
+    let ticks = clock_ticks();
+    let client = http_client()?;
+    let dir = tempfile::tempdir()?;
+    eprintln!("load average before: {}", load_average());
+
+    let simulator_rate = measure_simulator(&client).await?;
+    eprintln!("simulator: {simulator_rate:.0} requests/s at latency 0");
+
+    let mut fanouts = Vec::new();
+    let mut cached = None;
+    for repositories in [100, 1_000, 10_000] {
+        let (fanout, cache) = measure_fanout(&client, dir.path(), repositories, ticks).await?;
+        eprintln!(
+            "N={repositories}: walls {:?}, {:.1} µs CPU/status, connections first {} max {}",
+            fanout.walls,
+            fanout.cpu_per_status * 1e6,
+            fanout.connections_first,
+            fanout.connections_max
+        );
+        fanouts.push(fanout);
+        cached = cached.or(cache);
+    }
+    let cached = cached.ok_or("no cache measurement")?;
+    let mut blackbox = Vec::new();
+    for probes in [1_000, 10_000] {
+        let measured = measure_blackbox(&client, dir.path(), probes, ticks).await?;
+        eprintln!(
+            "blackbox N={probes}: {:.1} µs CPU/probe, {:?}",
+            measured.cpu_per_probe * 1e6,
+            measured.wall
+        );
+        blackbox.push(measured);
+    }
+    eprintln!("load average after: {}", load_average());
+
+    print_table(&fanouts, &cached, &blackbox, simulator_rate);
+    println!(
+        "\nTotal run time {:.0} s; load average at the end {}.",
+        started.elapsed().as_secs_f64(),
+        load_average()
+    );
+    Ok(())
+}
+
+fn print_table(fanouts: &[FanOut], cached: &Cached, blackbox: &[Blackbox], simulator_rate: f64) {
+    let at = |n: usize| {
+        fanouts
+            .iter()
+            .find(|f| f.repositories == n)
+            .expect("measured N")
+    };
+    let bb = |n: usize| blackbox.iter().find(|b| b.probes == n).expect("measured N");
+    let us = |seconds: f64| format!("{:.1} µs", seconds * 1e6);
+    let mib = |bytes: f64| format!("{:.1} MiB", bytes / MIB);
+    let (n100, n1k, n10k) = (at(100), at(1_000), at(10_000));
+
+    println!("\nC = {CONCURRENCY}, L = {} ms; scrape wall time is the median of {SCRAPES_PER_N} scrapes; CPU is user + sys of the exporter (or blackbox) process only.\n", LATENCY.as_millis());
+    println!("| measure | N | value | ideal / reference | ratio | target | result |");
+    println!("|---|---:|---:|---:|---:|---|---|");
+    for f in fanouts {
+        let target = match f.repositories {
+            100 => Some(1.25),
+            10_000 => Some(1.10),
+            _ => None,
+        };
+        println!(
+            "| scrape wall time | {} | {:.3} s | {:.3} s | {:.3} | {} | {} |",
+            f.repositories,
+            f.wall_median.as_secs_f64(),
+            f.ideal().as_secs_f64(),
+            f.wall_ratio(),
+            target.map_or("—".to_owned(), |t| format!("≤ {t:.2}")),
+            target.map_or("—", |t| verdict(f.wall_ratio() <= t)),
+        );
+    }
+    for f in fanouts {
+        println!(
+            "| exporter CPU per status | {} | {} | | | | |",
+            f.repositories,
+            us(f.cpu_per_status)
+        );
+    }
+    for b in blackbox {
+        println!(
+            "| blackbox_exporter CPU per probe | {} | {} | wall {:.3} s | | | |",
+            b.probes,
+            us(b.cpu_per_probe),
+            b.wall.as_secs_f64()
+        );
+    }
+    let vs_blackbox = n10k.cpu_per_status / bb(10_000).cpu_per_probe;
+    println!(
+        "| exporter CPU per status ÷ blackbox CPU per probe | 10000 | {} | {} | {:.3} | ≤ 0.50 | {} |",
+        us(n10k.cpu_per_status),
+        us(bb(10_000).cpu_per_probe),
+        vs_blackbox,
+        verdict(vs_blackbox <= 0.5)
+    );
+    let growth = n10k.cpu_per_status / n1k.cpu_per_status;
+    println!(
+        "| CPU per status at 10000 ÷ at 1000 | 10000 / 1000 | {} | {} | {:.3} | ≤ 1.25 | {} |",
+        us(n10k.cpu_per_status),
+        us(n1k.cpu_per_status),
+        growth,
+        verdict(growth <= 1.25)
+    );
+    let limit = CONCURRENCY as u64 + 10;
+    for f in fanouts {
+        println!(
+            "| TCP connections per scrape (max of {SCRAPES_PER_N}; first scrape {}) | {} | {} | C + 10 = {limit} | {:.2} | ≤ {limit} | {} |",
+            f.connections_first,
+            f.repositories,
+            f.connections_max,
+            f.connections_max as f64 / limit as f64,
+            verdict(f.connections_max <= limit)
+        );
+    }
+    for f in [n100, n1k] {
+        println!(
+            "| peak RSS (VmHWM) | {} | {} | | | | |",
+            f.repositories,
+            mib(f.peak_rss)
+        );
+    }
+    println!(
+        "| peak RSS (VmHWM) | 10000 | {} | 40 MiB | {:.2} | ≤ 40 MiB | {} |",
+        mib(n10k.peak_rss),
+        n10k.peak_rss / (40.0 * MIB),
+        verdict(n10k.peak_rss <= 40.0 * MIB)
+    );
+    for f in fanouts {
+        println!(
+            "| idle RSS after start (VmRSS) | {} | {} | 15 MiB | {:.2} | ≤ 15 MiB | {} |",
+            f.repositories,
+            mib(f.idle_rss),
+            f.idle_rss / (15.0 * MIB),
+            verdict(f.idle_rss <= 15.0 * MIB)
+        );
+    }
+    println!(
+        "| /metrics from cache (median of {CACHE_SCRAPES}; body {:.1} MiB) | 10000 | {:.1} ms | 50 ms | {:.2} | ≤ 50 ms | {} |",
+        cached.body_bytes as f64 / MIB,
+        cached.median.as_secs_f64() * 1e3,
+        cached.median.as_secs_f64() / 0.05,
+        verdict(cached.median <= Duration::from_millis(50))
+    );
+    let needed = CONCURRENCY as f64 / LATENCY.as_secs_f64();
+    println!(
+        "| simulator throughput (latency 0, 100 clients) | 30000 requests | {simulator_rate:.0} req/s | C / L = {needed:.0} req/s | {:.1} | ≫ 1 (not the bottleneck) | {} |",
+        simulator_rate / needed,
+        verdict(simulator_rate >= 2.0 * needed)
+    );
+}
