@@ -45,13 +45,7 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
 }
 
 fn render(result: RepoResult) -> String {
-    let mut out = Vec::new();
-    metrics::encode(
-        &metrics::repository_families(&[result], UNIX_EPOCH + Duration::from_secs(2_000_000_000)),
-        &mut out,
-    )
-    .unwrap();
-    String::from_utf8(out).unwrap()
+    metrics::render_repositories(&[result], UNIX_EPOCH + Duration::from_secs(2_000_000_000))
 }
 
 fn ok_result(name: Option<String>, status: StatisticsStatus) -> RepoResult {
@@ -173,7 +167,6 @@ fn promtool_accepts_hostile_label_values() {
         "trailing\\",
         &"long".repeat(100),
     ];
-    let mut families = Vec::new();
     let mut results = Vec::new();
     for (i, name) in names.iter().enumerate() {
         let status = StatisticsStatus {
@@ -190,9 +183,7 @@ fn promtool_accepts_hostile_label_values() {
         result.repository.id = RepositoryId::new(i as i64 + 1).unwrap();
         results.push(result);
     }
-    families.extend(metrics::repository_families(&results, SystemTime::now()));
-    let mut text = Vec::new();
-    metrics::encode(&families, &mut text).unwrap();
-    let output = common::promtool_check_metrics(&text);
+    let text = metrics::render_repositories(&results, SystemTime::now());
+    let output = common::promtool_check_metrics(text.as_bytes());
     assert!(output.is_empty(), "promtool found problems:\n{output}");
 }

@@ -1,5 +1,5 @@
 //! Any bytes as a statistics-status answer or an error body: never a panic, and whatever parses
-//! renders to metric families that encode.
+//! renders to text.
 #![no_main]
 
 use std::sync::Arc;
@@ -26,8 +26,7 @@ fuzz_target!(|body: &[u8]| {
             duration: Duration::from_millis(1),
             last_success: Some(SystemTime::now()),
         };
-        let mut out = Vec::new();
-        metrics::encode(&metrics::repository_families(&[result], SystemTime::now()), &mut out)
-            .expect("families of a parsed answer always encode");
+        let text = metrics::render_repositories(&[result], SystemTime::now());
+        assert!(text.ends_with('\n'));
     }
 });

@@ -38,7 +38,7 @@ pub fn router(app: Arc<App>, telemetry_path: &str) -> Router {
         .with_state(app)
 }
 
-fn text(status: StatusCode, body: String) -> Response {
+fn text_answer(status: StatusCode, body: String) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -60,27 +60,26 @@ async fn scrape(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let budget = budget(&app, &headers);
     let generation = app.current();
     let snapshot = app.collector.scrape(&generation.plan, budget).await;
-    let mut families = metrics::repository_families(&snapshot.results, SystemTime::now());
+    let mut text = metrics::render_repositories(&snapshot.results, SystemTime::now());
     if let Some(expiry) = generation.plan.client.auth().token_expiry() {
         let seconds = expiry
             .duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
             .unwrap_or(0.0);
-        families.push(metrics::single_gauge(&names::TOKEN_EXPIRY, seconds));
+        metrics::write_gauge(&mut text, &names::TOKEN_EXPIRY, seconds);
     }
-    families.extend(app.metrics.registry().gather());
-    exposition(&families)
-}
-
-fn exposition(families: &[prometheus::proto::MetricFamily]) -> Response {
-    let mut body = Vec::with_capacity(64 * 1024);
-    if let Err(err) = metrics::encode(families, &mut body) {
-        tracing::error!(error = %err, "cannot encode metrics");
-        return text(
+    let mut body = text.into_bytes();
+    if let Err(err) = metrics::encode(&app.metrics.registry().gather(), &mut body) {
+        tracing::error!(error = %err, "cannot encode the exporter's own metrics");
+        return text_answer(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("cannot encode metrics: {err}\n"),
         );
     }
+    exposition(body)
+}
+
+fn exposition(body: Vec<u8>) -> Response {
     ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], body).into_response()
 }
 
@@ -92,7 +91,7 @@ async fn probe(
 ) -> Response {
     let id = match parse_probe_id(&query) {
         Ok(id) => id,
-        Err(message) => return text(StatusCode::BAD_REQUEST, format!("{message}\n")),
+        Err(message) => return text_answer(StatusCode::BAD_REQUEST, format!("{message}\n")),
     };
     let generation = app.current();
     let listed = generation
@@ -105,7 +104,7 @@ async fn probe(
         Some(repository) => repository,
         None if generation.config.probe.allow_unlisted => Repository { id, name: None },
         None => {
-            return text(
+            return text_answer(
                 StatusCode::FORBIDDEN,
                 format!("repository_id {id} is not configured or discovered, and probe.allow_unlisted is false\n"),
             )
@@ -113,10 +112,9 @@ async fn probe(
     };
     let budget = budget(&app, &headers);
     let result = Collector::probe(&generation.plan, repository, budget).await;
-    exposition(&metrics::repository_families(
-        std::slice::from_ref(&result),
-        SystemTime::now(),
-    ))
+    exposition(
+        metrics::render_repositories(std::slice::from_ref(&result), SystemTime::now()).into_bytes(),
+    )
 }
 
 /// The id of a `/probe` request, or a one-line reason why it is unusable.
@@ -151,8 +149,8 @@ pub fn parse_probe_id(query: &[(String, String)]) -> Result<RepositoryId, String
 
 async fn ready(State(app): State<Arc<App>>) -> Response {
     match app.readiness() {
-        Ok(()) => text(StatusCode::OK, "ready\n".to_owned()),
-        Err(reason) => text(
+        Ok(()) => text_answer(StatusCode::OK, "ready\n".to_owned()),
+        Err(reason) => text_answer(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("not ready: {reason}\n"),
         ),
@@ -161,8 +159,8 @@ async fn ready(State(app): State<Arc<App>>) -> Response {
 
 async fn reload(State(app): State<Arc<App>>) -> Response {
     match app.reload().await {
-        Ok(()) => text(StatusCode::OK, "configuration reloaded\n".to_owned()),
-        Err(message) => text(
+        Ok(()) => text_answer(StatusCode::OK, "configuration reloaded\n".to_owned()),
+        Err(message) => text_answer(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("reload failed, keeping the running configuration: {message}\n"),
         ),

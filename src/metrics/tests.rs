@@ -25,9 +25,7 @@ fn ok(id: i64, status: StatisticsStatus) -> RepoResult {
 }
 
 fn render(results: &[RepoResult], now: SystemTime) -> String {
-    let mut out = Vec::new();
-    encode(&repository_families(results, now), &mut out).unwrap();
-    String::from_utf8(out).unwrap()
+    render_repositories(results, now)
 }
 
 #[test]
@@ -116,6 +114,72 @@ fn long_label_values_are_bounded_on_a_char_boundary() {
 #[test]
 fn empty_results_encode_to_nothing_rather_than_failing() {
     assert_eq!(render(&[], SystemTime::now()), "");
+}
+
+#[test]
+fn values_are_written_as_the_text_format_spells_them() {
+    let mut out = String::new();
+    for value in [
+        1.0,
+        0.0,
+        -3.0,
+        0.25,
+        1_749_024_869.5,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NAN,
+    ] {
+        push_value(&mut out, value);
+        out.push(' ');
+    }
+    assert_eq!(out, "1 0 -3 0.25 1749024869.5 +Inf -Inf NaN ");
+}
+
+#[test]
+fn label_values_escape_backslash_quote_and_newline() {
+    let mut out = String::new();
+    push_label_value(&mut out, "a\\b\"c\nd");
+    assert_eq!(out, "a\\\\b\\\"c\\nd");
+}
+
+#[test]
+fn a_gauge_without_labels_has_no_braces() {
+    let mut out = String::new();
+    write_gauge(&mut out, &names::TOKEN_EXPIRY, 12.5);
+    assert!(
+        out.ends_with("\ncodearts_repo_exporter_auth_token_expiry_timestamp_seconds 12.5\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn every_family_has_one_header_before_its_samples() {
+    let status = StatisticsStatus {
+        can_statistics: Some(true),
+        reason: Some(2),
+        event: Some(StatisticsEvent {
+            id: Some(1),
+            status: Some("active".into()),
+            created_at: Some("2025-06-04T16:14:29+08:00".into()),
+            updated_at: Some("2025-06-04T16:14:29+08:00".into()),
+            ..Default::default()
+        }),
+    };
+    let text = render(&[ok(1, status.clone()), ok(2, status)], SystemTime::now());
+    let mut seen = std::collections::HashSet::new();
+    let mut current = "";
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            current = rest.split(' ').next().unwrap();
+            assert!(seen.insert(current.to_owned()), "{current} has two headers");
+        } else if !line.starts_with('#') {
+            assert!(
+                line.starts_with(current),
+                "{line} outside its family {current}"
+            );
+        }
+    }
+    assert_eq!(seen.len(), 12, "every family but error: {seen:?}");
 }
 
 #[test]
