@@ -4,17 +4,18 @@
 use std::fmt;
 
 /// Why a request for a repository's status failed. The label values are part of the contract.
+/// The discriminants index per-class tables; [`ErrorClass::ALL`] lists them in that order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ErrorClass {
-    Unauthorized,
-    Forbidden,
-    NotFound,
-    Throttled,
-    ClientError,
-    ServerError,
-    Timeout,
-    Connection,
-    InvalidResponse,
+    Unauthorized = 0,
+    Forbidden = 1,
+    NotFound = 2,
+    Throttled = 3,
+    ClientError = 4,
+    ServerError = 5,
+    Timeout = 6,
+    Connection = 7,
+    InvalidResponse = 8,
 }
 
 impl ErrorClass {
@@ -168,6 +169,13 @@ mod tests {
                 "invalid_response"
             ]
         );
+    }
+
+    #[test]
+    fn all_lists_the_classes_in_discriminant_order() {
+        for (index, class) in ErrorClass::ALL.iter().enumerate() {
+            assert_eq!(*class as usize, index);
+        }
     }
 
     #[test]

@@ -45,7 +45,10 @@ const BACKOFF_CAP: Duration = Duration::from_secs(30);
 pub struct CodeArtsClient {
     transport: Arc<Transport>,
     auth: Arc<Auth>,
-    base: String,
+    /// The endpoint, parsed once; each request only sets its path (and query).
+    base: Url,
+    /// The endpoint's own path prefix without a trailing slash (usually empty).
+    base_path: String,
     request_timeout: Duration,
     retries: u32,
 }
@@ -61,7 +64,8 @@ impl CodeArtsClient {
         Self {
             transport,
             auth,
-            base: endpoint.as_str().trim_end_matches('/').to_owned(),
+            base: endpoint.clone(),
+            base_path: endpoint.path().trim_end_matches('/').to_owned(),
             request_timeout,
             retries,
         }
@@ -85,9 +89,9 @@ impl CodeArtsClient {
         deadline: Instant,
         retry_until: Instant,
     ) -> Fetched {
-        let url = format!(
-            "{}/v4/repositories/{id}/repository/statistics-status",
-            self.base
+        let url = self.url(
+            &format!("/v4/repositories/{id}/repository/statistics-status"),
+            None,
         );
         let started = Instant::now();
         let answer = self
@@ -121,6 +125,14 @@ impl CodeArtsClient {
         }
     }
 
+    /// The endpoint with `path` appended and `query` set.
+    fn url(&self, path: &str, query: Option<&str>) -> Url {
+        let mut url = self.base.clone();
+        url.set_path(&format!("{}{path}", self.base_path));
+        url.set_query(query);
+        url
+    }
+
     /// One page of the repositories the credential can see (`GET /v4/user/repositories`).
     /// The error is one line for logs and the landing page.
     pub async fn user_repositories(
@@ -129,9 +141,9 @@ impl CodeArtsClient {
         limit: usize,
         deadline: Instant,
     ) -> Result<Vec<RepositorySummary>, String> {
-        let url = format!(
-            "{}/v4/user/repositories?offset={offset}&limit={limit}",
-            self.base
+        let url = self.url(
+            "/v4/user/repositories",
+            Some(&format!("offset={offset}&limit={limit}")),
         );
         self.get_with_retries(
             Endpoint::UserRepositories,
@@ -167,7 +179,7 @@ impl CodeArtsClient {
     pub(crate) async fn get_with_retries<T>(
         &self,
         endpoint: Endpoint,
-        url: &str,
+        url: &Url,
         deadline: Instant,
         retry_until: Instant,
         parse: impl Fn(&[u8]) -> Option<T>,
@@ -199,7 +211,7 @@ impl CodeArtsClient {
             if report.class == ErrorClass::Throttled {
                 self.transport.limiter().pause_until(resume);
             }
-            self.transport.metrics().retries(endpoint).inc();
+            self.transport.metrics().endpoint(endpoint).retries.inc();
             tokio::time::sleep_until(resume).await;
             retries_left -= 1;
             attempt += 1;
@@ -209,7 +221,7 @@ impl CodeArtsClient {
     async fn attempt<T>(
         &self,
         endpoint: Endpoint,
-        url: &str,
+        url: &Url,
         deadline: Instant,
         parse: &impl Fn(&[u8]) -> Option<T>,
     ) -> Result<(T, u16), FailureReport> {
@@ -219,7 +231,7 @@ impl CodeArtsClient {
         let mut request = self
             .transport
             .http()
-            .get(url)
+            .get(url.clone())
             .timeout(timeout)
             .header(ACCEPT, HeaderValue::from_static("application/json"))
             .build()

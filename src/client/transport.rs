@@ -18,11 +18,12 @@ use crate::metrics::exporter::ExporterMetrics;
 pub const MAX_BODY_BYTES: usize = 1 << 20;
 
 /// Which API a request is for: the `endpoint` label, never a URL.
+/// The discriminants index per-endpoint tables; [`Endpoint::ALL`] lists them in that order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Endpoint {
-    StatisticsStatus,
-    UserRepositories,
-    IamToken,
+    StatisticsStatus = 0,
+    UserRepositories = 1,
+    IamToken = 2,
 }
 
 impl Endpoint {
@@ -154,16 +155,13 @@ impl Transport {
         if !self.limiter.acquire(deadline).await {
             return Err(Failure::Timeout);
         }
-        let metrics = &self.metrics;
-        metrics.requests_total(endpoint).inc();
-        let in_flight = metrics.in_flight(endpoint);
-        in_flight.inc();
+        let metrics = self.metrics.endpoint(endpoint);
+        metrics.requests.inc();
+        metrics.in_flight.inc();
         let started = Instant::now();
         let result = tokio::time::timeout_at(deadline, self.exchange(request)).await;
-        in_flight.dec();
-        metrics
-            .request_duration(endpoint)
-            .observe(started.elapsed().as_secs_f64());
+        metrics.in_flight.dec();
+        metrics.duration.observe(started.elapsed().as_secs_f64());
         let result = result.unwrap_or(Err(Failure::Timeout));
         if let Err(failure) = &result {
             self.record(endpoint, failure);
@@ -174,7 +172,8 @@ impl Transport {
     /// Counts a failed attempt under its class.
     pub fn record(&self, endpoint: Endpoint, failure: &Failure) {
         self.metrics
-            .request_errors(endpoint, classify(failure))
+            .endpoint(endpoint)
+            .errors(classify(failure))
             .inc();
     }
 
@@ -211,5 +210,17 @@ fn transport_failure(err: reqwest::Error) -> Failure {
         Failure::Timeout
     } else {
         Failure::Connection
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_lists_the_endpoints_in_discriminant_order() {
+        for (index, endpoint) in Endpoint::ALL.iter().enumerate() {
+            assert_eq!(*endpoint as usize, index);
+        }
     }
 }

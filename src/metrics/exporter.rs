@@ -10,21 +10,57 @@ use super::names::{self, Spec};
 use crate::client::error_class::ErrorClass;
 use crate::client::transport::Endpoint;
 
+/// The per-request handles of one endpoint, looked up once: `with_label_values` hashes and
+/// locks, which the hot path of a 10,000-repository fan-out should not pay four times a request.
+#[derive(Clone)]
+pub struct EndpointMetrics {
+    pub requests: IntCounter,
+    pub in_flight: IntGauge,
+    pub duration: prometheus::Histogram,
+    pub retries: IntCounter,
+    /// Indexed like [`ErrorClass::ALL`].
+    errors: [IntCounter; ErrorClass::ALL.len()],
+}
+
+impl EndpointMetrics {
+    fn new(metrics: &ExporterMetricVecs, endpoint: Endpoint) -> Self {
+        let label = endpoint.as_label();
+        Self {
+            requests: metrics.requests.with_label_values(&[label]),
+            in_flight: metrics.in_flight.with_label_values(&[label]),
+            duration: metrics.duration.with_label_values(&[label]),
+            retries: metrics.retries.with_label_values(&[label]),
+            errors: ErrorClass::ALL
+                .map(|class| metrics.errors.with_label_values(&[label, class.as_label()])),
+        }
+    }
+
+    pub fn errors(&self, class: ErrorClass) -> &IntCounter {
+        &self.errors[class as usize]
+    }
+}
+
+/// The labelled request metrics, from which each endpoint's handles are taken.
+struct ExporterMetricVecs {
+    requests: IntCounterVec,
+    errors: IntCounterVec,
+    duration: HistogramVec,
+    retries: IntCounterVec,
+    in_flight: IntGaugeVec,
+}
+
 /// Handles to the self metrics, registered in one [`Registry`].
 pub struct ExporterMetrics {
     registry: Registry,
     scrape_duration: Gauge,
     scrape_timeout: Gauge,
     repositories: IntGaugeVec,
-    api_requests: IntCounterVec,
-    api_errors: IntCounterVec,
-    api_duration: HistogramVec,
-    api_retries: IntCounterVec,
-    api_in_flight: IntGaugeVec,
     cache_hits: IntCounter,
     reload_success: Gauge,
     reload_timestamp: Gauge,
     discovery_success: Gauge,
+    /// Indexed like [`Endpoint::ALL`].
+    endpoints: [EndpointMetrics; Endpoint::ALL.len()],
 }
 
 fn opts(spec: &Spec) -> Opts {
@@ -40,26 +76,32 @@ impl ExporterMetrics {
         build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION"), revision()])
             .set(1.0);
-        let metrics = Self {
-            scrape_duration: Gauge::with_opts(opts(&names::SCRAPE_DURATION))?,
-            scrape_timeout: Gauge::with_opts(opts(&names::SCRAPE_TIMEOUT))?,
-            repositories: IntGaugeVec::new(opts(&names::REPOSITORIES), &[names::LABEL_SOURCE])?,
-            api_requests: IntCounterVec::new(opts(&names::API_REQUESTS), &[names::LABEL_ENDPOINT])?,
-            api_errors: IntCounterVec::new(
+        let vecs = ExporterMetricVecs {
+            requests: IntCounterVec::new(opts(&names::API_REQUESTS), &[names::LABEL_ENDPOINT])?,
+            errors: IntCounterVec::new(
                 opts(&names::API_ERRORS),
                 &[names::LABEL_ENDPOINT, names::LABEL_CLASS],
             )?,
-            api_duration: HistogramVec::new(
+            duration: HistogramVec::new(
                 HistogramOpts::new(names::API_DURATION.name, names::API_DURATION.help)
                     .buckets(vec![0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
                 &[names::LABEL_ENDPOINT],
             )?,
-            api_retries: IntCounterVec::new(opts(&names::API_RETRIES), &[names::LABEL_ENDPOINT])?,
-            api_in_flight: IntGaugeVec::new(opts(&names::API_IN_FLIGHT), &[names::LABEL_ENDPOINT])?,
+            retries: IntCounterVec::new(opts(&names::API_RETRIES), &[names::LABEL_ENDPOINT])?,
+            in_flight: IntGaugeVec::new(opts(&names::API_IN_FLIGHT), &[names::LABEL_ENDPOINT])?,
+        };
+        // Taking every endpoint's and class's handle now also makes their series exist (at 0)
+        // from the first scrape, so rates and alerts work at once.
+        let endpoints = Endpoint::ALL.map(|endpoint| EndpointMetrics::new(&vecs, endpoint));
+        let metrics = Self {
+            scrape_duration: Gauge::with_opts(opts(&names::SCRAPE_DURATION))?,
+            scrape_timeout: Gauge::with_opts(opts(&names::SCRAPE_TIMEOUT))?,
+            repositories: IntGaugeVec::new(opts(&names::REPOSITORIES), &[names::LABEL_SOURCE])?,
             cache_hits: IntCounter::with_opts(opts(&names::CACHE_HITS))?,
             reload_success: Gauge::with_opts(opts(&names::RELOAD_SUCCESS))?,
             reload_timestamp: Gauge::with_opts(opts(&names::RELOAD_TIMESTAMP))?,
             discovery_success: Gauge::with_opts(opts(&names::DISCOVERY_SUCCESS))?,
+            endpoints,
             registry,
         };
         let r = &metrics.registry;
@@ -67,11 +109,11 @@ impl ExporterMetrics {
         r.register(Box::new(metrics.scrape_duration.clone()))?;
         r.register(Box::new(metrics.scrape_timeout.clone()))?;
         r.register(Box::new(metrics.repositories.clone()))?;
-        r.register(Box::new(metrics.api_requests.clone()))?;
-        r.register(Box::new(metrics.api_errors.clone()))?;
-        r.register(Box::new(metrics.api_duration.clone()))?;
-        r.register(Box::new(metrics.api_retries.clone()))?;
-        r.register(Box::new(metrics.api_in_flight.clone()))?;
+        r.register(Box::new(vecs.requests))?;
+        r.register(Box::new(vecs.errors))?;
+        r.register(Box::new(vecs.duration))?;
+        r.register(Box::new(vecs.retries))?;
+        r.register(Box::new(vecs.in_flight))?;
         r.register(Box::new(metrics.cache_hits.clone()))?;
         r.register(Box::new(metrics.reload_success.clone()))?;
         r.register(Box::new(metrics.reload_timestamp.clone()))?;
@@ -79,21 +121,8 @@ impl ExporterMetrics {
         r.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
         ))?;
-
         for source in ["static", "discovered"] {
             metrics.repositories.with_label_values(&[source]).set(0);
-        }
-        for endpoint in Endpoint::ALL {
-            let label = endpoint.as_label();
-            metrics.api_requests.with_label_values(&[label]);
-            metrics.api_retries.with_label_values(&[label]);
-            metrics.api_in_flight.with_label_values(&[label]);
-            metrics.api_duration.with_label_values(&[label]);
-            for class in ErrorClass::ALL {
-                metrics
-                    .api_errors
-                    .with_label_values(&[label, class.as_label()]);
-            }
         }
         Ok(metrics)
     }
@@ -102,25 +131,9 @@ impl ExporterMetrics {
         &self.registry
     }
 
-    pub fn requests_total(&self, endpoint: Endpoint) -> IntCounter {
-        self.api_requests.with_label_values(&[endpoint.as_label()])
-    }
-
-    pub fn request_errors(&self, endpoint: Endpoint, class: ErrorClass) -> IntCounter {
-        self.api_errors
-            .with_label_values(&[endpoint.as_label(), class.as_label()])
-    }
-
-    pub fn request_duration(&self, endpoint: Endpoint) -> prometheus::Histogram {
-        self.api_duration.with_label_values(&[endpoint.as_label()])
-    }
-
-    pub fn retries(&self, endpoint: Endpoint) -> IntCounter {
-        self.api_retries.with_label_values(&[endpoint.as_label()])
-    }
-
-    pub fn in_flight(&self, endpoint: Endpoint) -> IntGauge {
-        self.api_in_flight.with_label_values(&[endpoint.as_label()])
+    /// The request metrics of `endpoint`.
+    pub fn endpoint(&self, endpoint: Endpoint) -> &EndpointMetrics {
+        &self.endpoints[endpoint as usize]
     }
 
     pub fn cache_hits(&self) -> &IntCounter {
