@@ -16,6 +16,8 @@ use codearts_repo_exporter::{http, logging};
 
 /// Exit code for a configuration the exporter refuses to start with.
 const EXIT_BAD_CONFIG: u8 = 2;
+/// How long the start waits for the first discovery before serving anyway.
+const FIRST_DISCOVERY_WAIT: Duration = Duration::from_secs(15);
 /// How long in-flight scrapes may take to finish after SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -126,8 +128,9 @@ async fn run(flags: Flags) -> ExitCode {
     }
 
     // The first discovery runs before the server answers, so the first scrape sees the whole
-    // list; each page request is bounded by the scrape's request timeout.
-    app.refresh_discovery().await;
+    // list — but for a bounded time, so /healthz answers soon even when the API does not; the
+    // background loop then keeps trying.
+    let _ = tokio::time::timeout(FIRST_DISCOVERY_WAIT, app.refresh_discovery()).await;
     app.start();
     let router = http::router(app.clone(), &flags.telemetry_path);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
