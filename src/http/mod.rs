@@ -16,6 +16,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use futures::StreamExt;
 
 use crate::app::App;
 use crate::collect::deadline::{scrape_budget, SCRAPE_TIMEOUT_HEADER};
@@ -55,28 +56,42 @@ fn budget(app: &App, headers: &HeaderMap) -> std::time::Duration {
     scrape_budget(header, scrape.timeout_offset, scrape.max_duration)
 }
 
+/// How much text `/metrics` formats per piece of its streamed answer.
+const STREAM_CHUNK_BYTES: usize = 64 * 1024;
+
 /// `/metrics`: the fan-out scrape. Always 200: failures are per-repository series.
+///
+/// The per-repository text is formatted piece by piece as the connection takes it
+/// ([`metrics::RepositoryText`]); the exporter's own metrics follow.
 async fn scrape(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let budget = budget(&app, &headers);
     let generation = app.current();
     let snapshot = app.collector.scrape(&generation.plan, budget).await;
-    let mut text = metrics::render_repositories(&snapshot.results, SystemTime::now());
+    let mut tail = String::new();
     if let Some(expiry) = generation.plan.client.auth().token_expiry() {
         let seconds = expiry
             .duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
             .unwrap_or(0.0);
-        metrics::write_gauge(&mut text, &names::TOKEN_EXPIRY, seconds);
+        metrics::write_gauge(&mut tail, &names::TOKEN_EXPIRY, seconds);
     }
-    let mut body = text.into_bytes();
-    if let Err(err) = metrics::encode(&app.metrics.registry().gather(), &mut body) {
+    let mut tail = tail.into_bytes();
+    // Registered metrics always encode; if one ever did not, the scrape still answers.
+    if let Err(err) = metrics::encode(&app.metrics.registry().gather(), &mut tail) {
         tracing::error!(error = %err, "cannot encode the exporter's own metrics");
-        return text_answer(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("cannot encode metrics: {err}\n"),
-        );
     }
-    exposition(body)
+    let text = metrics::RepositoryText::new(snapshot.results, SystemTime::now());
+    let pieces = futures::stream::unfold(text, |mut text| async move {
+        text.next_chunk(STREAM_CHUNK_BYTES)
+            .map(|piece| (piece.into_bytes(), text))
+    })
+    .chain(futures::stream::once(async move { tail }))
+    .map(Ok::<_, std::convert::Infallible>);
+    (
+        [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
+        axum::body::Body::from_stream(pieces),
+    )
+        .into_response()
 }
 
 fn exposition(body: Vec<u8>) -> Response {
