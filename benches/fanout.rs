@@ -264,17 +264,21 @@ async fn sim_counters(client: &reqwest::Client, endpoint: &str) -> Result<SimCou
 }
 
 /// One `/metrics` scrape: its body and how long it took to the last byte.
+/// One `/metrics`, timed from the request to its last byte; the body is decoded after the
+/// clock stops, so the client's own UTF-8 work is not counted as the exporter's.
 async fn scrape(client: &reqwest::Client, base: &str) -> Result<(String, Duration)> {
     let started = Instant::now();
-    let body = client
+    let bytes = client
         .get(format!("{base}/metrics"))
         .header(SCRAPE_TIMEOUT_HEADER, "120")
         .send()
         .await?
         .error_for_status()?
-        .text()
+        .bytes()
         .await?;
-    Ok((body, started.elapsed()))
+    let elapsed = started.elapsed();
+    let body = String::from_utf8(bytes.to_vec())?;
+    Ok((body, elapsed))
 }
 
 /// The ids whose `codearts_repo_statistics_up` is 1 in `body`.

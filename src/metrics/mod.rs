@@ -118,6 +118,24 @@ fn push_sample(out: &mut String, spec: &Spec, labels: &str, extra: &[(&str, &str
     out.push('\n');
 }
 
+/// What every family of a repository needs, worked out once per scrape: its identifying labels
+/// (escaped) and its event times (parsed).
+struct Prepared {
+    labels: String,
+    created: Option<f64>,
+    updated: Option<f64>,
+}
+
+impl Prepared {
+    fn new(result: &RepoResult) -> Self {
+        Self {
+            labels: identity_labels(result),
+            created: event_time(result, |e| &e.created_at),
+            updated: event_time(result, |e| &e.updated_at),
+        }
+    }
+}
+
 /// A repository's identifying labels, written once and reused for each of its series.
 fn identity_labels(result: &RepoResult) -> String {
     let mut labels = String::with_capacity(64);
@@ -135,8 +153,9 @@ fn identity_labels(result: &RepoResult) -> String {
     labels
 }
 
-/// One per-repository family: its spec and how a result contributes samples to it.
-type Family = (&'static Spec, fn(&mut String, &RepoResult, &str, f64));
+/// One per-repository family: its spec and how a result contributes samples to it, given the
+/// repository's prepared labels and times, and the scrape time.
+type Family = (&'static Spec, fn(&mut String, &RepoResult, &Prepared, f64));
 
 fn status(result: &RepoResult) -> Option<&StatisticsStatus> {
     result.status.as_deref()
@@ -144,36 +163,23 @@ fn status(result: &RepoResult) -> Option<&StatisticsStatus> {
 
 /// The families, in the order they are written; each writes nothing for a result without data.
 const FAMILIES: [Family; 13] = [
-    (&names::UP, |out, r, labels, _| {
-        push_sample(
-            out,
-            &names::UP,
-            labels,
-            &[],
-            if r.error.is_none() { 1.0 } else { 0.0 },
-        )
+    (&names::UP, |out, r, p, _| {
+        let up = if r.error.is_none() { 1.0 } else { 0.0 };
+        push_sample(out, &names::UP, &p.labels, &[], up);
     }),
-    (&names::CAN_STATISTICS, |out, r, labels, _| {
+    (&names::CAN_STATISTICS, |out, r, p, _| {
         if let Some(can) = status(r).and_then(|s| s.can_statistics) {
-            push_sample(
-                out,
-                &names::CAN_STATISTICS,
-                labels,
-                &[],
-                if can { 1.0 } else { 0.0 },
-            );
+            let value = if can { 1.0 } else { 0.0 };
+            push_sample(out, &names::CAN_STATISTICS, &p.labels, &[], value);
         }
     }),
-    (&names::REASON, |out, r, labels, _| {
+    (&names::REASON, |out, r, p, _| {
         if let Some(reason) = status(r).and_then(|s| s.reason) {
-            push_sample(out, &names::REASON, labels, &[], reason as f64);
+            push_sample(out, &names::REASON, &p.labels, &[], reason as f64);
         }
     }),
-    (&names::EVENT_STATUS, |out, r, labels, _| {
-        let Some(raw) = status(r)
-            .and_then(|s| s.event.as_ref())
-            .and_then(|e| e.status.as_deref())
-        else {
+    (&names::EVENT_STATUS, |out, r, p, _| {
+        let Some(raw) = event(r).and_then(|e| e.status.as_deref()) else {
             return;
         };
         let current = if KNOWN_EVENT_STATUSES.contains(&raw) {
@@ -183,88 +189,70 @@ const FAMILIES: [Family; 13] = [
         };
         for state in KNOWN_EVENT_STATUSES.iter().chain([&OTHER_STATUS]) {
             let value = if *state == current { 1.0 } else { 0.0 };
-            push_sample(
-                out,
-                &names::EVENT_STATUS,
-                labels,
-                &[(names::LABEL_STATUS, state)],
-                value,
-            );
+            let extra = [(names::LABEL_STATUS, *state)];
+            push_sample(out, &names::EVENT_STATUS, &p.labels, &extra, value);
         }
     }),
-    (&names::EVENT_INFO, |out, r, labels, _| {
-        let Some(event) = status(r).and_then(|s| s.event.as_ref()) else {
+    (&names::EVENT_INFO, |out, r, p, _| {
+        let Some(event) = event(r) else {
             return;
         };
-        let text =
-            |v: &Option<String>| bounded(v.as_deref().unwrap_or(""), MAX_LABEL_LEN).to_owned();
-        let (branch, state, date) = (
-            text(&event.branch),
-            text(&event.status),
-            text(&event.stat_date),
-        );
         let extra = [
-            (names::LABEL_BRANCH, branch.as_str()),
-            (names::LABEL_STATUS, state.as_str()),
-            (names::LABEL_STAT_DATE, date.as_str()),
+            (names::LABEL_BRANCH, raw_label(&event.branch)),
+            (names::LABEL_STATUS, raw_label(&event.status)),
+            (names::LABEL_STAT_DATE, raw_label(&event.stat_date)),
         ];
-        push_sample(out, &names::EVENT_INFO, labels, &extra, 1.0);
+        push_sample(out, &names::EVENT_INFO, &p.labels, &extra, 1.0);
     }),
-    (&names::EVENT_ID, |out, r, labels, _| {
-        if let Some(id) = status(r).and_then(|s| s.event.as_ref()).and_then(|e| e.id) {
-            push_sample(out, &names::EVENT_ID, labels, &[], id as f64);
+    (&names::EVENT_ID, |out, r, p, _| {
+        if let Some(id) = event(r).and_then(|e| e.id) {
+            push_sample(out, &names::EVENT_ID, &p.labels, &[], id as f64);
         }
     }),
-    (&names::EVENT_CREATED, |out, r, labels, _| {
-        if let Some(at) = event_time(r, |e| &e.created_at) {
-            push_sample(out, &names::EVENT_CREATED, labels, &[], at);
+    (&names::EVENT_CREATED, |out, _, p, _| {
+        if let Some(at) = p.created {
+            push_sample(out, &names::EVENT_CREATED, &p.labels, &[], at);
         }
     }),
-    (&names::EVENT_UPDATED, |out, r, labels, _| {
-        if let Some(at) = event_time(r, |e| &e.updated_at) {
-            push_sample(out, &names::EVENT_UPDATED, labels, &[], at);
+    (&names::EVENT_UPDATED, |out, _, p, _| {
+        if let Some(at) = p.updated {
+            push_sample(out, &names::EVENT_UPDATED, &p.labels, &[], at);
         }
     }),
-    (&names::EVENT_AGE, |out, r, labels, now| {
-        if let Some(at) = event_time(r, |e| &e.updated_at) {
-            push_sample(out, &names::EVENT_AGE, labels, &[], now - at);
+    (&names::EVENT_AGE, |out, _, p, now| {
+        if let Some(at) = p.updated {
+            push_sample(out, &names::EVENT_AGE, &p.labels, &[], now - at);
         }
     }),
-    (&names::ERROR, |out, r, labels, _| {
+    (&names::ERROR, |out, r, p, _| {
         if let Some(class) = r.error {
-            push_sample(
-                out,
-                &names::ERROR,
-                labels,
-                &[(names::LABEL_CLASS, class.as_label())],
-                1.0,
-            );
+            let extra = [(names::LABEL_CLASS, class.as_label())];
+            push_sample(out, &names::ERROR, &p.labels, &extra, 1.0);
         }
     }),
-    (&names::HTTP_STATUS, |out, r, labels, _| {
-        push_sample(
-            out,
-            &names::HTTP_STATUS,
-            labels,
-            &[],
-            f64::from(r.http_status),
-        )
+    (&names::HTTP_STATUS, |out, r, p, _| {
+        let status = f64::from(r.http_status);
+        push_sample(out, &names::HTTP_STATUS, &p.labels, &[], status);
     }),
-    (&names::REQUEST_DURATION, |out, r, labels, _| {
-        push_sample(
-            out,
-            &names::REQUEST_DURATION,
-            labels,
-            &[],
-            r.duration.as_secs_f64(),
-        )
+    (&names::REQUEST_DURATION, |out, r, p, _| {
+        let seconds = r.duration.as_secs_f64();
+        push_sample(out, &names::REQUEST_DURATION, &p.labels, &[], seconds);
     }),
-    (&names::LAST_SUCCESS, |out, r, labels, _| {
+    (&names::LAST_SUCCESS, |out, r, p, _| {
         if let Some(at) = r.last_success {
-            push_sample(out, &names::LAST_SUCCESS, labels, &[], unix_seconds(at));
+            push_sample(out, &names::LAST_SUCCESS, &p.labels, &[], unix_seconds(at));
         }
     }),
 ];
+
+/// An API string as a label value: cut to [`MAX_LABEL_LEN`], empty when absent.
+fn raw_label(value: &Option<String>) -> &str {
+    bounded(value.as_deref().unwrap_or(""), MAX_LABEL_LEN)
+}
+
+fn event(result: &RepoResult) -> Option<&crate::client::StatisticsEvent> {
+    status(result)?.event.as_ref()
+}
 
 /// An event time as Unix seconds, when present and parseable.
 fn event_time(
@@ -284,8 +272,7 @@ fn event_time(
 /// response body instead of blocking a worker thread for its ~20 ms.
 pub struct RepositoryText {
     results: Vec<RepoResult>,
-    /// Each repository's identifying labels, escaped once.
-    labels: Vec<String>,
+    prepared: Vec<Prepared>,
     now: f64,
     family: usize,
     next: usize,
@@ -296,7 +283,7 @@ pub struct RepositoryText {
 impl RepositoryText {
     pub fn new(results: Vec<RepoResult>, now: SystemTime) -> Self {
         Self {
-            labels: results.iter().map(identity_labels).collect(),
+            prepared: results.iter().map(Prepared::new).collect(),
             results,
             now: unix_seconds(now),
             family: 0,
@@ -312,7 +299,12 @@ impl RepositoryText {
         let mut out = String::with_capacity(chunk_bytes.min(self.results.len() * 1300) + 4096);
         while let Some((spec, write)) = FAMILIES.get(self.family) {
             while let Some(result) = self.results.get(self.next) {
-                write(&mut self.samples, result, &self.labels[self.next], self.now);
+                write(
+                    &mut self.samples,
+                    result,
+                    &self.prepared[self.next],
+                    self.now,
+                );
                 self.next += 1;
                 if !self.samples.is_empty() {
                     if !self.header_written {
