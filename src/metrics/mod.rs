@@ -15,7 +15,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use prometheus::proto::MetricFamily;
 use prometheus::{Encoder, TextEncoder};
 
-use crate::client::model::parse_time;
 use crate::client::StatisticsStatus;
 use crate::collect::RepoResult;
 use names::Spec;
@@ -128,10 +127,11 @@ struct Prepared {
 
 impl Prepared {
     fn new(result: &RepoResult) -> Self {
+        let (created, updated) = event(result).map_or((None, None), |e| e.times());
         Self {
             labels: identity_labels(result),
-            created: event_time(result, |e| &e.created_at),
-            updated: event_time(result, |e| &e.updated_at),
+            created,
+            updated,
         }
     }
 }
@@ -252,16 +252,6 @@ fn raw_label(value: &Option<String>) -> &str {
 
 fn event(result: &RepoResult) -> Option<&crate::client::StatisticsEvent> {
     status(result)?.event.as_ref()
-}
-
-/// An event time as Unix seconds, when present and parseable.
-fn event_time(
-    result: &RepoResult,
-    field: impl Fn(&crate::client::StatisticsEvent) -> &Option<String>,
-) -> Option<f64> {
-    let event = status(result)?.event.as_ref()?;
-    let at = parse_time(field(event).as_deref()?)?;
-    Some(at.unix_timestamp_nanos() as f64 / 1e9)
 }
 
 /// The per-repository series of one scrape, produced piece by piece: family by family, each
