@@ -322,3 +322,21 @@ async fn shard_keeps_only_its_share_of_the_repositories() {
     all.sort();
     assert_eq!(all, ids, "every id in exactly one shard");
 }
+
+#[tokio::test]
+async fn landing_page_shows_repositories_not_yet_asked_as_pending() {
+    let server = MockServer::start().await;
+    mount_statuses(&server).await;
+    let app = app(&config_yaml(&server.uri(), &[1, 2], ""));
+    let before = request(&app, "GET", "/", None).await.body;
+    assert!(
+        before.contains(">pending<") && !before.contains(">timeout<"),
+        "{before}"
+    );
+    scrape(&app, None).await;
+    let after = request(&app, "GET", "/", None).await.body;
+    assert!(
+        after.contains(">ok<") && !after.contains("pending"),
+        "{after}"
+    );
+}

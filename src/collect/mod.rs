@@ -259,10 +259,12 @@ impl Collector {
                         duration: outcome.duration,
                         last_success,
                     },
+                    // Not answered by this scrape's deadline; for the landing page (LATEST), a
+                    // repository never asked yet is pending, not failed.
                     None => RepoResult {
                         repository: repository.clone(),
                         status: None,
-                        error: Some(ErrorClass::Timeout),
+                        error: (generation != LATEST).then_some(ErrorClass::Timeout),
                         http_status: 0,
                         duration: scrape_started.elapsed(),
                         last_success,
