@@ -275,14 +275,7 @@ fn build(
     } else {
         &[]
     };
-    let (repositories, statics, found) =
-        discovery::merge(&config.repositories, discovered, config.shard);
-    metrics.set_repositories(statics, found);
-    let plan = Arc::new(Plan {
-        client,
-        repositories: repositories.into(),
-        scrape: config.scrape.clone(),
-    });
+    let plan = plan_for(&config, client, discovered, metrics);
     Ok(Generation {
         config: Arc::new(config),
         plan,
@@ -296,15 +289,26 @@ fn with_repositories(
     metrics: &ExporterMetrics,
 ) -> Generation {
     let config = &generation.config;
+    Generation {
+        config: config.clone(),
+        plan: plan_for(config, generation.plan.client.clone(), discovered, metrics),
+    }
+}
+
+/// The plan of `config`: its static repositories plus `discovered`, cut to its shard; the
+/// repositories gauge follows.
+fn plan_for(
+    config: &Config,
+    client: Arc<CodeArtsClient>,
+    discovered: &[Repository],
+    metrics: &ExporterMetrics,
+) -> Arc<Plan> {
     let (repositories, statics, found) =
         discovery::merge(&config.repositories, discovered, config.shard);
     metrics.set_repositories(statics, found);
-    Generation {
-        config: config.clone(),
-        plan: Arc::new(Plan {
-            client: generation.plan.client.clone(),
-            repositories: repositories.into(),
-            scrape: config.scrape.clone(),
-        }),
-    }
+    Arc::new(Plan {
+        client,
+        repositories: repositories.into(),
+        scrape: config.scrape.clone(),
+    })
 }

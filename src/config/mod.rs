@@ -680,6 +680,19 @@ fn validate_discovery(raw: raw::RawDiscovery) -> Result<Option<DiscoveryConfig>,
     }))
 }
 
+/// A duration that must not be zero, or `default` when the key is absent.
+fn positive(
+    key: &str,
+    value: Option<Duration>,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    match value {
+        Some(d) if d.is_zero() => Err(ConfigError::invalid(key, "must be greater than 0")),
+        Some(d) => Ok(d),
+        None => Ok(default),
+    }
+}
+
 fn validate_scrape(raw: raw::RawScrape) -> Result<ScrapeConfig, ConfigError> {
     let defaults = ScrapeConfig::default();
     let concurrency = match raw.concurrency {
@@ -693,11 +706,6 @@ fn validate_scrape(raw: raw::RawScrape) -> Result<ScrapeConfig, ConfigError> {
                 format!("{n} must be in 1..=10000"),
             ))
         }
-    };
-    let positive = |key: &str, value: Option<Duration>, default: Duration| match value {
-        Some(d) if d.is_zero() => Err(ConfigError::invalid(key, "must be greater than 0")),
-        Some(d) => Ok(d),
-        None => Ok(default),
     };
     let request_timeout = positive(
         "scrape.request_timeout",
@@ -750,11 +758,6 @@ fn validate_scrape(raw: raw::RawScrape) -> Result<ScrapeConfig, ConfigError> {
 
 fn validate_server(raw: raw::RawServer) -> Result<ServerConfig, ConfigError> {
     let defaults = ServerConfig::default();
-    let positive = |key: &str, value: Option<Duration>, default: Duration| match value {
-        Some(d) if d.is_zero() => Err(ConfigError::invalid(key, "must be greater than 0")),
-        Some(d) => Ok(d),
-        None => Ok(default),
-    };
     let max_connections = match raw.max_connections {
         None => defaults.max_connections,
         Some(n) if (1..=100_000).contains(&n) => n as usize,
