@@ -14,6 +14,7 @@ use crate::collect::discovery;
 use crate::collect::{Collector, Plan};
 use crate::config::{Config, ConfigError, Repository, Shard};
 use crate::metrics::exporter::ExporterMetrics;
+use crate::metrics::TextCache;
 
 /// One config generation and what was built from it.
 pub struct Generation {
@@ -25,6 +26,8 @@ pub struct Generation {
 pub struct App {
     pub metrics: Arc<ExporterMetrics>,
     pub collector: Arc<Collector>,
+    /// The last scrape's per-repository text, reused where answers did not change.
+    pub text_cache: Arc<TextCache>,
     current: ArcSwap<Generation>,
     /// Where reloads read the config from; `None` when it did not come from a file (`--demo`).
     config_path: Option<PathBuf>,
@@ -71,6 +74,7 @@ impl App {
         metrics.observe_reload(true, now_unix());
         Ok(Arc::new(Self {
             collector: Collector::new(metrics.clone()),
+            text_cache: Arc::default(),
             metrics,
             current: ArcSwap::from_pointee(generation),
             config_path,

@@ -218,6 +218,40 @@ async fn cache_serves_results_younger_than_min_interval() {
 }
 
 #[tokio::test]
+async fn a_scrape_from_the_cache_repeats_every_series_but_the_event_ages_which_grow() {
+    // 300 repositories: more than one block of reused text.
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ok_answer())
+        .expect(300)
+        .mount(&server)
+        .await;
+    let ids: Vec<u32> = (1..=300).collect();
+    let app = app(&config_yaml(&server.uri(), &ids, "  min_interval: 1h\n"));
+    let per_repository = |body: &str| -> Vec<Sample> {
+        samples(body)
+            .into_iter()
+            .filter(|s| s.name.starts_with("codearts_repo_statistics_"))
+            .collect()
+    };
+    let first = per_repository(&scrape(&app, None).await.body);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let second = per_repository(&scrape(&app, None).await.body);
+
+    assert_eq!(first.len(), second.len());
+    assert!(first.len() >= 300 * 12, "{} samples", first.len());
+    for (before, after) in first.iter().zip(&second) {
+        assert_eq!((&before.name, &before.labels), (&after.name, &after.labels));
+        if before.name == "codearts_repo_statistics_event_age_seconds" {
+            let grown = after.value - before.value;
+            assert!((1.0..3.0).contains(&grown), "{before:?} → {after:?}");
+        } else {
+            assert_eq!(before.value, after.value, "{before:?}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn cache_expires_after_min_interval() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))

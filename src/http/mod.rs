@@ -56,13 +56,11 @@ fn budget(app: &App, headers: &HeaderMap) -> std::time::Duration {
     scrape_budget(header, scrape.timeout_offset, scrape.max_duration)
 }
 
-/// How much text `/metrics` formats per piece of its streamed answer.
-const STREAM_CHUNK_BYTES: usize = 64 * 1024;
-
 /// `/metrics`: the fan-out scrape. Always 200: failures are per-repository series.
 ///
-/// The per-repository text is formatted piece by piece as the connection takes it
-/// ([`metrics::RepositoryText`]); the exporter's own metrics follow.
+/// The per-repository text is written piece by piece as the connection takes it, reusing the
+/// previous scrape's text where answers did not change ([`metrics::TextCache`]); the exporter's
+/// own metrics follow.
 async fn scrape(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let budget = budget(&app, &headers);
     let generation = app.current();
@@ -80,12 +78,19 @@ async fn scrape(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     if let Err(err) = metrics::encode(&app.metrics.registry().gather(), &mut tail) {
         tracing::error!(error = %err, "cannot encode the exporter's own metrics");
     }
-    let text = metrics::RepositoryText::new(snapshot.results, SystemTime::now());
+    // The text is worth keeping for the next scrape only while answers are kept.
+    let keep = !generation.plan.scrape.min_interval.is_zero();
+    let text = app
+        .text_cache
+        .text(snapshot.results, SystemTime::now(), keep);
+    tracing::debug!(
+        reused_blocks = text.reused_blocks(),
+        "writing the per-repository text"
+    );
     let pieces = futures::stream::unfold(text, |mut text| async move {
-        text.next_chunk(STREAM_CHUNK_BYTES)
-            .map(|piece| (piece.into_bytes(), text))
+        text.next_piece().map(|piece| (piece, text))
     })
-    .chain(futures::stream::once(async move { tail }))
+    .chain(futures::stream::once(async move { tail.into() }))
     .map(Ok::<_, std::convert::Infallible>);
     (
         [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],

@@ -1,14 +1,18 @@
 //! Turning a scrape's results into the Prometheus text format.
 //!
-//! Per-repository series are written fresh from each scrape's results (a repository that leaves
-//! the config leaves `/metrics` with it) straight into the answer's text: at 10,000 repositories
+//! Per-repository series are written from each scrape's results (a repository that leaves the
+//! config leaves `/metrics` with it) straight into the answer's text: at 10,000 repositories
 //! building protobuf-style families first cost six times the time and most of the memory
-//! (BENCHMARKS.md). The exporter's own, long-lived metrics live in
-//! [`exporter::ExporterMetrics`] and are encoded by the prometheus crate. Everything here is
-//! pure: results and a clock in, text out.
+//! (BENCHMARKS.md). This file says what each family shows and how a sample is spelled;
+//! [`text`] assembles a scrape's answer from them, reusing what did not change. The exporter's
+//! own, long-lived metrics live in [`exporter::ExporterMetrics`] and are encoded by the
+//! prometheus crate. Everything here is pure: results and a clock in, text out.
 
 pub mod exporter;
 pub mod names;
+mod text;
+
+pub use text::{RepositoryText, TextCache};
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -50,6 +54,12 @@ fn unix_seconds(t: SystemTime) -> f64 {
 
 /// Appends `value` as a label value of the text format: `\`, `"` and newlines escaped.
 fn push_label_value(out: &mut String, value: &str) {
+    // Nearly every value needs no escape; copying it whole is several times faster than
+    // pushing it character by character.
+    if !value.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n')) {
+        out.push_str(value);
+        return;
+    }
     for c in value.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -153,9 +163,17 @@ fn identity_labels(result: &RepoResult) -> String {
     labels
 }
 
-/// One per-repository family: its spec and how a result contributes samples to it, given the
-/// repository's prepared labels and times, and the scrape time.
-type Family = (&'static Spec, fn(&mut String, &RepoResult, &Prepared, f64));
+/// How a result contributes samples to one per-repository family.
+enum Samples {
+    /// From the result and its prepared labels and times alone: the same results always give
+    /// the same text, which is what lets [`text::TextCache`] reuse it.
+    OfResult(fn(&mut String, &RepoResult, &Prepared)),
+    /// From the prepared times and the scrape time (in Unix seconds).
+    AtScrapeTime(fn(&mut String, &Prepared, f64)),
+}
+
+/// One per-repository family: its spec and how it is written.
+type Family = (&'static Spec, Samples);
 
 fn status(result: &RepoResult) -> Option<&StatisticsStatus> {
     result.status.as_deref()
@@ -163,86 +181,125 @@ fn status(result: &RepoResult) -> Option<&StatisticsStatus> {
 
 /// The families, in the order they are written; each writes nothing for a result without data.
 const FAMILIES: [Family; 13] = [
-    (&names::UP, |out, r, p, _| {
-        let up = if r.error.is_none() { 1.0 } else { 0.0 };
-        push_sample(out, &names::UP, &p.labels, &[], up);
-    }),
-    (&names::CAN_STATISTICS, |out, r, p, _| {
-        if let Some(can) = status(r).and_then(|s| s.can_statistics) {
-            let value = if can { 1.0 } else { 0.0 };
-            push_sample(out, &names::CAN_STATISTICS, &p.labels, &[], value);
-        }
-    }),
-    (&names::REASON, |out, r, p, _| {
-        if let Some(reason) = status(r).and_then(|s| s.reason) {
-            push_sample(out, &names::REASON, &p.labels, &[], reason as f64);
-        }
-    }),
-    (&names::EVENT_STATUS, |out, r, p, _| {
-        let Some(raw) = event(r).and_then(|e| e.status.as_deref()) else {
-            return;
-        };
-        let current = if KNOWN_EVENT_STATUSES.contains(&raw) {
-            raw
-        } else {
-            OTHER_STATUS
-        };
-        for state in KNOWN_EVENT_STATUSES.iter().chain([&OTHER_STATUS]) {
-            let value = if *state == current { 1.0 } else { 0.0 };
-            let extra = [(names::LABEL_STATUS, *state)];
-            push_sample(out, &names::EVENT_STATUS, &p.labels, &extra, value);
-        }
-    }),
-    (&names::EVENT_INFO, |out, r, p, _| {
-        let Some(event) = event(r) else {
-            return;
-        };
-        let extra = [
-            (names::LABEL_BRANCH, raw_label(&event.branch)),
-            (names::LABEL_STATUS, raw_label(&event.status)),
-            (names::LABEL_STAT_DATE, raw_label(&event.stat_date)),
-        ];
-        push_sample(out, &names::EVENT_INFO, &p.labels, &extra, 1.0);
-    }),
-    (&names::EVENT_ID, |out, r, p, _| {
-        if let Some(id) = event(r).and_then(|e| e.id) {
-            push_sample(out, &names::EVENT_ID, &p.labels, &[], id as f64);
-        }
-    }),
-    (&names::EVENT_CREATED, |out, _, p, _| {
-        if let Some(at) = p.created {
-            push_sample(out, &names::EVENT_CREATED, &p.labels, &[], at);
-        }
-    }),
-    (&names::EVENT_UPDATED, |out, _, p, _| {
-        if let Some(at) = p.updated {
-            push_sample(out, &names::EVENT_UPDATED, &p.labels, &[], at);
-        }
-    }),
-    (&names::EVENT_AGE, |out, _, p, now| {
-        if let Some(at) = p.updated {
-            push_sample(out, &names::EVENT_AGE, &p.labels, &[], now - at);
-        }
-    }),
-    (&names::ERROR, |out, r, p, _| {
-        if let Some(class) = r.error {
-            let extra = [(names::LABEL_CLASS, class.as_label())];
-            push_sample(out, &names::ERROR, &p.labels, &extra, 1.0);
-        }
-    }),
-    (&names::HTTP_STATUS, |out, r, p, _| {
-        let status = f64::from(r.http_status);
-        push_sample(out, &names::HTTP_STATUS, &p.labels, &[], status);
-    }),
-    (&names::REQUEST_DURATION, |out, r, p, _| {
-        let seconds = r.duration.as_secs_f64();
-        push_sample(out, &names::REQUEST_DURATION, &p.labels, &[], seconds);
-    }),
-    (&names::LAST_SUCCESS, |out, r, p, _| {
-        if let Some(at) = r.last_success {
-            push_sample(out, &names::LAST_SUCCESS, &p.labels, &[], unix_seconds(at));
-        }
-    }),
+    (
+        &names::UP,
+        Samples::OfResult(|out, r, p| {
+            let up = if r.error.is_none() { 1.0 } else { 0.0 };
+            push_sample(out, &names::UP, &p.labels, &[], up);
+        }),
+    ),
+    (
+        &names::CAN_STATISTICS,
+        Samples::OfResult(|out, r, p| {
+            if let Some(can) = status(r).and_then(|s| s.can_statistics) {
+                let value = if can { 1.0 } else { 0.0 };
+                push_sample(out, &names::CAN_STATISTICS, &p.labels, &[], value);
+            }
+        }),
+    ),
+    (
+        &names::REASON,
+        Samples::OfResult(|out, r, p| {
+            if let Some(reason) = status(r).and_then(|s| s.reason) {
+                push_sample(out, &names::REASON, &p.labels, &[], reason as f64);
+            }
+        }),
+    ),
+    (
+        &names::EVENT_STATUS,
+        Samples::OfResult(|out, r, p| {
+            let Some(raw) = event(r).and_then(|e| e.status.as_deref()) else {
+                return;
+            };
+            let current = if KNOWN_EVENT_STATUSES.contains(&raw) {
+                raw
+            } else {
+                OTHER_STATUS
+            };
+            for state in KNOWN_EVENT_STATUSES.iter().chain([&OTHER_STATUS]) {
+                let value = if *state == current { 1.0 } else { 0.0 };
+                let extra = [(names::LABEL_STATUS, *state)];
+                push_sample(out, &names::EVENT_STATUS, &p.labels, &extra, value);
+            }
+        }),
+    ),
+    (
+        &names::EVENT_INFO,
+        Samples::OfResult(|out, r, p| {
+            let Some(event) = event(r) else {
+                return;
+            };
+            let extra = [
+                (names::LABEL_BRANCH, raw_label(&event.branch)),
+                (names::LABEL_STATUS, raw_label(&event.status)),
+                (names::LABEL_STAT_DATE, raw_label(&event.stat_date)),
+            ];
+            push_sample(out, &names::EVENT_INFO, &p.labels, &extra, 1.0);
+        }),
+    ),
+    (
+        &names::EVENT_ID,
+        Samples::OfResult(|out, r, p| {
+            if let Some(id) = event(r).and_then(|e| e.id) {
+                push_sample(out, &names::EVENT_ID, &p.labels, &[], id as f64);
+            }
+        }),
+    ),
+    (
+        &names::EVENT_CREATED,
+        Samples::OfResult(|out, _, p| {
+            if let Some(at) = p.created {
+                push_sample(out, &names::EVENT_CREATED, &p.labels, &[], at);
+            }
+        }),
+    ),
+    (
+        &names::EVENT_UPDATED,
+        Samples::OfResult(|out, _, p| {
+            if let Some(at) = p.updated {
+                push_sample(out, &names::EVENT_UPDATED, &p.labels, &[], at);
+            }
+        }),
+    ),
+    (
+        &names::EVENT_AGE,
+        Samples::AtScrapeTime(|out, p, now| {
+            if let Some(at) = p.updated {
+                push_sample(out, &names::EVENT_AGE, &p.labels, &[], now - at);
+            }
+        }),
+    ),
+    (
+        &names::ERROR,
+        Samples::OfResult(|out, r, p| {
+            if let Some(class) = r.error {
+                let extra = [(names::LABEL_CLASS, class.as_label())];
+                push_sample(out, &names::ERROR, &p.labels, &extra, 1.0);
+            }
+        }),
+    ),
+    (
+        &names::HTTP_STATUS,
+        Samples::OfResult(|out, r, p| {
+            let status = f64::from(r.http_status);
+            push_sample(out, &names::HTTP_STATUS, &p.labels, &[], status);
+        }),
+    ),
+    (
+        &names::REQUEST_DURATION,
+        Samples::OfResult(|out, r, p| {
+            let seconds = r.duration.as_secs_f64();
+            push_sample(out, &names::REQUEST_DURATION, &p.labels, &[], seconds);
+        }),
+    ),
+    (
+        &names::LAST_SUCCESS,
+        Samples::OfResult(|out, r, p| {
+            if let Some(at) = r.last_success {
+                push_sample(out, &names::LAST_SUCCESS, &p.labels, &[], unix_seconds(at));
+            }
+        }),
+    ),
 ];
 
 /// An API string as a label value: cut to [`MAX_LABEL_LEN`], empty when absent.
@@ -254,72 +311,16 @@ fn event(result: &RepoResult) -> Option<&crate::client::StatisticsEvent> {
     status(result)?.event.as_ref()
 }
 
-/// The per-repository series of one scrape, produced piece by piece: family by family, each
-/// family's header before its first sample, a family with no sample left out entirely.
-///
-/// `/metrics` streams these pieces as the connection takes them, so a 10,000-repository answer
-/// (12 MiB) is never held in memory at once and its formatting is spread over the polls of the
-/// response body instead of blocking a worker thread for its ~20 ms.
-pub struct RepositoryText {
-    results: Vec<RepoResult>,
-    prepared: Vec<Prepared>,
-    now: f64,
-    family: usize,
-    next: usize,
-    header_written: bool,
-    samples: String,
-}
-
-impl RepositoryText {
-    pub fn new(results: Vec<RepoResult>, now: SystemTime) -> Self {
-        Self {
-            prepared: results.iter().map(Prepared::new).collect(),
-            results,
-            now: unix_seconds(now),
-            family: 0,
-            next: 0,
-            header_written: false,
-            samples: String::with_capacity(1024),
-        }
-    }
-
-    /// The next piece of text, about `chunk_bytes` long and ending at a line; `None` when all
-    /// was written.
-    pub fn next_chunk(&mut self, chunk_bytes: usize) -> Option<String> {
-        let mut out = String::with_capacity(chunk_bytes.min(self.results.len() * 1300) + 4096);
-        while let Some((spec, write)) = FAMILIES.get(self.family) {
-            while let Some(result) = self.results.get(self.next) {
-                write(
-                    &mut self.samples,
-                    result,
-                    &self.prepared[self.next],
-                    self.now,
-                );
-                self.next += 1;
-                if !self.samples.is_empty() {
-                    if !self.header_written {
-                        push_header(&mut out, spec);
-                        self.header_written = true;
-                    }
-                    out.push_str(&self.samples);
-                    self.samples.clear();
-                }
-                if out.len() >= chunk_bytes {
-                    return Some(out);
-                }
-            }
-            self.family += 1;
-            self.next = 0;
-            self.header_written = false;
-        }
-        (!out.is_empty()).then_some(out)
-    }
-}
-
-/// The per-repository text of `results`, as of `now`, in one string.
+/// The per-repository text of `results`, as of `now`, in one string (`/probe`, tests).
 pub fn render_repositories(results: &[RepoResult], now: SystemTime) -> String {
     let mut text = RepositoryText::new(results.to_vec(), now);
-    text.next_chunk(usize::MAX).unwrap_or_default()
+    let mut out = Vec::new();
+    while let Some(piece) = text.next_piece() {
+        out.extend_from_slice(&piece);
+    }
+    // Every piece was written from `&str`s, cut at line ends.
+    String::from_utf8(out)
+        .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned())
 }
 
 /// Appends one unlabelled gauge, for values computed at scrape time.

@@ -183,24 +183,6 @@ fn every_family_has_one_header_before_its_samples() {
 }
 
 #[test]
-fn chunks_end_at_lines_and_add_up_to_the_whole() {
-    let status = StatisticsStatus {
-        can_statistics: Some(true),
-        reason: Some(1),
-        ..Default::default()
-    };
-    let results: Vec<_> = (1..=50).map(|id| ok(id, status.clone())).collect();
-    let whole = render(&results, UNIX_EPOCH);
-    let mut text = RepositoryText::new(results, UNIX_EPOCH);
-    let chunks: Vec<String> = std::iter::from_fn(|| text.next_chunk(300)).collect();
-    assert!(chunks.len() > 10);
-    assert!(chunks
-        .iter()
-        .all(|c| c.ends_with('\n') && c.len() < 300 + 200));
-    assert_eq!(chunks.concat(), whole);
-}
-
-#[test]
 fn help_names_the_api_field() {
     for spec in [
         &names::CAN_STATISTICS,

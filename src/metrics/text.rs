@@ -1,0 +1,278 @@
+//! A scrape's per-repository text: written family by family over blocks of repositories,
+//! streamed piece by piece, and reused from the scrape before wherever a block's results did
+//! not change.
+//!
+//! Why reuse: with `min_interval` most scrapes show the answers the scrape before showed, and
+//! writing them again was nearly all of such a scrape's cost (48 ms of CPU for 10,000
+//! repositories, BENCHMARKS.md). Only `event_age_seconds` depends on the scrape time, so it is
+//! written every time; every other family of a block is reused while the block's results are
+//! the same. Blocks rather than the whole answer, so that a scrape that refreshed a few
+//! repositories (rotation) rewrites only their blocks.
+//!
+//! Why streamed: a 10,000-repository answer is 12 MiB. Without a cache it is never held whole,
+//! and its writing is spread over the polls of the response body instead of blocking a worker
+//! thread for its ~40 ms.
+
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use bytes::Bytes;
+
+use super::{push_header, unix_seconds, Prepared, Samples, FAMILIES};
+use crate::collect::RepoResult;
+
+/// Repositories per block: one family of one block is a streamed piece of about 25 KiB, and a
+/// refreshed repository costs the rewrite of at most this many.
+const BLOCK_REPOSITORIES: usize = 256;
+
+/// Consecutive repositories' results and, family by family, their text.
+struct Block {
+    results: Vec<RepoResult>,
+    prepared: Vec<Prepared>,
+    /// One entry per [`FAMILIES`] entry; filled only for a block that is kept, and left empty
+    /// for the families written at scrape time.
+    texts: Vec<Bytes>,
+}
+
+impl Block {
+    fn new(results: Vec<RepoResult>) -> Self {
+        Self {
+            prepared: results.iter().map(Prepared::new).collect(),
+            results,
+            texts: Vec::new(),
+        }
+    }
+}
+
+/// The blocks of the last scrape that was written to the end, for the next scrape to reuse.
+///
+/// Holds about as much as one answer (1.2 KiB per repository), and only while answers are
+/// cached (`min_interval` above zero): without that cache no two scrapes show the same answer.
+#[derive(Default)]
+pub struct TextCache {
+    blocks: Mutex<Vec<Option<Arc<Block>>>>,
+}
+
+impl TextCache {
+    /// The text of `results` as of `now`. With `keep`, every block whose results are the same
+    /// as the last scrape's is reused, and this scrape's blocks are kept once it is written to
+    /// the end; without, the cache is emptied and nothing is kept.
+    pub fn text(
+        self: &Arc<Self>,
+        results: Vec<RepoResult>,
+        now: SystemTime,
+        keep: bool,
+    ) -> RepositoryText {
+        let parts = into_blocks(results);
+        let reusable: Vec<Option<Arc<Block>>> = {
+            let mut cached = self.blocks.lock().unwrap_or_else(|e| e.into_inner());
+            if !keep {
+                cached.clear();
+            }
+            cached.truncate(parts.len());
+            cached
+                .iter_mut()
+                .zip(&parts)
+                .map(|(slot, part)| match slot {
+                    Some(block) if all_same(&block.results, part) => Some(block.clone()),
+                    // Freed now rather than when this scrape is written: the memory of a
+                    // changed block is not held twice.
+                    _ => {
+                        *slot = None;
+                        None
+                    }
+                })
+                .collect()
+        };
+        let blocks = parts
+            .into_iter()
+            .enumerate()
+            .map(|(index, part)| match reusable.get(index) {
+                Some(Some(block)) => Source::Reused(block.clone()),
+                _ => Source::Written(Block::new(part)),
+            })
+            .collect();
+        RepositoryText::from_blocks(blocks, now, keep.then(|| self.clone()))
+    }
+}
+
+fn into_blocks(results: Vec<RepoResult>) -> Vec<Vec<RepoResult>> {
+    let mut results = results.into_iter().peekable();
+    let mut blocks = Vec::new();
+    while results.peek().is_some() {
+        blocks.push(results.by_ref().take(BLOCK_REPOSITORIES).collect());
+    }
+    blocks
+}
+
+fn all_same(cached: &[RepoResult], current: &[RepoResult]) -> bool {
+    cached.len() == current.len() && cached.iter().zip(current).all(|(a, b)| same(a, b))
+}
+
+/// Whether `a` and `b` are written the same by every family but those written at scrape time.
+///
+/// The answer is compared by identity: the collector shares one answer object between the
+/// scrapes that show it, and a new fetch is a new object even when its content is equal. Every
+/// field is named so that a field added to [`RepoResult`] cannot be forgotten here.
+fn same(a: &RepoResult, b: &RepoResult) -> bool {
+    let RepoResult {
+        repository,
+        status,
+        error,
+        http_status,
+        duration,
+        last_success,
+    } = a;
+    let same_status = match (status, &b.status) {
+        (Some(x), Some(y)) => Arc::ptr_eq(x, y),
+        (None, None) => true,
+        _ => false,
+    };
+    same_status
+        && *repository == b.repository
+        && *error == b.error
+        && *http_status == b.http_status
+        && *duration == b.duration
+        && *last_success == b.last_success
+}
+
+/// Where a block's text comes from in this scrape.
+enum Source {
+    Reused(Arc<Block>),
+    Written(Block),
+}
+
+impl Source {
+    fn block(&self) -> &Block {
+        match self {
+            Self::Reused(block) => block,
+            Self::Written(block) => block,
+        }
+    }
+}
+
+/// The per-repository series of one scrape, produced piece by piece: family by family, each
+/// family's header before its first sample, a family with no sample left out entirely.
+pub struct RepositoryText {
+    blocks: Vec<Source>,
+    now: f64,
+    family: usize,
+    block: usize,
+    header_written: bool,
+    /// Where this scrape's blocks go once it is written to the end; `None` when not kept.
+    keep_in: Option<Arc<TextCache>>,
+}
+
+impl RepositoryText {
+    /// The text of `results` as of `now`, written from scratch and kept nowhere.
+    pub fn new(results: Vec<RepoResult>, now: SystemTime) -> Self {
+        let blocks = into_blocks(results)
+            .into_iter()
+            .map(|part| Source::Written(Block::new(part)))
+            .collect();
+        Self::from_blocks(blocks, now, None)
+    }
+
+    fn from_blocks(blocks: Vec<Source>, now: SystemTime, keep_in: Option<Arc<TextCache>>) -> Self {
+        Self {
+            blocks,
+            now: unix_seconds(now),
+            family: 0,
+            block: 0,
+            header_written: false,
+            keep_in,
+        }
+    }
+
+    /// How many blocks of repositories this scrape reuses from the scrape before.
+    pub fn reused_blocks(&self) -> usize {
+        self.blocks
+            .iter()
+            .filter(|source| matches!(source, Source::Reused(_)))
+            .count()
+    }
+
+    /// The next piece of text (one family of one block, ending at a line); `None` when all was
+    /// written, at which point the blocks are kept if this text was made to keep them.
+    pub fn next_piece(&mut self) -> Option<Bytes> {
+        while self.family < FAMILIES.len() {
+            while self.block < self.blocks.len() {
+                let piece = self.write(self.block);
+                self.block += 1;
+                if piece.is_some() {
+                    return piece;
+                }
+            }
+            self.family += 1;
+            self.block = 0;
+            self.header_written = false;
+        }
+        self.keep();
+        None
+    }
+
+    /// The current family's samples of block `index`, after the family's header if they are
+    /// its first; `None` when the block has none.
+    fn write(&mut self, index: usize) -> Option<Bytes> {
+        let (spec, samples) = &FAMILIES[self.family];
+        let keep = self.keep_in.is_some();
+        let samples = match (&mut self.blocks[index], samples) {
+            (Source::Reused(block), Samples::OfResult(_)) => block.texts[self.family].clone(),
+            (Source::Written(block), Samples::OfResult(write)) => {
+                let mut text = String::new();
+                for (result, prepared) in block.results.iter().zip(&block.prepared) {
+                    write(&mut text, result, prepared);
+                }
+                let text = Bytes::from(text);
+                if keep {
+                    block.texts.push(text.clone());
+                }
+                text
+            }
+            (source, Samples::AtScrapeTime(write)) => {
+                let mut text = String::new();
+                for prepared in &source.block().prepared {
+                    write(&mut text, prepared, self.now);
+                }
+                if let Source::Written(block) = source {
+                    if keep {
+                        block.texts.push(Bytes::new());
+                    }
+                }
+                Bytes::from(text)
+            }
+        };
+        if samples.is_empty() {
+            return None;
+        }
+        if self.header_written {
+            return Some(samples);
+        }
+        self.header_written = true;
+        let mut first = String::with_capacity(samples.len() + 256);
+        push_header(&mut first, spec);
+        let mut first = first.into_bytes();
+        first.extend_from_slice(&samples);
+        Some(Bytes::from(first))
+    }
+
+    /// Hands this scrape's blocks to the cache it was made for.
+    fn keep(&mut self) {
+        let Some(cache) = self.keep_in.take() else {
+            return;
+        };
+        let blocks = std::mem::take(&mut self.blocks)
+            .into_iter()
+            .map(|source| {
+                Some(match source {
+                    Source::Reused(block) => block,
+                    Source::Written(block) => Arc::new(block),
+                })
+            })
+            .collect();
+        *cache.blocks.lock().unwrap_or_else(|e| e.into_inner()) = blocks;
+    }
+}
+
+#[cfg(test)]
+mod tests;
