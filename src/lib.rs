@@ -5,7 +5,9 @@
 //! [`config`] → [`auth`] → [`client`] → [`collect`] → [`metrics`] → [`http`].
 //! [`app`] holds the running config generation and swaps it on reload; [`cli`] is the command
 //! line. [`sim`] is a CodeArts look-alike used by `--demo`, the tests and the benchmarks; the
-//! product never reaches it otherwise.
+//! product never reaches it otherwise. [`heap`] holds the crate's one `unsafe` call.
+
+#![deny(unsafe_code)]
 
 pub mod app;
 pub mod auth;
@@ -13,6 +15,7 @@ pub mod cli;
 pub mod client;
 pub mod collect;
 pub mod config;
+pub mod heap;
 pub mod http;
 pub mod logging;
 pub mod metrics;
