@@ -624,6 +624,35 @@ async fn measure_simulator(client: &reqwest::Client) -> Result<f64> {
     Ok(REQUESTS as f64 / elapsed)
 }
 
+/// The reference for N = 100: one wave of 100 status requests sent straight to a 50 ms
+/// simulator by the bench's own client, no exporter between (median of [`SCRAPES_PER_N`] waves
+/// after a first that opens the connections). On two shared cores the slowest of 100
+/// simultaneous answers is later than 50 ms, and a scrape cannot finish before it.
+async fn measure_direct_wave(client: &reqwest::Client) -> Result<Duration> {
+    const N: usize = 100;
+    let (_sim, endpoint) = start_simulator(N, LATENCY)?;
+    let urls: Vec<String> = ids(N)
+        .map(|id| format!("{endpoint}/v4/repositories/{id}/repository/statistics-status"))
+        .collect();
+    let mut walls = Vec::new();
+    for _ in 0..=SCRAPES_PER_N {
+        let started = Instant::now();
+        let answers = futures::future::join_all(urls.iter().map(|url| async move {
+            let answer = client.get(url).header("X-Auth-Token", TOKEN).send().await?;
+            let ok = answer.status().is_success();
+            answer.bytes().await?;
+            Ok::<bool, reqwest::Error>(ok)
+        }))
+        .await;
+        walls.push(started.elapsed().as_secs_f64());
+        if !answers.iter().all(|ok| matches!(ok, Ok(true))) {
+            return Err("a direct status request failed".into());
+        }
+    }
+    walls.remove(0);
+    Ok(Duration::from_secs_f64(median(&mut walls)))
+}
+
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|text| {
@@ -667,6 +696,8 @@ async fn full_run() -> Result<()> {
 
     let simulator_rate = measure_simulator(&client).await?;
     eprintln!("simulator: {simulator_rate:.0} requests/s at latency 0");
+    let direct_wave = measure_direct_wave(&client).await?;
+    eprintln!("direct wave of 100 at 50 ms: {direct_wave:?}");
 
     let fanouts = measure_fanouts(&client, dir.path(), ticks).await?;
     for fanout in &fanouts {
@@ -697,7 +728,7 @@ async fn full_run() -> Result<()> {
     }
     eprintln!("load average after: {}", load_average());
 
-    print_table(&fanouts, &cached, &blackbox, simulator_rate);
+    print_table(&fanouts, &cached, &blackbox, simulator_rate, direct_wave);
     println!(
         "\nTotal run time {:.0} s; load average at the end {}.",
         started.elapsed().as_secs_f64(),
@@ -706,7 +737,13 @@ async fn full_run() -> Result<()> {
     Ok(())
 }
 
-fn print_table(fanouts: &[FanOut], cached: &Cached, blackbox: &[Blackbox], simulator_rate: f64) {
+fn print_table(
+    fanouts: &[FanOut],
+    cached: &Cached,
+    blackbox: &[Blackbox],
+    simulator_rate: f64,
+    direct_wave: Duration,
+) {
     let at = |n: usize| {
         fanouts
             .iter()
@@ -737,6 +774,17 @@ fn print_table(fanouts: &[FanOut], cached: &Cached, blackbox: &[Blackbox], simul
             target.map_or("—", |t| verdict(f.wall_ratio() <= t)),
         );
     }
+    println!(
+        "| 100 requests sent straight to the simulator, one wave (no exporter) | 100 | {:.3} s | 0.050 s | {:.3} | — | — |",
+        direct_wave.as_secs_f64(),
+        direct_wave.as_secs_f64() / LATENCY.as_secs_f64()
+    );
+    println!(
+        "| scrape wall time ÷ that direct wave | 100 | {:.3} s | {:.3} s | {:.3} | — | — |",
+        n100.wall_median.as_secs_f64(),
+        direct_wave.as_secs_f64(),
+        n100.wall_median.as_secs_f64() / direct_wave.as_secs_f64()
+    );
     for f in fanouts {
         println!(
             "| exporter CPU per status | {} | {} | | | | |",
