@@ -126,6 +126,11 @@ fn exporter_config(endpoint: &str, repositories: usize, min_interval: &str) -> S
     yaml
 }
 
+/// The simulator's statistics-status URL of repository `id`.
+fn status_url(endpoint: &str, id: u64) -> String {
+    format!("{endpoint}/v4/repositories/{id}/repository/statistics-status")
+}
+
 fn ids(repositories: usize) -> impl Iterator<Item = u64> {
     (0..repositories as u64).map(|i| u64::from(FIRST_ID) + i)
 }
@@ -265,19 +270,22 @@ async fn sim_counters(client: &reqwest::Client, endpoint: &str) -> Result<SimCou
     })
 }
 
+/// `GET /metrics` with a scrape timeout long enough for the largest N; a non-2xx is an error.
+async fn get_metrics(client: &reqwest::Client, base: &str) -> Result<reqwest::Response> {
+    Ok(client
+        .get(format!("{base}/metrics"))
+        .header(SCRAPE_TIMEOUT_HEADER, "120")
+        .send()
+        .await?
+        .error_for_status()?)
+}
+
 /// One `/metrics`, timed from the request to its last byte. The body is kept as received and
 /// never copied: a 12 MiB copy between two timed scrapes made the next one slower in this
 /// client, not in the exporter.
 async fn scrape(client: &reqwest::Client, base: &str) -> Result<(bytes::Bytes, Duration)> {
     let started = Instant::now();
-    let body = client
-        .get(format!("{base}/metrics"))
-        .header(SCRAPE_TIMEOUT_HEADER, "120")
-        .send()
-        .await?
-        .error_for_status()?
-        .bytes()
-        .await?;
+    let body = get_metrics(client, base).await?.bytes().await?;
     Ok((body, started.elapsed()))
 }
 
@@ -287,12 +295,7 @@ async fn scrape(client: &reqwest::Client, base: &str) -> Result<(bytes::Bytes, D
 /// the client's allocator handing back the copy's pages).
 async fn scrape_discarding(client: &reqwest::Client, base: &str) -> Result<(usize, Duration)> {
     let started = Instant::now();
-    let mut answer = client
-        .get(format!("{base}/metrics"))
-        .header(SCRAPE_TIMEOUT_HEADER, "120")
-        .send()
-        .await?
-        .error_for_status()?;
+    let mut answer = get_metrics(client, base).await?;
     let mut bytes = 0;
     while let Some(piece) = answer.chunk().await? {
         bytes += piece.len();
@@ -562,7 +565,7 @@ async fn measure_blackbox(
     let (blackbox, base) = start_blackbox(client, dir).await?;
     let urls: Vec<String> = ids(probes)
         .map(|id| {
-            let target = format!("{endpoint}/v4/repositories/{id}/repository/statistics-status");
+            let target = status_url(&endpoint, id);
             let mut url = reqwest::Url::parse(&format!("{base}/probe")).expect("a valid base");
             url.query_pairs_mut()
                 .append_pair("module", "codearts")
@@ -602,17 +605,12 @@ async fn measure_simulator(client: &reqwest::Client) -> Result<f64> {
     let urls: Vec<String> = (0..REQUESTS)
         .map(|i| {
             let id = u64::from(FIRST_ID) + (i % REPOSITORIES) as u64;
-            format!("{endpoint}/v4/repositories/{id}/repository/statistics-status")
+            status_url(&endpoint, id)
         })
         .collect();
     let started = Instant::now();
     let failures = futures::stream::iter(urls)
-        .map(|url| async move {
-            let answer = client.get(url).header("X-Auth-Token", TOKEN).send().await?;
-            let ok = answer.status().is_success();
-            answer.bytes().await?;
-            Ok::<bool, reqwest::Error>(ok)
-        })
+        .map(|url| async move { status_ok(client, &url).await })
         .buffer_unordered(CONCURRENCY)
         .filter(|ok| futures::future::ready(!matches!(ok, Ok(true))))
         .count()
@@ -631,19 +629,12 @@ async fn measure_simulator(client: &reqwest::Client) -> Result<f64> {
 async fn measure_direct_wave(client: &reqwest::Client) -> Result<Duration> {
     const N: usize = 100;
     let (_sim, endpoint) = start_simulator(N, LATENCY)?;
-    let urls: Vec<String> = ids(N)
-        .map(|id| format!("{endpoint}/v4/repositories/{id}/repository/statistics-status"))
-        .collect();
+    let urls: Vec<String> = ids(N).map(|id| status_url(&endpoint, id)).collect();
     let mut walls = Vec::new();
     for _ in 0..=SCRAPES_PER_N {
         let started = Instant::now();
-        let answers = futures::future::join_all(urls.iter().map(|url| async move {
-            let answer = client.get(url).header("X-Auth-Token", TOKEN).send().await?;
-            let ok = answer.status().is_success();
-            answer.bytes().await?;
-            Ok::<bool, reqwest::Error>(ok)
-        }))
-        .await;
+        let answers =
+            futures::future::join_all(urls.iter().map(|url| status_ok(client, url))).await;
         walls.push(started.elapsed().as_secs_f64());
         if !answers.iter().all(|ok| matches!(ok, Ok(true))) {
             return Err("a direct status request failed".into());
@@ -651,6 +642,14 @@ async fn measure_direct_wave(client: &reqwest::Client) -> Result<Duration> {
     }
     walls.remove(0);
     Ok(Duration::from_secs_f64(median(&mut walls)))
+}
+
+/// One status request straight to the simulator, its body read; whether it answered 2xx.
+async fn status_ok(client: &reqwest::Client, url: &str) -> reqwest::Result<bool> {
+    let answer = client.get(url).header("X-Auth-Token", TOKEN).send().await?;
+    let ok = answer.status().is_success();
+    answer.bytes().await?;
+    Ok(ok)
 }
 
 fn load_average() -> String {
