@@ -84,12 +84,12 @@ impl TextCache {
                 })
                 .collect()
         };
+        let mut reusable = reusable.into_iter();
         let blocks = parts
             .into_iter()
-            .enumerate()
-            .map(|(index, part)| match reusable.get(index) {
-                Some(Some(block)) => Source::Reused(block.clone()),
-                _ => Source::Written(Block::new(part)),
+            .map(|part| match reusable.next().flatten() {
+                Some(block) => Source::Reused(block),
+                None => Source::Written(Block::new(part)),
             })
             .collect();
         RepositoryText::from_blocks(blocks, now, keep.then(|| self.clone()))
