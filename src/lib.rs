@@ -4,7 +4,7 @@
 //! The module tree follows one scrape's data flow:
 //! [`config`] → [`auth`] → [`client`] → [`collect`] → [`metrics`] → [`http`].
 //! [`app`] holds the running config generation and swaps it on reload; [`cli`] is the command
-//! line. [`sim`] is a CodeArts look-alike used by `--demo`, the tests and the benchmarks; the
+//! line. [`demo`] runs the CodeArts look-alike of the `codearts-sim` crate for `--demo`; the
 //! product never reaches it otherwise. [`heap`] holds the crate's one `unsafe` call.
 
 #![deny(unsafe_code)]
@@ -15,8 +15,9 @@ pub mod cli;
 pub mod client;
 pub mod collect;
 pub mod config;
+#[cfg(feature = "demo")]
+pub mod demo;
 pub mod heap;
 pub mod http;
 pub mod logging;
 pub mod metrics;
-pub mod sim;

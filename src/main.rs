@@ -49,11 +49,8 @@ async fn run(flags: Flags) -> ExitCode {
         },
     };
     let (config, config_path, _demo) = if flags.demo {
-        match codearts_repo_exporter::sim::demo::start().await {
-            Ok((config, demo)) => {
-                tracing::info!(endpoint = %demo.endpoint(), "demo: serving the built-in CodeArts simulator");
-                (config, None, Some(demo))
-            }
+        match start_demo().await {
+            Ok((config, demo)) => (config, None, Some(demo)),
             Err(err) => {
                 eprintln!("--demo: cannot start the simulator: {err}");
                 return ExitCode::FAILURE;
@@ -157,6 +154,18 @@ async fn run(flags: Flags) -> ExitCode {
         tracing::warn!("in-flight requests did not finish in time; exiting anyway");
     }
     ExitCode::SUCCESS
+}
+
+#[cfg(feature = "demo")]
+async fn start_demo() -> Result<(codearts_repo_exporter::config::Config, impl Sized), String> {
+    let (config, demo) = codearts_repo_exporter::demo::start().await?;
+    tracing::info!(endpoint = %demo.endpoint(), "demo: serving the built-in CodeArts simulator");
+    Ok((config, demo))
+}
+
+#[cfg(not(feature = "demo"))]
+async fn start_demo() -> Result<(codearts_repo_exporter::config::Config, ()), String> {
+    Err("this build has no simulator (built without the `demo` feature)".to_owned())
 }
 
 /// Reloads on SIGHUP; returns on SIGTERM or SIGINT.

@@ -8,9 +8,9 @@ use reqwest::header::HeaderValue;
 use time::OffsetDateTime;
 
 use super::secret_file::SecretReader;
-use super::signer;
 use super::AuthError;
 use crate::config::AkSkConfig;
+use huaweicloud_signer as signer;
 
 pub struct AkSkSigner {
     access_key: SecretReader,

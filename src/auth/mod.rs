@@ -8,7 +8,6 @@
 mod aksk;
 mod iam;
 mod secret_file;
-pub mod signer;
 
 use std::path::Path;
 use std::sync::Arc;

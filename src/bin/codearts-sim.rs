@@ -1,5 +1,5 @@
-//! `codearts-sim`: the built-in CodeArts Repo simulator as a process of its own, for benchmarks
-//! and manual poking. Prints its endpoint on one line, serves until SIGINT or SIGTERM, and shows
+//! `codearts-sim`: the built-in CodeArts Repo simulator (the `codearts-sim` crate) as a process
+//! of its own, for benchmarks, end-to-end tests and manual poking. Prints its endpoint on one line, serves until SIGINT or SIGTERM, and shows
 //! its counters at `GET /-/stats`.
 //!
 //! It accepts the demo credentials of `SimCredentials::default()`: token `demo-token`, IAM user
@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
-use codearts_repo_exporter::sim::{self, Answers, Latency, SimConfig, SimCredentials};
+use codearts_sim::{self as sim, Answers, Latency, SimConfig, SimCredentials};
 
 #[derive(Parser)]
 #[command(

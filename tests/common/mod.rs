@@ -1,8 +1,14 @@
 //! Shared fixtures for the integration tests: configs, an app behind its router, scrapes, and
 //! a small reader for the text exposition format.
-#![allow(dead_code)]
+// Each test crate uses a part of this module.
+#![allow(dead_code, unused_imports)]
 
-pub mod procs;
+pub use codearts_testkit::exposition::{samples, value, Sample};
+pub use codearts_testkit::proc_stats::{proc_sample, ProcSample};
+pub use codearts_testkit::procs;
+pub use codearts_testkit::prometheus::{
+    prometheus_query, promtool_check_metrics, spawn_prometheus,
+};
 
 /// Every metric the exporter exposes (CONTRACT §4 and the README's metric table), as the names of
 /// their families.
@@ -36,7 +42,6 @@ pub const EXPORTER_METRICS: &[&str] = &[
     "codearts_repo_exporter_discovery_last_success_timestamp_seconds",
 ];
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -135,104 +140,6 @@ pub async fn scrape(app: &Arc<App>, scrape_timeout: Option<&str>) -> Answer {
     let answer = request(app, "GET", "/metrics", scrape_timeout).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     answer
-}
-
-/// One sample of the text format.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Sample {
-    pub name: String,
-    pub labels: BTreeMap<String, String>,
-    pub value: f64,
-}
-
-/// Reads every sample of a text exposition (comments skipped, label escapes decoded).
-pub fn samples(text: &str) -> Vec<Sample> {
-    text.lines()
-        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
-        .map(|line| parse_line(line).unwrap_or_else(|| panic!("unparseable line {line:?}")))
-        .collect()
-}
-
-fn parse_line(line: &str) -> Option<Sample> {
-    let (name_end, mut rest) = match line.find(['{', ' ']) {
-        Some(i) => (i, &line[i..]),
-        None => return None,
-    };
-    let name = line[..name_end].to_owned();
-    let mut labels = BTreeMap::new();
-    if let Some(after) = rest.strip_prefix('{') {
-        let mut chars = after.char_indices().peekable();
-        let mut consumed = 0;
-        loop {
-            let mut key = String::new();
-            for (i, c) in chars.by_ref() {
-                if c == '=' {
-                    break;
-                }
-                if c == '}' {
-                    consumed = i + 1;
-                    break;
-                }
-                key.push(c);
-            }
-            if consumed > 0 {
-                break;
-            }
-            chars.next(); // opening quote
-            let mut value = String::new();
-            while let Some((_, c)) = chars.next() {
-                match c {
-                    '\\' => match chars.next()?.1 {
-                        'n' => value.push('\n'),
-                        other => value.push(other),
-                    },
-                    '"' => break,
-                    c => value.push(c),
-                }
-            }
-            labels.insert(key.trim_start_matches(',').to_owned(), value);
-            match chars.next()? {
-                (_, ',') => {}
-                (i, '}') => {
-                    consumed = i + 1;
-                    break;
-                }
-                _ => return None,
-            }
-        }
-        rest = &after[consumed..];
-    }
-    let value = rest.split_whitespace().next()?;
-    let value = match value {
-        "+Inf" => f64::INFINITY,
-        "-Inf" => f64::NEG_INFINITY,
-        "NaN" => f64::NAN,
-        v => v.parse().ok()?,
-    };
-    Some(Sample {
-        name,
-        labels,
-        value,
-    })
-}
-
-/// The value of the series `name` whose labels include every pair in `labels`.
-pub fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    let matching: Vec<_> = samples(text)
-        .into_iter()
-        .filter(|s| {
-            s.name == name
-                && labels
-                    .iter()
-                    .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
-        })
-        .collect();
-    assert!(
-        matching.len() <= 1,
-        "{name}{labels:?} matches {} series",
-        matching.len()
-    );
-    matching.first().map(|s| s.value)
 }
 
 /// All series of `name` for repository `id`.
@@ -383,61 +290,6 @@ pub fn config_with_auth(endpoint: &str, ids: &[u32], auth_block: &str, scrape: &
     config_yaml(endpoint, ids, scrape).replace("    token: test-token\n", auth_block)
 }
 
-/// Runs `promtool check metrics` on `text`; returns its findings (empty when clean).
-/// Fails the test when promtool is not installed: the check must run, not be skipped.
-pub fn promtool_check_metrics(text: &[u8]) -> String {
-    use std::io::Write;
-    let mut child = std::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("promtool is required: apt-get install prometheus");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(text)
-        .expect("write to promtool");
-    let output = child.wait_with_output().expect("promtool output");
-    let mut findings = String::from_utf8_lossy(&output.stdout).to_string();
-    findings.push_str(&String::from_utf8_lossy(&output.stderr));
-    if !output.status.success() && findings.trim().is_empty() {
-        findings = format!("promtool exited with {}", output.status);
-    }
-    findings.trim().to_owned()
-}
-
-/// Resident memory and open file descriptors of a process, from `/proc`.
-#[derive(Debug, Clone, Copy)]
-pub struct ProcSample {
-    pub rss_kib: u64,
-    pub hwm_kib: u64,
-    pub fds: usize,
-}
-
-pub fn proc_sample(pid: u32) -> ProcSample {
-    let status =
-        std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/<pid>/status");
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|d| d.count())
-        .unwrap_or(0);
-    ProcSample {
-        rss_kib: field("VmRSS:"),
-        hwm_kib: field("VmHWM:"),
-        fds,
-    }
-}
-
 /// The exporter binary as a child process with `args`, ready on `port`.
 pub async fn spawn_exporter(args: &[&str], port: u16, log_dir: &std::path::Path) -> procs::Proc {
     let listen = format!("127.0.0.1:{port}");
@@ -472,46 +324,4 @@ pub async fn sim_stats(endpoint: &str) -> serde_json::Value {
         .json()
         .await
         .expect("sim stats JSON")
-}
-
-/// A real Prometheus (Debian package `prometheus`) with `config` as its configuration file, ready.
-/// Returns it with its base URL.
-pub async fn spawn_prometheus(dir: &std::path::Path, config: &str) -> (procs::Proc, String) {
-    let prometheus = procs::require_binary(&["prometheus"], "apt-get install -y prometheus");
-    let config_file = dir.join("prometheus.yml");
-    std::fs::write(&config_file, config).expect("write prometheus.yml");
-    let addr = format!("127.0.0.1:{}", procs::free_port());
-    let mut cmd = std::process::Command::new(prometheus);
-    cmd.arg(format!("--config.file={}", config_file.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("tsdb").display()
-        ))
-        .arg(format!("--web.listen-address={addr}"))
-        .arg("--log.level=warn");
-    let mut proc = procs::Proc::spawn("prometheus", &mut cmd, dir);
-    let url = format!("http://{addr}");
-    proc.wait_http_ok(&format!("{url}/-/ready"), Duration::from_secs(30))
-        .await;
-    (proc, url)
-}
-
-/// `expr` evaluated now by the Prometheus at `url`: the `result` array, or an error text.
-pub async fn prometheus_query(url: &str, expr: &str) -> Result<Vec<serde_json::Value>, String> {
-    let answer: serde_json::Value = reqwest::Client::new()
-        .get(format!("{url}/api/v1/query"))
-        .query(&[("query", expr)])
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
-    if answer["status"] != "success" {
-        return Err(format!("{}: {}", answer["errorType"], answer["error"]));
-    }
-    Ok(answer["data"]["result"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default())
 }

@@ -110,7 +110,7 @@ impl Proc {
                 Ok(r) => last = format!("HTTP {}", r.status()),
                 Err(e) => last = e.to_string(),
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
         panic!(
             "{} not ready at {url} within {timeout:?} (last: {last}); its output:\n{}",

@@ -1,7 +1,7 @@
 //! Who may call the CodeArts routes: the gateway's credential check.
 //!
 //! A request is let in by `X-Auth-Token` (the static token, or a live token from [`super::iam`])
-//! or by an `SDK-HMAC-SHA256` signature, recomputed with [`crate::auth::signer`] over the headers
+//! or by an `SDK-HMAC-SHA256` signature, recomputed with [`huaweicloud_signer`] over the headers
 //! the request says it signed. Refusals look like APIG's.
 
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -10,7 +10,7 @@ use axum::response::Response;
 use super::iam::{TokenCheck, Tokens};
 use super::routes::error_response;
 use super::SimCredentials;
-use crate::auth::signer;
+use huaweicloud_signer as signer;
 
 /// APIG refuses signatures more than 15 minutes away from its clock.
 const MAX_CLOCK_SKEW_SECS: i64 = 15 * 60;

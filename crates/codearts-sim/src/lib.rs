@@ -4,7 +4,7 @@
 //! It answers the three upstream calls the exporter makes — `statistics-status` per repository,
 //! the `GET /v4/user/repositories` list and the IAM `POST /v3/auth/tokens` — with the shapes of
 //! `reference/codearts-api.md`, and checks credentials the way the gateway does (static or issued
-//! `X-Auth-Token`, or an `SDK-HMAC-SHA256` signature recomputed with [`crate::auth::signer`]).
+//! `X-Auth-Token`, or an `SDK-HMAC-SHA256` signature recomputed with [`huaweicloud_signer`]).
 //!
 //! Two kinds of answers ([`Answers`]): `Varied` ones move over time (events go waiting → active →
 //! finish, quotas run out and reset) and cover every documented value and shape; `Uniform` ones
@@ -18,7 +18,6 @@
 mod access;
 mod answers;
 mod catalog;
-pub mod demo;
 mod faults;
 mod iam;
 mod routes;

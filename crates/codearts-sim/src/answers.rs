@@ -224,8 +224,8 @@ pub(crate) fn mix(x: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::faults::fault_at;
-    use crate::sim::{DEMO_REPOSITORIES, FIRST_ID};
+    use crate::faults::fault_at;
+    use crate::{DEMO_REPOSITORIES, FIRST_ID};
     use proptest::prelude::*;
     use std::collections::BTreeSet;
 

@@ -6,7 +6,8 @@
 
 use tokio::net::TcpListener;
 
-use super::{serve, SimConfig, SimHandle};
+use codearts_sim::{serve, SimConfig, SimHandle};
+
 use crate::config::Config;
 
 /// How many repositories the demo lists statically; discovery finds the rest.
