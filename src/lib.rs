@@ -1,11 +1,25 @@
 //! codearts-repo-exporter: a Prometheus exporter for the statistics-task status of Huawei Cloud
 //! CodeArts Repo repositories.
 //!
-//! The module tree follows one scrape's data flow:
-//! [`config`] → [`auth`] → [`client`] → [`collect`] → [`metrics`] → [`http`].
-//! [`app`] holds the running config generation and swaps it on reload; [`cli`] is the command
-//! line. [`demo`] runs the CodeArts look-alike of the `codearts-sim` crate for `--demo`; the
-//! product never reaches it otherwise. [`heap`] holds the crate's one `unsafe` call.
+//! The module tree follows one scrape's data flow, each layer using only the ones before it
+//! (docs/architecture.md; `tests/architecture.rs` fails on an import against the flow):
+//!
+//! [`config`] → [`upstream`] → [`auth`] → [`client`] → [`collect`] → [`metrics`] → [`app`] →
+//! [`http`]
+//!
+//! - [`config`]: the validated configuration (the bottom: it imports no other layer);
+//! - [`upstream`]: the HTTP transport, endpoints, failures, error classes and error bodies that
+//!   both IAM and CodeArts requests share;
+//! - [`auth`]: credentials (tokens, IAM, AK/SK signing) applied to a request;
+//! - [`client`]: the CodeArts Repo API — requests, retries, answer models;
+//! - [`collect`]: which repositories to ask, when, how many at once, and what each scrape shows;
+//! - [`metrics`]: a scrape's results as Prometheus text;
+//! - [`app`]: the running config generation and its reload, and one call per HTTP answer;
+//! - [`http`]: routes translating HTTP to those calls, the server, TLS and basic auth.
+//!
+//! Beside the flow: [`cli`] (flags), [`logging`], [`watched_file`] (files re-read on change),
+//! [`heap`] (the crate's one `unsafe` call), and [`demo`] (`--demo`: the `codearts-sim` crate's
+//! simulator; the product never reaches it otherwise).
 
 #![deny(unsafe_code)]
 
@@ -21,3 +35,5 @@ pub mod heap;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod upstream;
+pub mod watched_file;

@@ -7,11 +7,10 @@ use std::time::Duration;
 use clap::Parser;
 use tokio::net::TcpListener;
 
-use codearts_repo_exporter::app::App;
+use codearts_repo_exporter::app::{App, StartError};
 use codearts_repo_exporter::cli::{parse_listen_address, Flags};
 use codearts_repo_exporter::config::Config;
 use codearts_repo_exporter::http::web_config::WebConfig;
-use codearts_repo_exporter::metrics::exporter::ExporterMetrics;
 use codearts_repo_exporter::{http, logging};
 
 /// Exit code for a configuration the exporter refuses to start with.
@@ -75,19 +74,16 @@ async fn run(flags: Flags) -> ExitCode {
     // Server limits apply at start; a reload does not re-bind the listeners.
     let limits = config.server.clone();
 
-    let metrics = match ExporterMetrics::new() {
-        Ok(metrics) => Arc::new(metrics),
-        Err(err) => {
-            eprintln!("cannot register metrics: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
     let summary = config.summary();
-    let app = match App::new(config, config_path, flags.shard, metrics) {
+    let app = match App::new(config, config_path, flags.shard) {
         Ok(app) => app,
-        Err(err) => {
+        Err(err @ StartError::Config(_)) => {
             eprintln!("{err}");
             return ExitCode::from(EXIT_BAD_CONFIG);
+        }
+        Err(err @ StartError::Metrics(_)) => {
+            eprintln!("{err}");
+            return ExitCode::FAILURE;
         }
     };
 

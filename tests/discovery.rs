@@ -222,11 +222,8 @@ async fn a_page_that_is_not_a_list_fails_the_refresh() {
         .await;
     let app = app(&discovery_yaml(&server.uri(), "  - id: 5\n", ""));
     app.refresh_discovery().await;
-    assert!(app
-        .discovery_state()
-        .last_error
-        .unwrap()
-        .contains("invalid_response"));
+    let discovery = app.landing().discovery.expect("discovery is on");
+    assert!(discovery.last_error.unwrap().contains("invalid_response"));
 }
 
 #[tokio::test]

@@ -6,11 +6,11 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use codearts_repo_exporter::client::model::ApiErrorBody;
 use codearts_repo_exporter::client::StatisticsStatus;
-use codearts_repo_exporter::collect::RepoResult;
+use codearts_repo_exporter::collect::RepositoryResult;
 use codearts_repo_exporter::config::{Config, Repository, RepositoryId};
 use codearts_repo_exporter::metrics;
+use codearts_repo_exporter::upstream::ApiErrorBody;
 use common::{samples, value};
 use proptest::prelude::*;
 
@@ -44,12 +44,12 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
     })
 }
 
-fn render(result: RepoResult) -> String {
+fn render(result: RepositoryResult) -> String {
     metrics::render_repositories(&[result], UNIX_EPOCH + Duration::from_secs(2_000_000_000))
 }
 
-fn ok_result(name: Option<String>, status: StatisticsStatus) -> RepoResult {
-    RepoResult {
+fn ok_result(name: Option<String>, status: StatisticsStatus) -> RepositoryResult {
+    RepositoryResult {
         repository: Repository {
             id: RepositoryId::new(42).unwrap(),
             name: name.map(Arc::from),

@@ -16,7 +16,6 @@ use codearts_repo_exporter::app::App;
 use codearts_repo_exporter::config::Config;
 use codearts_repo_exporter::http::server::serve;
 use codearts_repo_exporter::http::web_config::WebConfig;
-use codearts_repo_exporter::metrics::exporter::ExporterMetrics;
 
 use web_fixtures::{exporter_config, https_client, write_atomically, Pki};
 
@@ -35,8 +34,7 @@ impl Server {
 async fn start(server_yaml: &str, web_config: Option<&std::path::Path>) -> Server {
     let config = Config::parse(&exporter_config(server_yaml), &|_| None).expect("config");
     let limits = config.server.clone();
-    let metrics = Arc::new(ExporterMetrics::new().expect("metrics"));
-    let app = App::new(config, None, None, metrics).expect("app");
+    let app = App::new(config, None, None).expect("app");
     let router = codearts_repo_exporter::http::router(app, "/metrics");
     let web = web_config.map(|path| Arc::new(WebConfig::load(path).expect("web config")));
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -531,13 +529,7 @@ async fn shutdown_lets_the_request_in_flight_finish_and_closes_idle_connections(
         + "  request_timeout: 1s\n";
     let config = Config::parse(&yaml, &|_| None).expect("config");
     let limits = config.server.clone();
-    let app = App::new(
-        config,
-        None,
-        None,
-        Arc::new(ExporterMetrics::new().unwrap()),
-    )
-    .unwrap();
+    let app = App::new(config, None, None).unwrap();
     let router = codearts_repo_exporter::http::router(app, "/metrics");
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use codearts_repo_exporter::client::model::ApiErrorBody;
+use codearts_repo_exporter::upstream::ApiErrorBody;
 use codearts_repo_exporter::client::StatisticsStatus;
-use codearts_repo_exporter::collect::RepoResult;
+use codearts_repo_exporter::collect::RepositoryResult;
 use codearts_repo_exporter::config::{Repository, RepositoryId};
 use codearts_repo_exporter::metrics;
 use libfuzzer_sys::fuzz_target;
@@ -15,7 +15,7 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|body: &[u8]| {
     let _ = ApiErrorBody::parse(body);
     if let Some(status) = StatisticsStatus::from_body(body) {
-        let result = RepoResult {
+        let result = RepositoryResult {
             repository: Repository {
                 id: RepositoryId::new(1).unwrap(),
                 name: Some(Arc::from("fuzz/repo")),

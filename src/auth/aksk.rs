@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use reqwest::header::HeaderValue;
 use time::OffsetDateTime;
 
+use super::error::AuthError;
 use super::secret_file::SecretReader;
-use super::AuthError;
 use crate::config::AkSkConfig;
 use huaweicloud_signer as signer;
 

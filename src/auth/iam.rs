@@ -11,12 +11,11 @@ use reqwest::header::{HeaderValue, CONTENT_TYPE};
 use serde::Deserialize;
 use tokio::time::Instant;
 
+use super::error::AuthError;
+use super::metrics::Expiry;
 use super::secret_file::SecretReader;
-use super::AuthError;
-use crate::client::error_class::Failure;
-use crate::client::model::{parse_time, ApiErrorBody};
-use crate::client::transport::{Endpoint, Transport};
 use crate::config::{IamConfig, ProjectScope, Secret};
+use crate::upstream::{classify, parse_time, ApiErrorBody, Endpoint, Failure, Transport};
 
 /// Never renew later than this before expiry, whatever the token's life (reference: 1 h).
 const RENEW_MARGIN_MAX: Duration = Duration::from_secs(3600);
@@ -57,6 +56,8 @@ pub struct IamTokens {
     password: SecretReader,
     transport: Arc<Transport>,
     state: Mutex<State>,
+    /// The expiry of the token held, for the metric and the landing page.
+    expiry: Arc<Expiry>,
     /// Held while a token request is in flight: one request, however many callers.
     fetching: tokio::sync::Mutex<()>,
 }
@@ -69,7 +70,7 @@ pub fn renew_at(issued_at: SystemTime, expires_at: SystemTime) -> SystemTime {
 }
 
 impl IamTokens {
-    pub fn new(config: &IamConfig, transport: Arc<Transport>) -> Self {
+    pub fn new(config: &IamConfig, transport: Arc<Transport>, expiry: Arc<Expiry>) -> Self {
         Self {
             url: format!(
                 "{}/v3/auth/tokens?nocatalog=true",
@@ -81,6 +82,7 @@ impl IamTokens {
             password: SecretReader::new(&config.password),
             transport,
             state: Mutex::new(State::default()),
+            expiry,
             fetching: tokio::sync::Mutex::new(()),
         }
     }
@@ -146,12 +148,9 @@ impl IamTokens {
         }
         tracing::info!("the API refused the IAM token as expired or invalid; renewing it");
         state.token = None;
+        self.expiry.set(None);
         state.invalidated_at = Some(Instant::now());
         state.retry_at.is_none_or(|at| Instant::now() >= at)
-    }
-
-    pub fn expiry(&self) -> Option<SystemTime> {
-        self.state().token.as_ref().map(|t| t.expires_at)
     }
 
     pub fn readiness(&self) -> Result<(), String> {
@@ -191,6 +190,7 @@ impl IamTokens {
                     "obtained an IAM token"
                 );
                 let mut state = self.state();
+                self.expiry.set(Some(token.expires_at));
                 state.token = Some(token);
                 state.failures = 0;
                 state.retry_at = None;
@@ -254,12 +254,7 @@ impl IamTokens {
             .transport
             .send(Endpoint::IamToken, request, deadline)
             .await
-            .map_err(|failure| {
-                (
-                    format!("IAM request failed: {}", crate::client::classify(&failure)),
-                    false,
-                )
-            })?;
+            .map_err(|failure| (format!("IAM request failed: {}", classify(&failure)), false))?;
         if !(200..300).contains(&answer.status) {
             let error = ApiErrorBody::parse(&answer.body);
             self.transport.record(

@@ -6,27 +6,25 @@
 //! [`Secret`] and never reach a log line or an error message.
 
 mod aksk;
+mod error;
 mod iam;
+mod metrics;
 mod secret_file;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use reqwest::header::HeaderValue;
 use tokio::time::Instant;
 
-use crate::client::model::ApiErrorBody;
-use crate::client::transport::Transport;
 use crate::config::{AuthConfig, Secret};
+use crate::upstream::{ApiErrorBody, Transport};
 use aksk::AkSkSigner;
+pub use error::AuthError;
 use iam::IamTokens;
-use secret_file::SecretFile;
-
-/// Why no credential could be attached. The text names files and causes, never secret values.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{0}")]
-pub struct AuthError(pub String);
+pub use metrics::AuthMetrics;
+use metrics::Expiry;
+use secret_file::{warn_if_world_readable, SecretFile};
 
 /// What was attached to a request, so a 401 can be matched to the credential that caused it.
 #[derive(Debug, Clone, Default)]
@@ -37,6 +35,8 @@ pub struct Applied {
 /// The configured way to authenticate.
 pub struct Auth {
     mode: Mode,
+    /// When the credential in use expires, for modes whose credentials do.
+    expiry: Arc<Expiry>,
 }
 
 enum Mode {
@@ -50,18 +50,21 @@ enum Mode {
 const TOKEN_DEAD_CODES: [&str; 3] = ["APIG.0301", "APIGW.0301", "DEV.00000003"];
 
 impl Auth {
-    /// Sets up the configured mode. Nothing is fetched yet; IAM tokens are obtained on first use.
-    pub fn new(config: &AuthConfig, transport: Arc<Transport>) -> Self {
+    /// Sets up the configured mode and makes it the one [`AuthMetrics`] shows. Nothing is
+    /// fetched yet; IAM tokens are obtained on first use (or [`Auth::warm_up`]).
+    pub fn new(config: &AuthConfig, transport: Arc<Transport>, metrics: &AuthMetrics) -> Self {
+        let expiry = Arc::new(Expiry::default());
+        metrics.show(expiry.clone());
         let mode = match config {
             AuthConfig::Token(token) => Mode::Static(token.clone()),
             AuthConfig::TokenFile(path) => {
                 warn_if_world_readable(path);
                 Mode::File(SecretFile::new(path.clone()))
             }
-            AuthConfig::Iam(iam) => Mode::Iam(IamTokens::new(iam, transport)),
+            AuthConfig::Iam(iam) => Mode::Iam(IamTokens::new(iam, transport, expiry.clone())),
             AuthConfig::AkSk(aksk) => Mode::AkSk(AkSkSigner::new(aksk)),
         };
-        Self { mode }
+        Self { mode, expiry }
     }
 
     /// Obtains the first credential ahead of the first scrape (IAM), so `/readyz` turns ready
@@ -134,28 +137,8 @@ impl Auth {
         }
     }
 
-    /// When the IAM token in use expires (iam mode only).
-    pub fn token_expiry(&self) -> Option<SystemTime> {
-        match &self.mode {
-            Mode::Iam(iam) => iam.expiry(),
-            _ => None,
-        }
-    }
-}
-
-/// Secrets readable by everyone on the host deserve a warning, not a refusal: containers often
-/// mount Secrets 0644 and the process may be alone on its host.
-pub(crate) fn warn_if_world_readable(path: &Path) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = std::fs::metadata(path) {
-            if meta.permissions().mode() & 0o004 != 0 {
-                tracing::warn!(
-                    file = %path.display(),
-                    "secret file is readable by every user on this host; consider chmod 600 (or 0440 with a group)"
-                );
-            }
-        }
+    /// When the credential in use expires (an IAM token); `None` for credentials that do not.
+    pub fn expiry(&self) -> Option<SystemTime> {
+        self.expiry.get()
     }
 }

@@ -1,35 +1,22 @@
-//! Secrets read from files and re-read when the file changes, so a rotating sidecar or a
+//! Secrets read from files and read again when the file changes, so a rotating sidecar or a
 //! Kubernetes Secret volume (which swaps a symlink) works without a restart.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
-
-use tokio::time::Instant;
 
 use crate::config::{Secret, SecretSource};
+use crate::watched_file::{Stamp, Throttle};
 
-/// How long a checked file is trusted before it is looked at again: one `stat` a second at
-/// most, however many requests a scrape sends.
-const RECHECK_AFTER: Duration = Duration::from_secs(1);
-
+/// A secret in a file, read again when the file changes ([`crate::watched_file`]).
 pub struct SecretFile {
     path: PathBuf,
     cache: Mutex<Option<Cached>>,
 }
 
 struct Cached {
-    checked: Instant,
+    throttle: Throttle,
     stamp: Stamp,
-    token: Secret,
-}
-
-/// What tells us the file changed: modification time, inode (a swapped symlink) and size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stamp {
-    modified: Option<SystemTime>,
-    inode: u64,
-    len: u64,
+    secret: Secret,
 }
 
 impl SecretFile {
@@ -43,39 +30,25 @@ impl SecretFile {
     /// The secret now in the file. The error names the file and the problem, never the content.
     pub fn current(&self) -> Result<Secret, String> {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(cached) = cache.as_ref() {
-            if cached.checked.elapsed() < RECHECK_AFTER {
-                return Ok(cached.token.clone());
+        if let Some(cached) = cache.as_mut() {
+            if !cached.throttle.due() {
+                return Ok(cached.secret.clone());
             }
         }
-        let stamp = self.stamp()?;
+        let stamp = Stamp::of(&self.path)
+            .map_err(|err| format!("secret file {}: {err}", self.path.display()))?;
         if let Some(cached) = cache.as_mut() {
             if cached.stamp == stamp {
-                cached.checked = Instant::now();
-                return Ok(cached.token.clone());
+                return Ok(cached.secret.clone());
             }
         }
-        let token = read_secret_file(&self.path)?;
+        let secret = read_secret_file(&self.path)?;
         *cache = Some(Cached {
-            checked: Instant::now(),
+            throttle: Throttle::new(),
             stamp,
-            token: token.clone(),
+            secret: secret.clone(),
         });
-        Ok(token)
-    }
-
-    fn stamp(&self) -> Result<Stamp, String> {
-        let meta = std::fs::metadata(&self.path)
-            .map_err(|err| format!("secret file {}: {err}", self.path.display()))?;
-        #[cfg(unix)]
-        let inode = std::os::unix::fs::MetadataExt::ino(&meta);
-        #[cfg(not(unix))]
-        let inode = 0;
-        Ok(Stamp {
-            modified: meta.modified().ok(),
-            inode,
-            len: meta.len(),
-        })
+        Ok(secret)
     }
 }
 
@@ -90,7 +63,7 @@ impl SecretReader {
         match source {
             SecretSource::Inline(secret) => Self::Inline(secret.clone()),
             SecretSource::File(path) => {
-                super::warn_if_world_readable(path);
+                warn_if_world_readable(path);
                 Self::File(SecretFile::new(path.clone()))
             }
         }
@@ -115,6 +88,23 @@ pub fn read_secret_file(path: &std::path::Path) -> Result<Secret, String> {
     Ok(Secret::new(text))
 }
 
+/// Secrets readable by everyone on the host deserve a warning, not a refusal: containers often
+/// mount Secrets 0644 and the process may be alone on its host.
+pub(super) fn warn_if_world_readable(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            if meta.permissions().mode() & 0o004 != 0 {
+                tracing::warn!(
+                    file = %path.display(),
+                    "secret file is readable by every user on this host; consider chmod 600 (or 0440 with a group)"
+                );
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,7 +121,13 @@ mod tests {
         let next = dir.path().join("token.new");
         std::fs::write(&next, "second-token\n").unwrap();
         std::fs::rename(&next, &path).unwrap();
-        file.cache.lock().unwrap().as_mut().unwrap().checked -= RECHECK_AFTER;
+        file.cache
+            .lock()
+            .unwrap()
+            .as_mut()
+            .unwrap()
+            .throttle
+            .expire();
         assert_eq!(file.current().unwrap().expose(), "second-token");
     }
 

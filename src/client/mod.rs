@@ -4,10 +4,7 @@
 //! It knows nothing of scrapes or metrics families: [`crate::collect`] decides which
 //! repositories to ask and when; this module asks one and reports what happened.
 
-pub mod error_class;
 pub mod model;
-pub mod rate_limit;
-pub mod transport;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,12 +14,12 @@ use reqwest::header::{HeaderValue, ACCEPT};
 use tokio::time::Instant;
 use url::Url;
 
-use crate::auth::Auth;
+use crate::auth::{Applied, Auth};
 use crate::config::RepositoryId;
-pub use error_class::{classify, ErrorClass, Failure};
-use model::ApiErrorBody;
+use crate::upstream::{
+    classify, ApiErrorBody, Endpoint, ErrorClass, Failure, RawAnswer, Transport,
+};
 pub use model::{RepositorySummary, StatisticsEvent, StatisticsStatus};
-use transport::{Endpoint, RawAnswer, Transport};
 
 /// What asking for one repository's status produced.
 #[derive(Debug, Clone)]
@@ -69,14 +66,6 @@ impl CodeArtsClient {
             request_timeout,
             retries,
         }
-    }
-
-    pub fn auth(&self) -> &Arc<Auth> {
-        &self.auth
-    }
-
-    pub fn transport(&self) -> &Arc<Transport> {
-        &self.transport
     }
 
     /// Asks for the statistics status of `id`. Each attempt ends by `deadline`; a retry is only
@@ -211,7 +200,7 @@ impl CodeArtsClient {
             if report.class == ErrorClass::Throttled {
                 self.transport.limiter().pause_until(resume);
             }
-            self.transport.metrics().endpoint(endpoint).retries.inc();
+            self.transport.metrics(endpoint).retries.inc();
             tokio::time::sleep_until(resume).await;
             retries_left -= 1;
             attempt += 1;
@@ -277,7 +266,7 @@ pub(crate) struct FailureReport {
     pub error: ApiErrorBody,
     pub request_id: Option<String>,
     pub retry_after: Option<Duration>,
-    applied: Option<crate::auth::Applied>,
+    applied: Option<Applied>,
 }
 
 impl FailureReport {
@@ -292,7 +281,7 @@ impl FailureReport {
         }
     }
 
-    fn from_answer(failure: Failure, answer: &RawAnswer, applied: crate::auth::Applied) -> Self {
+    fn from_answer(failure: Failure, answer: &RawAnswer, applied: Applied) -> Self {
         Self {
             class: classify(&failure),
             http_status: answer.status,

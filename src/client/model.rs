@@ -4,8 +4,8 @@
 use std::sync::OnceLock;
 
 use serde::{Deserialize, Deserializer};
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
+
+use crate::upstream::parse_time;
 
 /// The body of `GET /v4/repositories/{id}/repository/statistics-status` (reference §1.2).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -74,40 +74,6 @@ impl RepositorySummary {
     }
 }
 
-/// An error body. CodeArts v4 uses `error_code`/`error_msg`; older APIs and some gateways use
-/// `code`/`message`, possibly nested under `error` (the Go SDK's parse order, reference §1.5).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ApiErrorBody {
-    pub error_code: Option<String>,
-    pub error_msg: Option<String>,
-}
-
-impl ApiErrorBody {
-    /// Best effort: `None` fields when the body is not JSON (e.g. a load balancer's HTML page).
-    pub fn parse(body: &[u8]) -> Self {
-        let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
-            return Self::default();
-        };
-        Self::from_object(&value)
-            .or_else(|| value.as_object()?.values().find_map(Self::from_object))
-            .unwrap_or_default()
-    }
-
-    fn from_object(value: &serde_json::Value) -> Option<Self> {
-        let object = value.as_object()?;
-        let text = |key: &str| object.get(key).and_then(|v| v.as_str()).map(str::to_owned);
-        let (code, msg) = match (text("error_code"), text("code")) {
-            (Some(code), _) => (Some(code), text("error_msg")),
-            (None, Some(code)) => (Some(code), text("message")),
-            (None, None) => return None,
-        };
-        Some(Self {
-            error_code: code,
-            error_msg: msg,
-        })
-    }
-}
-
 impl StatisticsStatus {
     /// Parses a 200 body. Only a JSON object is a status: serde would otherwise accept an array
     /// as a struct written positionally.
@@ -118,11 +84,6 @@ impl StatisticsStatus {
         }
         serde_json::from_slice(body).ok()
     }
-}
-
-/// Parses an RFC 3339 time with any offset and optional fractional seconds.
-pub fn parse_time(text: &str) -> Option<OffsetDateTime> {
-    OffsetDateTime::parse(text.trim(), &Rfc3339).ok()
 }
 
 fn reason_number_or_string<'de, D>(deserializer: D) -> Result<Option<i64>, D::Error>
@@ -214,20 +175,6 @@ mod tests {
     }
 
     #[test]
-    fn times_parse_with_any_offset_and_fraction() {
-        let utc = parse_time("2025-06-04T08:14:29Z").unwrap();
-        assert_eq!(parse_time("2025-06-04T16:14:29+08:00"), Some(utc));
-        assert_eq!(
-            parse_time("2025-06-04T08:14:29.965000Z")
-                .unwrap()
-                .unix_timestamp(),
-            utc.unix_timestamp()
-        );
-        assert_eq!(parse_time("yesterday"), None);
-        assert_eq!(parse_time("2025-06-04 16:14:29"), None);
-    }
-
-    #[test]
     fn event_times_are_unix_seconds_or_none() {
         let event = StatisticsEvent {
             created_at: Some("2025-06-04T08:14:29.5Z".into()),
@@ -240,18 +187,5 @@ mod tests {
             (Some(1_749_024_869.5), None),
             "remembered, same answer"
         );
-    }
-
-    #[test]
-    fn error_body_in_each_known_shape() {
-        let v4 = ApiErrorBody::parse(br#"{"error_code":"APIG.0308","error_msg":"slow down"}"#);
-        assert_eq!(v4.error_code.as_deref(), Some("APIG.0308"));
-        assert_eq!(v4.error_msg.as_deref(), Some("slow down"));
-        let old = ApiErrorBody::parse(
-            br#"{"error":{"code":"DEV.CH.10001","message":"Param invalid"},"status":"failed"}"#,
-        );
-        assert_eq!(old.error_code.as_deref(), Some("DEV.CH.10001"));
-        let html = ApiErrorBody::parse(b"<html>502 Bad Gateway</html>");
-        assert_eq!(html, ApiErrorBody::default());
     }
 }

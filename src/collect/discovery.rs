@@ -3,11 +3,21 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use tokio::time::Instant;
 
 use crate::client::{CodeArtsClient, RepositorySummary};
 use crate::config::{DiscoveryConfig, Repository, RepositoryId, Shard, MAX_NAME_LEN};
+
+/// What discovery found last, kept across failed refreshes and reloads.
+#[derive(Debug, Default, Clone)]
+pub struct DiscoveryState {
+    /// The last good list (before sharding).
+    pub repositories: Arc<[Repository]>,
+    pub last_success: Option<SystemTime>,
+    pub last_error: Option<String>,
+}
 
 /// The page size: the API's maximum (reference §3.1).
 pub const PAGE_LIMIT: usize = 100;
@@ -66,7 +76,7 @@ pub fn select(entries: Vec<RepositorySummary>, config: &DiscoveryConfig) -> Vec<
             if !seen.insert(id) {
                 return None;
             }
-            let name = path.map(|p| Arc::from(crate::metrics::bounded(&p, MAX_NAME_LEN)));
+            let name = path.map(|p| Arc::from(&p[..p.floor_char_boundary(MAX_NAME_LEN)]));
             Some(Repository { id, name })
         })
         .collect()

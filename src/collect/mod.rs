@@ -8,19 +8,23 @@
 
 pub mod deadline;
 pub mod discovery;
+mod metrics;
+mod result;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::client::model::parse_time;
-use crate::client::{CodeArtsClient, ErrorClass, Fetched, StatisticsStatus};
-use crate::config::{Repository, RepositoryId, ScrapeConfig};
-use crate::metrics::exporter::ExporterMetrics;
+use crate::client::{CodeArtsClient, Fetched, StatisticsStatus};
+use crate::config::{Config, Repository, RepositoryId, ScrapeConfig};
+use crate::upstream::{parse_time, ErrorClass};
+pub use discovery::DiscoveryState;
+pub use metrics::CollectMetrics;
+pub use result::{RepositoryResult, Snapshot};
 
 /// What a fan-out works from: the client and the list of repositories of one config
 /// generation. A reload builds a new plan; the store of results outlives plans.
@@ -30,28 +34,10 @@ pub struct Plan {
     pub scrape: ScrapeConfig,
 }
 
-/// What to show for one repository in one scrape.
-#[derive(Debug, Clone)]
-pub struct RepoResult {
-    pub repository: Repository,
-    /// The statistics data shown; `None` when the last request failed.
-    pub status: Option<Arc<StatisticsStatus>>,
-    pub error: Option<ErrorClass>,
-    pub http_status: u16,
-    pub duration: Duration,
-    /// When the data shown (or, on failure, the last good data) was fetched.
-    pub last_success: Option<SystemTime>,
-}
-
-/// The results of one scrape, in the plan's order.
-pub struct Snapshot {
-    pub results: Vec<RepoResult>,
-    pub duration: Duration,
-}
-
 /// The latest answer for a repository.
 struct Outcome {
-    generation: u64,
+    /// The fan-out that got it.
+    round: u64,
     /// The answer's data (shared with every scrape that shows it), or why there is none.
     status: Result<Arc<StatisticsStatus>, ErrorClass>,
     http_status: u16,
@@ -60,38 +46,84 @@ struct Outcome {
 }
 
 #[derive(Default)]
-struct RepoState {
+struct RepositoryState {
     last: Option<Outcome>,
     last_success: Option<(SystemTime, Instant)>,
     /// The last unparseable event time we logged, so it is logged once, not every scrape.
     logged_bad_time: Option<String>,
 }
 
-/// The generation that stands for "whatever came last", never used by a fan-out.
+/// The round that stands for "whatever came last", never used by a fan-out.
 const LATEST: u64 = u64::MAX;
 
-struct InFlight {
-    generation: u64,
+/// The fan-out running now, which scrapes of the same plan join.
+struct RunningFanOut {
+    round: u64,
     plan: Arc<Plan>,
     done: watch::Receiver<bool>,
 }
 
-/// Runs fan-outs and keeps each repository's latest result.
+/// Runs fan-outs and keeps each repository's latest result, and the last discovered list.
 pub struct Collector {
-    store: Mutex<HashMap<RepositoryId, RepoState>>,
-    in_flight: Mutex<Option<InFlight>>,
-    next_generation: Mutex<u64>,
-    metrics: Arc<ExporterMetrics>,
+    store: Mutex<HashMap<RepositoryId, RepositoryState>>,
+    running: Mutex<Option<RunningFanOut>>,
+    next_round: Mutex<u64>,
+    discovery: Mutex<DiscoveryState>,
+    metrics: Arc<CollectMetrics>,
 }
 
 impl Collector {
-    pub fn new(metrics: Arc<ExporterMetrics>) -> Arc<Self> {
+    pub fn new(metrics: Arc<CollectMetrics>) -> Arc<Self> {
         Arc::new(Self {
             store: Mutex::new(HashMap::new()),
-            in_flight: Mutex::new(None),
-            next_generation: Mutex::new(0),
+            running: Mutex::new(None),
+            next_round: Mutex::new(0),
+            discovery: Mutex::new(DiscoveryState::default()),
             metrics,
         })
+    }
+
+    /// The plan of `config`: its static repositories plus the last discovered list (when
+    /// discovery is on), cut to its shard. The repositories gauge follows.
+    pub fn plan(&self, config: &Config, client: Arc<CodeArtsClient>) -> Arc<Plan> {
+        let discovered = match config.discovery {
+            Some(_) => self.discovery_state().repositories,
+            None => Arc::default(),
+        };
+        let (repositories, statics, found) =
+            discovery::merge(&config.repositories, &discovered, config.shard);
+        self.metrics.set_repositories(statics, found);
+        Arc::new(Plan {
+            client,
+            repositories: repositories.into(),
+            scrape: config.scrape.clone(),
+        })
+    }
+
+    /// What discovery found and when.
+    pub fn discovery_state(&self) -> DiscoveryState {
+        self.discovery
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Records the outcome of a discovery refresh: a new list, or an error while the last good
+    /// list stays.
+    pub fn record_discovery(&self, outcome: Result<Vec<Repository>, String>) {
+        let mut state = self.discovery.lock().unwrap_or_else(|e| e.into_inner());
+        match outcome {
+            Ok(found) => {
+                state.repositories = found.into();
+                state.last_success = Some(SystemTime::now());
+                state.last_error = None;
+                let now = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0.0, |d| d.as_secs_f64());
+                self.metrics.observe_discovery_success(now);
+            }
+            Err(err) => state.last_error = Some(err),
+        }
     }
 
     /// Scrapes every repository of `plan` within `budget` and returns what to show.
@@ -100,10 +132,10 @@ impl Collector {
     pub async fn scrape(self: &Arc<Self>, plan: &Arc<Plan>, budget: Duration) -> Snapshot {
         let started = Instant::now();
         let deadline = started + budget;
-        let (generation, mut done) = self.join_or_start(plan, deadline);
+        let (round, mut done) = self.join_or_start(plan, deadline);
         // An error means the fan-out task is gone, which also means it is finished.
         let _ = tokio::time::timeout_at(deadline, done.wait_for(|finished| *finished)).await;
-        let results = self.results(plan, generation, started);
+        let results = self.results(plan, round, started);
         let duration = started.elapsed();
         self.metrics
             .observe_scrape(duration.as_secs_f64(), budget.as_secs_f64());
@@ -111,14 +143,14 @@ impl Collector {
     }
 
     /// Asks for one repository now, outside any fan-out (`/probe`).
-    pub async fn probe(plan: &Plan, repository: Repository, budget: Duration) -> RepoResult {
+    pub async fn probe(plan: &Plan, repository: Repository, budget: Duration) -> RepositoryResult {
         let deadline = Instant::now() + budget;
         let fetched = plan
             .client
             .statistics_status(repository.id, deadline, deadline)
             .await;
         let status = fetched.result.as_ref().ok().cloned().map(Arc::new);
-        RepoResult {
+        RepositoryResult {
             repository,
             error: fetched.result.as_ref().err().copied(),
             last_success: status.as_ref().map(|_| SystemTime::now()),
@@ -129,7 +161,7 @@ impl Collector {
     }
 
     /// The latest result of each repository of `plan`, for the landing page (never waits).
-    pub fn latest(&self, plan: &Plan) -> Vec<RepoResult> {
+    pub fn latest(&self, plan: &Plan) -> Vec<RepositoryResult> {
         self.results(plan, LATEST, Instant::now())
     }
 
@@ -138,39 +170,36 @@ impl Collector {
         plan: &Arc<Plan>,
         scrape_deadline: Instant,
     ) -> (u64, watch::Receiver<bool>) {
-        let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(current) = in_flight.as_ref() {
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(current) = running.as_ref() {
             if !*current.done.borrow() && Arc::ptr_eq(&current.plan, plan) {
-                return (current.generation, current.done.clone());
+                return (current.round, current.done.clone());
             }
         }
-        let generation = {
-            let mut next = self
-                .next_generation
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
+        let round = {
+            let mut next = self.next_round.lock().unwrap_or_else(|e| e.into_inner());
             *next += 1;
             *next
         };
         let (tx, rx) = watch::channel(false);
-        *in_flight = Some(InFlight {
-            generation,
+        *running = Some(RunningFanOut {
+            round,
             plan: plan.clone(),
             done: rx.clone(),
         });
         let collector = Arc::clone(self);
         let plan = Arc::clone(plan);
         tokio::spawn(async move {
-            collector.fan_out(&plan, generation, scrape_deadline).await;
+            collector.fan_out(&plan, round, scrape_deadline).await;
             let _ = tx.send(true);
         });
-        (generation, rx)
+        (round, rx)
     }
 
     /// Asks every repository that is not fresh in the cache, stalest first, at most
     /// `concurrency` at a time, until `max_duration` has passed. Retries stop at the deadline of
     /// the scrape that started the fan-out; first attempts go on to fill the cache.
-    async fn fan_out(&self, plan: &Plan, generation: u64, retry_until: Instant) {
+    async fn fan_out(&self, plan: &Plan, round: u64, retry_until: Instant) {
         let deadline = Instant::now() + plan.scrape.max_duration;
         let order = self.order(plan);
         let concurrency = plan.scrape.concurrency.get();
@@ -184,7 +213,7 @@ impl Collector {
             })
             .buffer_unordered(concurrency)
             .for_each(|(id, fetched)| {
-                self.record(id, generation, fetched);
+                self.record(id, round, fetched);
                 futures::future::ready(())
             });
         // Each request is bounded by the same deadline; this only stops the queue behind them.
@@ -210,13 +239,13 @@ impl Collector {
             order.push((last.map(|o| o.finished), index, repository.id));
         }
         drop(store);
-        self.metrics.cache_hits().inc_by(hits);
+        self.metrics.count_cache_hits(hits);
         // Never-asked first, then oldest answer first; ties keep the configured order.
         order.sort_unstable_by_key(|(finished, index, _)| (*finished, *index));
         order.into_iter().map(|(_, _, id)| id).collect()
     }
 
-    fn record(&self, id: RepositoryId, generation: u64, fetched: Fetched) {
+    fn record(&self, id: RepositoryId, round: u64, fetched: Fetched) {
         // Moved, not cloned: at 10,000 repositories a second copy of every answer is megabytes.
         let status = fetched.result.map(Arc::new);
         let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
@@ -227,7 +256,7 @@ impl Collector {
             log_unparseable_time(id, status, &mut state.logged_bad_time);
         }
         state.last = Some(Outcome {
-            generation,
+            round,
             status,
             http_status: fetched.http_status,
             duration: fetched.duration,
@@ -235,10 +264,10 @@ impl Collector {
         });
     }
 
-    /// What to show for each repository of `plan`, for a scrape waiting on `generation`.
-    fn results(&self, plan: &Plan, generation: u64, scrape_started: Instant) -> Vec<RepoResult> {
+    /// What to show for each repository of `plan`, for a scrape waiting on fan-out `round`.
+    fn results(&self, plan: &Plan, round: u64, scrape_started: Instant) -> Vec<RepositoryResult> {
         let store = self.store.lock().unwrap_or_else(|e| e.into_inner());
-        let cache = !plan.scrape.min_interval.is_zero() || generation == LATEST;
+        let cache = !plan.scrape.min_interval.is_zero() || round == LATEST;
         plan.repositories
             .iter()
             .map(|repository| {
@@ -249,9 +278,9 @@ impl Collector {
                 // last_success_timestamp_seconds tells. Without one, it timed out.
                 let current = state
                     .and_then(|s| s.last.as_ref())
-                    .filter(|outcome| outcome.generation == generation || cache);
+                    .filter(|outcome| outcome.round == round || cache);
                 match current {
-                    Some(outcome) => RepoResult {
+                    Some(outcome) => RepositoryResult {
                         repository: repository.clone(),
                         status: outcome.status.as_ref().ok().cloned(),
                         error: outcome.status.as_ref().err().copied(),
@@ -261,10 +290,10 @@ impl Collector {
                     },
                     // Not answered by this scrape's deadline; for the landing page (LATEST), a
                     // repository never asked yet is pending, not failed.
-                    None => RepoResult {
+                    None => RepositoryResult {
                         repository: repository.clone(),
                         status: None,
-                        error: (generation != LATEST).then_some(ErrorClass::Timeout),
+                        error: (round != LATEST).then_some(ErrorClass::Timeout),
                         http_status: 0,
                         duration: scrape_started.elapsed(),
                         last_success,
@@ -276,7 +305,7 @@ impl Collector {
 }
 
 /// A repository whose last answer was a success younger than `min_interval` is not asked again.
-fn is_cache_fresh(state: Option<&RepoState>, min_interval: Duration) -> bool {
+fn is_cache_fresh(state: Option<&RepositoryState>, min_interval: Duration) -> bool {
     if min_interval.is_zero() {
         return false;
     }

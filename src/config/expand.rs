@@ -7,7 +7,7 @@
 
 use serde_yaml_ng::Value;
 
-use super::ConfigError;
+use super::error::ConfigError;
 
 /// Expands every string in `value`, naming the key path in errors.
 pub fn expand_env(

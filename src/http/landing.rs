@@ -7,22 +7,25 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::response::Html;
 
-use crate::app::App;
-use crate::collect::RepoResult;
+use crate::app::{App, Landing};
+use crate::collect::RepositoryResult;
 
 pub async fn page(State(app): State<Arc<App>>) -> Html<String> {
-    let generation = app.current();
-    let results = app.collector.latest(&generation.plan);
-    let mut summary = escape(&generation.config.summary());
-    if let Some(expiry) = generation.plan.client.auth().token_expiry() {
+    let Landing {
+        summary,
+        credential_expiry,
+        discovery,
+        repositories,
+    } = app.landing();
+    let mut summary = escape(&summary);
+    if let Some(expiry) = credential_expiry {
         let _ = write!(
             summary,
             "<br>IAM token expires at {}",
             humantime::format_rfc3339_seconds(expiry)
         );
     }
-    if generation.config.discovery.is_some() {
-        let state = app.discovery_state();
+    if let Some(state) = discovery {
         let when = state
             .last_success
             .map(|t| humantime::format_rfc3339_seconds(t).to_string())
@@ -30,7 +33,7 @@ pub async fn page(State(app): State<Arc<App>>) -> Html<String> {
         let _ = write!(
             summary,
             "<br>Discovery: {} repositories, last success {when}",
-            state.repositories.len()
+            state.repositories
         );
         if let Some(err) = &state.last_error {
             let _ = write!(
@@ -40,7 +43,7 @@ pub async fn page(State(app): State<Arc<App>>) -> Html<String> {
             );
         }
     }
-    Html(render(&summary, &results))
+    Html(render(&summary, &repositories))
 }
 
 fn escape(text: &str) -> String {
@@ -61,7 +64,7 @@ fn escape(text: &str) -> String {
 /// Rows are capped so a 10,000-repository exporter still answers with a small page.
 const MAX_ROWS: usize = 500;
 
-fn render(summary: &str, results: &[RepoResult]) -> String {
+fn render(summary: &str, results: &[RepositoryResult]) -> String {
     let mut html = String::with_capacity(4096 + results.len().min(MAX_ROWS) * 200);
     let _ = write!(
         html,

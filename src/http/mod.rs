@@ -1,28 +1,25 @@
-//! The exporter's HTTP endpoints (CONTRACT §5): `/`, `/metrics`, `/probe`, `/healthz`,
+//! The exporter's HTTP endpoints (README.md, "Endpoints"): `/`, `/metrics`, `/probe`, `/healthz`,
 //! `/readyz` and `POST /-/reload`; and how they are served: [`server`] (the accept loop and its
 //! limits), [`web_config`] (`--web.config.file`: TLS and basic auth).
 
 mod basic_auth;
 mod landing;
 pub mod server;
-mod tls;
 pub mod web_config;
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
+use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use futures::StreamExt;
 
-use crate::app::App;
-use crate::collect::deadline::{scrape_budget, SCRAPE_TIMEOUT_HEADER};
-use crate::collect::Collector;
-use crate::config::{Repository, RepositoryId};
-use crate::metrics::{self, names};
+use crate::app::{App, Exposition};
+use crate::collect::deadline::SCRAPE_TIMEOUT_HEADER;
+use crate::config::RepositoryId;
+use crate::metrics;
 
 /// The liveness route; open even behind basic auth.
 pub const HEALTHZ_PATH: &str = "/healthz";
@@ -48,59 +45,27 @@ fn text_answer(status: StatusCode, body: String) -> Response {
         .into_response()
 }
 
-fn budget(app: &App, headers: &HeaderMap) -> std::time::Duration {
-    let scrape = &app.current().config.scrape;
-    let header = headers
+/// Prometheus' scrape timeout, as its header gives it.
+fn scrape_timeout(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get(SCRAPE_TIMEOUT_HEADER)
-        .and_then(|v| v.to_str().ok());
-    scrape_budget(header, scrape.timeout_offset, scrape.max_duration)
+        .and_then(|v| v.to_str().ok())
 }
 
-/// `/metrics`: the fan-out scrape. Always 200: failures are per-repository series.
-///
-/// The per-repository text is written piece by piece as the connection takes it, reusing the
-/// previous scrape's text where answers did not change ([`metrics::TextCache`]); the exporter's
-/// own metrics follow.
-async fn scrape(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    let budget = budget(&app, &headers);
-    let generation = app.current();
-    let snapshot = app.collector.scrape(&generation.plan, budget).await;
-    let mut tail = String::new();
-    if let Some(expiry) = generation.plan.client.auth().token_expiry() {
-        let seconds = expiry
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(0.0);
-        metrics::write_gauge(&mut tail, &names::TOKEN_EXPIRY, seconds);
-    }
-    let mut tail = tail.into_bytes();
-    // Registered metrics always encode; if one ever did not, the scrape still answers.
-    if let Err(err) = metrics::encode(&app.metrics.registry().gather(), &mut tail) {
-        tracing::error!(error = %err, "cannot encode the exporter's own metrics");
-    }
-    // The text is worth keeping for the next scrape only while answers are kept.
-    let keep = !generation.plan.scrape.min_interval.is_zero();
-    let text = app
-        .text_cache
-        .text(snapshot.results, SystemTime::now(), keep);
-    tracing::debug!(
-        reused_blocks = text.reused_blocks(),
-        "writing the per-repository text"
-    );
-    let pieces = futures::stream::unfold(text, |mut text| async move {
-        text.next_piece().map(|piece| (piece, text))
-    })
-    .chain(futures::stream::once(async move { tail.into() }))
-    .map(Ok::<_, std::convert::Infallible>);
+/// An exposition as the answer's body, streamed piece by piece as the connection takes it:
+/// a 10,000-repository answer is 12 MiB, never held whole without a cache.
+fn exposition(exposition: Exposition) -> Response {
+    let pieces = futures::stream::iter(exposition.map(Ok::<_, std::convert::Infallible>));
     (
         [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
-        axum::body::Body::from_stream(pieces),
+        Body::from_stream(pieces),
     )
         .into_response()
 }
 
-fn exposition(body: Vec<u8>) -> Response {
-    ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], body).into_response()
+/// `/metrics`: the fan-out scrape. Always 200: failures are per-repository series.
+async fn scrape(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    exposition(app.scrape(scrape_timeout(&headers)).await)
 }
 
 /// `/probe?repository_id=N`: the per-repository metrics of one repository.
@@ -113,28 +78,10 @@ async fn probe(
         Ok(id) => id,
         Err(message) => return text_answer(StatusCode::BAD_REQUEST, format!("{message}\n")),
     };
-    let generation = app.current();
-    let listed = generation
-        .plan
-        .repositories
-        .iter()
-        .find(|r| r.id == id)
-        .cloned();
-    let repository = match listed {
-        Some(repository) => repository,
-        None if generation.config.probe.allow_unlisted => Repository { id, name: None },
-        None => {
-            return text_answer(
-                StatusCode::FORBIDDEN,
-                format!("repository_id {id} is not configured or discovered, and probe.allow_unlisted is false\n"),
-            )
-        }
-    };
-    let budget = budget(&app, &headers);
-    let result = Collector::probe(&generation.plan, repository, budget).await;
-    exposition(
-        metrics::render_repositories(std::slice::from_ref(&result), SystemTime::now()).into_bytes(),
-    )
+    match app.probe(id, scrape_timeout(&headers)).await {
+        Ok(answer) => exposition(answer),
+        Err(refused) => text_answer(StatusCode::FORBIDDEN, format!("{refused}\n")),
+    }
 }
 
 /// The id of a `/probe` request, or a one-line reason why it is unusable.
@@ -180,9 +127,9 @@ async fn ready(State(app): State<Arc<App>>) -> Response {
 async fn reload(State(app): State<Arc<App>>) -> Response {
     match app.reload().await {
         Ok(()) => text_answer(StatusCode::OK, "configuration reloaded\n".to_owned()),
-        Err(message) => text_answer(
+        Err(error) => text_answer(
             StatusCode::INTERNAL_SERVER_ERROR,
-            format!("reload failed, keeping the running configuration: {message}\n"),
+            format!("reload failed, keeping the running configuration: {error}\n"),
         ),
     }
 }

@@ -1,10 +1,13 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::families as names;
+use super::format::{push_label_value, push_value};
 use super::*;
-use crate::client::{ErrorClass, StatisticsEvent, StatisticsStatus};
-use crate::collect::RepoResult;
+use crate::client::{StatisticsEvent, StatisticsStatus};
+use crate::collect::RepositoryResult;
 use crate::config::{Repository, RepositoryId};
+use crate::upstream::ErrorClass;
 
 fn repository(id: i64, name: Option<&str>) -> Repository {
     Repository {
@@ -13,8 +16,8 @@ fn repository(id: i64, name: Option<&str>) -> Repository {
     }
 }
 
-fn ok(id: i64, status: StatisticsStatus) -> RepoResult {
-    RepoResult {
+fn ok(id: i64, status: StatisticsStatus) -> RepositoryResult {
+    RepositoryResult {
         repository: repository(id, Some("payments/api")),
         status: Some(Arc::new(status)),
         error: None,
@@ -24,7 +27,7 @@ fn ok(id: i64, status: StatisticsStatus) -> RepoResult {
     }
 }
 
-fn render(results: &[RepoResult], now: SystemTime) -> String {
+fn render(results: &[RepositoryResult], now: SystemTime) -> String {
     render_repositories(results, now)
 }
 
@@ -49,7 +52,7 @@ fn event_age_is_scrape_time_minus_updated_at() {
 
 #[test]
 fn failure_shows_up_zero_and_one_error_class_only() {
-    let result = RepoResult {
+    let result = RepositoryResult {
         repository: repository(9, None),
         status: None,
         error: Some(ErrorClass::Throttled),
@@ -140,16 +143,6 @@ fn label_values_escape_backslash_quote_and_newline() {
     let mut out = String::new();
     push_label_value(&mut out, "a\\b\"c\nd");
     assert_eq!(out, "a\\\\b\\\"c\\nd");
-}
-
-#[test]
-fn a_gauge_without_labels_has_no_braces() {
-    let mut out = String::new();
-    write_gauge(&mut out, &names::TOKEN_EXPIRY, 12.5);
-    assert!(
-        out.ends_with("\ncodearts_repo_exporter_auth_token_expiry_timestamp_seconds 12.5\n"),
-        "{out}"
-    );
 }
 
 #[test]

@@ -18,8 +18,9 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 
-use super::{push_header, unix_seconds, Prepared, Samples, FAMILIES};
-use crate::collect::RepoResult;
+use super::families::{Prepared, Samples, FAMILIES};
+use super::format::{push_header, unix_seconds};
+use crate::collect::RepositoryResult;
 
 /// Repositories per block: one family of one block is a streamed piece of about 25 KiB, and a
 /// refreshed repository costs the rewrite of at most this many.
@@ -27,7 +28,7 @@ const BLOCK_REPOSITORIES: usize = 256;
 
 /// Consecutive repositories' results and, family by family, their text.
 struct Block {
-    results: Vec<RepoResult>,
+    results: Vec<RepositoryResult>,
     prepared: Vec<Prepared>,
     /// One entry per [`FAMILIES`] entry; filled only for a block that is kept, and left empty
     /// for the families written at scrape time.
@@ -35,7 +36,7 @@ struct Block {
 }
 
 impl Block {
-    fn new(results: Vec<RepoResult>) -> Self {
+    fn new(results: Vec<RepositoryResult>) -> Self {
         Self {
             prepared: results.iter().map(Prepared::new).collect(),
             results,
@@ -59,7 +60,7 @@ impl TextCache {
     /// the end; without, the cache is emptied and nothing is kept.
     pub fn text(
         self: &Arc<Self>,
-        results: Vec<RepoResult>,
+        results: Vec<RepositoryResult>,
         now: SystemTime,
         keep: bool,
     ) -> RepositoryText {
@@ -96,7 +97,7 @@ impl TextCache {
     }
 }
 
-fn into_blocks(results: Vec<RepoResult>) -> Vec<Vec<RepoResult>> {
+fn into_blocks(results: Vec<RepositoryResult>) -> Vec<Vec<RepositoryResult>> {
     let mut results = results.into_iter().peekable();
     let mut blocks = Vec::new();
     while results.peek().is_some() {
@@ -105,7 +106,7 @@ fn into_blocks(results: Vec<RepoResult>) -> Vec<Vec<RepoResult>> {
     blocks
 }
 
-fn all_same(cached: &[RepoResult], current: &[RepoResult]) -> bool {
+fn all_same(cached: &[RepositoryResult], current: &[RepositoryResult]) -> bool {
     cached.len() == current.len() && cached.iter().zip(current).all(|(a, b)| same(a, b))
 }
 
@@ -113,9 +114,9 @@ fn all_same(cached: &[RepoResult], current: &[RepoResult]) -> bool {
 ///
 /// The answer is compared by identity: the collector shares one answer object between the
 /// scrapes that show it, and a new fetch is a new object even when its content is equal. Every
-/// field is named so that a field added to [`RepoResult`] cannot be forgotten here.
-fn same(a: &RepoResult, b: &RepoResult) -> bool {
-    let RepoResult {
+/// field is named so that a field added to [`RepositoryResult`] cannot be forgotten here.
+fn same(a: &RepositoryResult, b: &RepositoryResult) -> bool {
+    let RepositoryResult {
         repository,
         status,
         error,
@@ -165,7 +166,7 @@ pub struct RepositoryText {
 
 impl RepositoryText {
     /// The text of `results` as of `now`, written from scratch and kept nowhere.
-    pub fn new(results: Vec<RepoResult>, now: SystemTime) -> Self {
+    pub fn new(results: Vec<RepositoryResult>, now: SystemTime) -> Self {
         let blocks = into_blocks(results)
             .into_iter()
             .map(|part| Source::Written(Block::new(part)))

@@ -53,7 +53,6 @@ use tower::ServiceExt;
 use codearts_repo_exporter::app::App;
 use codearts_repo_exporter::config::Config;
 use codearts_repo_exporter::http::router;
-use codearts_repo_exporter::metrics::exporter::ExporterMetrics;
 
 /// A config for `endpoint` with a static token, `ids` as repositories, and extra YAML appended
 /// under `scrape:` (indented by the caller, e.g. "  concurrency: 4\n"). Retries default to 0.
@@ -79,15 +78,13 @@ pub fn parse_config(yaml: &str) -> Config {
 
 /// An app built from `yaml`, without a config file (no reload).
 pub fn app(yaml: &str) -> Arc<App> {
-    let metrics = Arc::new(ExporterMetrics::new().expect("metrics"));
-    App::new(parse_config(yaml), None, None, metrics).expect("app")
+    App::new(parse_config(yaml), None, None).expect("app")
 }
 
 /// An app whose config lives in a file, so it can be reloaded.
 pub fn app_from_file(path: &std::path::Path) -> Arc<App> {
-    let metrics = Arc::new(ExporterMetrics::new().expect("metrics"));
     let config = Config::load(path).expect("config file");
-    App::new(config, Some(path.to_path_buf()), None, metrics).expect("app")
+    App::new(config, Some(path.to_path_buf()), None).expect("app")
 }
 
 /// An answer from the router.

@@ -125,7 +125,7 @@ fn varied(index: u32, id: u32, now: i64) -> Value {
     } else if into_cycle < FINISHED_AT {
         ("active", cycle_start + ACTIVE_AT)
     } else if profile.failed_runs == FailedRuns::Always
-        || (profile.failed_runs == FailedRuns::Sometimes && cycle_seed % 2 == 0)
+        || (profile.failed_runs == FailedRuns::Sometimes && cycle_seed.is_multiple_of(2))
     {
         ("failed", cycle_start + FINISHED_AT)
     } else {

@@ -2,17 +2,27 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::*;
-use crate::client::{ErrorClass, StatisticsEvent, StatisticsStatus};
+
+/// The text of `results` written from scratch, in one string.
+fn render_repositories(results: &[RepositoryResult], now: SystemTime) -> String {
+    let mut text = RepositoryText::new(results.to_vec(), now);
+    let mut out = Vec::new();
+    while let Some(piece) = text.next_piece() {
+        out.extend_from_slice(&piece);
+    }
+    String::from_utf8(out).expect("utf-8")
+}
+use crate::client::{StatisticsEvent, StatisticsStatus};
 use crate::config::{Repository, RepositoryId};
-use crate::metrics::render_repositories;
+use crate::upstream::ErrorClass;
 
 /// 600 repositories (three blocks, the last one short): answers with and without events, some
 /// failures, some names.
-fn results() -> Vec<RepoResult> {
+fn results() -> Vec<RepositoryResult> {
     (1..=600).map(result).collect()
 }
 
-fn result(id: i64) -> RepoResult {
+fn result(id: i64) -> RepositoryResult {
     let failed = id % 7 == 0;
     let status = StatisticsStatus {
         can_statistics: Some(id % 2 == 0),
@@ -26,7 +36,7 @@ fn result(id: i64) -> RepoResult {
             ..Default::default()
         }),
     };
-    RepoResult {
+    RepositoryResult {
         repository: Repository {
             id: RepositoryId::new(id).unwrap(),
             name: (id % 5 == 0).then(|| Arc::from(format!("group/repo-{id}").as_str())),
@@ -116,7 +126,7 @@ fn a_new_fetch_with_equal_content_is_written_again() {
 
 #[test]
 fn a_changed_error_duration_or_last_success_is_written_again() {
-    let changes: [fn(&mut RepoResult); 4] = [
+    let changes: [fn(&mut RepositoryResult); 4] = [
         |r| r.error = Some(ErrorClass::Timeout),
         |r| r.duration += Duration::from_millis(1),
         |r| r.last_success = None,

@@ -1,6 +1,6 @@
 //! The one road to the network: every upstream request (status, discovery, IAM) goes through
 //! [`Transport::send`], which waits for the shared rate limit, bounds the time and the body
-//! size, and counts the request in the exporter's own metrics.
+//! size, and counts the request in [`UpstreamMetrics`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,39 +8,15 @@ use std::time::Duration;
 use reqwest::header::HeaderMap;
 use tokio::time::Instant;
 
+use super::endpoint::Endpoint;
 use super::error_class::{classify, Failure};
+use super::metrics::{EndpointMetrics, UpstreamMetrics};
 use super::rate_limit::RateLimiter;
 use crate::config::{ConfigError, TlsConfig};
-use crate::metrics::exporter::ExporterMetrics;
 
 /// Upper bound of a body we read; larger answers are `invalid_response`. The documented
 /// answers are under 1 KiB, a page of 100 repositories about 100 KiB.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
-
-/// Which API a request is for: the `endpoint` label, never a URL.
-/// The discriminants index per-endpoint tables; [`Endpoint::ALL`] lists them in that order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Endpoint {
-    StatisticsStatus = 0,
-    UserRepositories = 1,
-    IamToken = 2,
-}
-
-impl Endpoint {
-    pub const ALL: [Endpoint; 3] = [
-        Endpoint::StatisticsStatus,
-        Endpoint::UserRepositories,
-        Endpoint::IamToken,
-    ];
-
-    pub fn as_label(self) -> &'static str {
-        match self {
-            Endpoint::StatisticsStatus => "statistics_status",
-            Endpoint::UserRepositories => "user_repositories",
-            Endpoint::IamToken => "iam_token",
-        }
-    }
-}
 
 /// An HTTP answer of any status, with its body read (up to the cap).
 #[derive(Debug)]
@@ -71,7 +47,7 @@ impl RawAnswer {
 pub struct Transport {
     http: reqwest::Client,
     limiter: RateLimiter,
-    metrics: Arc<ExporterMetrics>,
+    metrics: Arc<UpstreamMetrics>,
 }
 
 impl Transport {
@@ -81,7 +57,7 @@ impl Transport {
         tls: &TlsConfig,
         pool_size: usize,
         rate_limit: Option<f64>,
-        metrics: Arc<ExporterMetrics>,
+        metrics: Arc<UpstreamMetrics>,
     ) -> Result<Self, ConfigError> {
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -136,8 +112,9 @@ impl Transport {
         &self.limiter
     }
 
-    pub fn metrics(&self) -> &ExporterMetrics {
-        &self.metrics
+    /// The request metrics of `endpoint`.
+    pub fn metrics(&self, endpoint: Endpoint) -> &EndpointMetrics {
+        self.metrics.endpoint(endpoint)
     }
 
     /// Sends one request after waiting for the rate limit, and reads its body.
@@ -155,7 +132,7 @@ impl Transport {
         if !self.limiter.acquire(deadline).await {
             return Err(Failure::Timeout);
         }
-        let metrics = self.metrics.endpoint(endpoint);
+        let metrics = self.metrics(endpoint);
         metrics.requests.inc();
         metrics.in_flight.inc();
         let started = Instant::now();
@@ -171,10 +148,7 @@ impl Transport {
 
     /// Counts a failed attempt under its class.
     pub fn record(&self, endpoint: Endpoint, failure: &Failure) {
-        self.metrics
-            .endpoint(endpoint)
-            .errors(classify(failure))
-            .inc();
+        self.metrics(endpoint).errors(classify(failure)).inc();
     }
 
     async fn exchange(&self, request: reqwest::Request) -> Result<RawAnswer, Failure> {
@@ -210,17 +184,5 @@ fn transport_failure(err: reqwest::Error) -> Failure {
         Failure::Timeout
     } else {
         Failure::Connection
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn all_lists_the_endpoints_in_discriminant_order() {
-        for (index, endpoint) in Endpoint::ALL.iter().enumerate() {
-            assert_eq!(*endpoint as usize, index);
-        }
     }
 }

@@ -12,47 +12,21 @@
 //! Not supported (an error naming the key, like any unknown key): `http_server_config`,
 //! `rate_limit`, `cipher_suites`, `curve_preferences`, inline `cert`/`key`, TLS 1.0/1.1.
 
+mod error;
+mod tls;
+
 use std::collections::BTreeMap;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use serde::Deserialize;
 use tokio_rustls::rustls::ServerConfig;
 
-use super::tls::{ClientAuth, TlsSpec, TlsVersion};
+pub use error::WebConfigError;
+use tls::{ClientAuth, TlsSpec, TlsVersion};
 
-/// How often at most the files are checked for changes.
-const CHECK_INTERVAL: Duration = Duration::from_secs(1);
-
-/// Why a web config was refused. The message starts with the key it is about.
-#[derive(Debug, thiserror::Error)]
-pub enum WebConfigError {
-    #[error("{path}: cannot read web config file: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("{key}: cannot read {path}: {source}")]
-    File {
-        key: &'static str,
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("{key}: {message}")]
-    Invalid { key: String, message: String },
-}
-
-impl WebConfigError {
-    pub(crate) fn invalid(key: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Invalid {
-            key: key.into(),
-            message: message.into(),
-        }
-    }
-}
+use crate::watched_file::{Stamp, Throttle};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -102,7 +76,7 @@ impl Loaded {
     }
 
     fn load(path: &Path) -> Result<Self, WebConfigError> {
-        let web_stamp = Stamp::of(path);
+        let web_stamp = Stamp::of(path).ok();
         let text = std::fs::read_to_string(path).map_err(|source| WebConfigError::Read {
             path: path.display().to_string(),
             source,
@@ -116,7 +90,7 @@ impl Loaded {
         let users = validate_users(raw.basic_auth_users.unwrap_or_default())?;
         let mut stamps = vec![web_stamp];
         if let Some(spec) = &tls_spec {
-            stamps.extend(spec.files().into_iter().map(Stamp::of));
+            stamps.extend(Stamp::of_all(spec.files()));
         }
         let tls = tls_spec.as_ref().map(TlsSpec::build).transpose()?;
         Ok(Self {
@@ -128,35 +102,11 @@ impl Loaded {
     }
 
     fn current_stamps(&self, path: &Path) -> Vec<Option<Stamp>> {
-        let mut stamps = vec![Stamp::of(path)];
+        let mut paths = vec![path];
         if let Some(spec) = &self.tls_spec {
-            stamps.extend(spec.files().into_iter().map(Stamp::of));
+            paths.extend(spec.files());
         }
-        stamps
-    }
-}
-
-/// Identity and version of a file: a change in any field means "re-read". Following symlinks,
-/// so a Kubernetes secret volume's `..data` swap counts as a change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stamp {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime: i64,
-    mtime_nsec: i64,
-}
-
-impl Stamp {
-    fn of(path: &Path) -> Option<Self> {
-        let meta = std::fs::metadata(path).ok()?;
-        Some(Self {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            size: meta.size(),
-            mtime: meta.mtime(),
-            mtime_nsec: meta.mtime_nsec(),
-        })
+        Stamp::of_all(paths)
     }
 }
 
@@ -171,7 +121,7 @@ pub struct WebConfig {
 
 #[derive(Debug)]
 struct Refresh {
-    checked_at: Instant,
+    throttle: Throttle,
     /// The last reload error logged, so a file that stays broken is not logged every second.
     last_error: Option<String>,
 }
@@ -185,7 +135,7 @@ impl WebConfig {
             tls_enabled: loaded.tls.is_some(),
             current: ArcSwap::from_pointee(loaded),
             refresh: Mutex::new(Refresh {
-                checked_at: Instant::now(),
+                throttle: Throttle::new(),
                 last_error: None,
             }),
         })
@@ -234,10 +184,9 @@ impl WebConfig {
         let Ok(mut refresh) = self.refresh.try_lock() else {
             return;
         };
-        if refresh.checked_at.elapsed() < CHECK_INTERVAL {
+        if !refresh.throttle.due() {
             return;
         }
-        refresh.checked_at = Instant::now();
         let current = self.current.load();
         if current.current_stamps(&self.path) == current.stamps {
             return;

@@ -17,7 +17,7 @@ use tokio_rustls::rustls::{
     SupportedProtocolVersion,
 };
 
-use super::web_config::WebConfigError;
+use super::error::WebConfigError;
 
 /// The client-certificate policy (`tls_server_config.client_auth_type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,24 @@
+//! What the landing page shows, as data; [`crate::http`] renders it.
+
+use std::time::SystemTime;
+
+use crate::collect::RepositoryResult;
+
+/// The landing page's content.
+pub struct Landing {
+    /// One line about the running configuration.
+    pub summary: String,
+    /// When the credential in use expires, for credentials that do.
+    pub credential_expiry: Option<SystemTime>,
+    /// `None` when discovery is off.
+    pub discovery: Option<DiscoveryView>,
+    /// Each watched repository's latest result; one never asked yet has neither data nor error.
+    pub repositories: Vec<RepositoryResult>,
+}
+
+/// What discovery found last.
+pub struct DiscoveryView {
+    pub repositories: usize,
+    pub last_success: Option<SystemTime>,
+    pub last_error: Option<String>,
+}

@@ -1,0 +1,27 @@
+//! What one scrape shows for each repository: the type [`crate::metrics`] turns into text.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::client::StatisticsStatus;
+use crate::config::Repository;
+use crate::upstream::ErrorClass;
+
+/// What to show for one repository in one scrape.
+#[derive(Debug, Clone)]
+pub struct RepositoryResult {
+    pub repository: Repository,
+    /// The statistics data shown; `None` when the last request failed.
+    pub status: Option<Arc<StatisticsStatus>>,
+    pub error: Option<ErrorClass>,
+    pub http_status: u16,
+    pub duration: Duration,
+    /// When the data shown (or, on failure, the last good data) was fetched.
+    pub last_success: Option<SystemTime>,
+}
+
+/// The results of one scrape, in the plan's order.
+pub struct Snapshot {
+    pub results: Vec<RepositoryResult>,
+    pub duration: Duration,
+}

@@ -1,0 +1,262 @@
+//! The validated configuration: the types every other layer reads. Invalid states are not
+//! representable: ids are in range, durations positive, exactly one credential is set.
+
+use std::fmt;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use regex::Regex;
+use url::Url;
+
+use super::secret::Secret;
+
+/// A CodeArts Repo repository id: 1..=2147483647 (reference §1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RepositoryId(u32);
+
+impl RepositoryId {
+    pub const MAX: u32 = 2_147_483_647;
+
+    /// `Some` for ids in 1..=2147483647.
+    pub fn new(id: i64) -> Option<Self> {
+        (1..=i64::from(Self::MAX))
+            .contains(&id)
+            .then_some(Self(id as u32))
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl fmt::Display for RepositoryId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// One watched repository. `name` becomes the `repository` label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repository {
+    pub id: RepositoryId,
+    pub name: Option<Arc<str>>,
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub codearts: CodeArtsConfig,
+    pub repositories: Vec<Repository>,
+    pub discovery: Option<DiscoveryConfig>,
+    pub probe: ProbeConfig,
+    pub scrape: ScrapeConfig,
+    pub shard: Shard,
+    pub server: ServerConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct CodeArtsConfig {
+    /// Base URL without a trailing slash.
+    pub endpoint: Url,
+    pub auth: AuthConfig,
+    pub tls: TlsConfig,
+}
+
+/// Exactly one way to authenticate.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuthConfig {
+    /// A static IAM token written in the file (normally through `${VAR}`).
+    Token(Secret),
+    /// A file holding an IAM token, re-read when it changes.
+    TokenFile(PathBuf),
+    /// Tokens obtained from IAM with the password method.
+    Iam(IamConfig),
+    /// Requests signed with an access key / secret key pair.
+    AkSk(AkSkConfig),
+}
+
+impl AuthConfig {
+    /// The mode's name as written in the config, for logs and the landing page.
+    pub fn mode(&self) -> &'static str {
+        match self {
+            AuthConfig::Token(_) => "token",
+            AuthConfig::TokenFile(_) => "token_file",
+            AuthConfig::Iam(_) => "iam",
+            AuthConfig::AkSk(_) => "aksk",
+        }
+    }
+}
+
+/// Where a secret comes from: inline (via `${VAR}`) or a file re-read on change.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SecretSource {
+    Inline(Secret),
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IamConfig {
+    pub endpoint: Url,
+    pub domain: String,
+    pub user: String,
+    pub password: SecretSource,
+    pub project: ProjectScope,
+}
+
+/// The project a token is scoped to: `project: cn-north-4` or `project: "id:0123…"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProjectScope {
+    Name(String),
+    Id(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AkSkConfig {
+    pub access_key: SecretSource,
+    pub secret_key: SecretSource,
+    pub project_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TlsConfig {
+    pub ca_file: Option<PathBuf>,
+    pub insecure_skip_verify: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct DiscoveryConfig {
+    pub interval: Duration,
+    pub include: Vec<Regex>,
+    pub exclude: Vec<Regex>,
+    pub archived: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProbeConfig {
+    pub allow_unlisted: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScrapeConfig {
+    pub concurrency: NonZeroUsize,
+    pub request_timeout: Duration,
+    pub timeout_offset: Duration,
+    pub max_duration: Duration,
+    /// Zero disables the cache.
+    pub min_interval: Duration,
+    /// Requests per second; `None` = unlimited.
+    pub rate_limit: Option<f64>,
+    pub retries: u32,
+}
+
+impl Default for ScrapeConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: NonZeroUsize::new(16).unwrap_or(NonZeroUsize::MIN),
+            request_timeout: Duration::from_secs(5),
+            timeout_offset: Duration::from_millis(500),
+            max_duration: Duration::from_secs(30),
+            min_interval: Duration::ZERO,
+            rate_limit: None,
+            retries: 1,
+        }
+    }
+}
+
+/// This instance's share of the repositories (`--shard INDEX/COUNT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Default for Shard {
+    fn default() -> Self {
+        Self { index: 0, count: 1 }
+    }
+}
+
+/// Limits of the exporter's own HTTP server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub read_header_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            read_header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(120),
+            max_connections: 512,
+        }
+    }
+}
+
+/// The largest label value we accept for a repository name; longer names are refused rather
+/// than silently cut, since the name is how an operator finds the repository.
+pub const MAX_NAME_LEN: usize = 200;
+
+impl Shard {
+    /// A shard `index` of `count`; the message says what is wrong.
+    pub fn new(index: i64, count: i64) -> Result<Self, String> {
+        if !(1..=10_000).contains(&count) {
+            return Err(format!("count {count} must be in 1..=10000"));
+        }
+        if !(0..count).contains(&index) {
+            return Err(format!("index {index} must be in 0..{count}"));
+        }
+        Ok(Self {
+            index: index as u32,
+            count: count as u32,
+        })
+    }
+
+    /// Parses `INDEX/COUNT` as given to `--shard`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (index, count) = text
+            .split_once('/')
+            .ok_or_else(|| format!("{text:?} is not INDEX/COUNT"))?;
+        let index = index
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| format!("{text:?}: INDEX is not a number"))?;
+        let count = count
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| format!("{text:?}: COUNT is not a number"))?;
+        Self::new(index, count)
+    }
+}
+
+impl Config {
+    /// One line for `--config.check` and the start-up log.
+    pub fn summary(&self) -> String {
+        let discovery = match &self.discovery {
+            Some(d) => format!("every {}", humantime::format_duration(d.interval)),
+            None => "off".to_owned(),
+        };
+        let rate = match self.scrape.rate_limit {
+            Some(rps) => format!("{rps}/s"),
+            None => "none".to_owned(),
+        };
+        format!(
+            "endpoint={} auth={} repositories={} discovery={} concurrency={} request_timeout={} \
+             min_interval={} rate_limit={} retries={} shard={}/{}",
+            self.codearts.endpoint,
+            self.codearts.auth.mode(),
+            self.repositories.len(),
+            discovery,
+            self.scrape.concurrency,
+            humantime::format_duration(self.scrape.request_timeout),
+            humantime::format_duration(self.scrape.min_interval),
+            rate,
+            self.scrape.retries,
+            self.shard.index,
+            self.shard.count,
+        )
+    }
+}

@@ -1,0 +1,25 @@
+//! The lowest layer of talking to Huawei Cloud: one HTTP client with the shared rate limit and
+//! body cap ([`Transport`]), the fixed names of the APIs called ([`Endpoint`]), what can go
+//! wrong with a request ([`Failure`]) and the closed set of classes a failure is reported as
+//! ([`ErrorClass`]), error bodies in every shape the official SDK reads ([`ApiErrorBody`]), the
+//! API's time format ([`parse_time`]), and the request metrics ([`UpstreamMetrics`]).
+//!
+//! Both [`crate::auth`] (IAM, the metadata service) and [`crate::client`] (CodeArts Repo) send
+//! through it, so neither needs the other's internals. It knows no credential and no API
+//! shape beyond an error body.
+
+mod endpoint;
+mod error_body;
+mod error_class;
+mod metrics;
+mod rate_limit;
+mod time;
+mod transport;
+
+pub use endpoint::Endpoint;
+pub use error_body::ApiErrorBody;
+pub use error_class::{classify, ErrorClass, Failure};
+pub use metrics::{EndpointMetrics, UpstreamMetrics};
+pub use rate_limit::RateLimiter;
+pub use time::parse_time;
+pub use transport::{RawAnswer, Transport, MAX_BODY_BYTES};
