@@ -39,10 +39,13 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
 echo "== cargo clippy -D warnings"
-cargo clippy --locked --all-targets -- -D warnings
+cargo clippy --locked --workspace --all-targets -- -D warnings
 
-echo "== cargo test"
-cargo test --locked --all-targets
+# `cargo test` alone runs every test that needs only Rust; the end-to-end tests that need
+# promtool, Prometheus or Alertmanager and the minute-long load and soak tests are
+# #[ignore]d there and run here.
+echo "== cargo test (every tier)"
+cargo test --locked --workspace --all-targets -- --include-ignored
 
 echo "== shipping lints"
 .ci/lint-shipping.sh

@@ -6,6 +6,7 @@ mod common;
 use common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs promtool (apt-get install prometheus); scripts/test-all.sh runs it"]
 async fn one_demo_scrape_shows_every_metric_and_passes_promtool() {
     let dir = tempfile::tempdir().unwrap();
     let port = procs::free_port();

@@ -53,6 +53,7 @@ async fn wait_until(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs prometheus (apt-get install prometheus); scripts/test-all.sh runs it"]
 async fn readme_scrape_configs_work_against_a_real_prometheus() {
     let dir = tempfile::tempdir().unwrap();
     let port = procs::free_port();

@@ -53,6 +53,7 @@ fn promtool() -> PathBuf {
 // promtool
 
 #[test]
+#[ignore = "needs promtool (apt-get install prometheus); scripts/test-all.sh runs it"]
 fn shipped_rules_pass_promtool_check_and_unit_tests() {
     let promtool = promtool();
     let check = Command::new(&promtool)
@@ -206,6 +207,7 @@ fn variable_queries(d: &Json, instance: &str) -> Vec<(String, String, String)> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs prometheus (apt-get install prometheus); scripts/test-all.sh runs it"]
 async fn every_dashboard_query_returns_data_from_the_demo() {
     let dir = TempDir::new().expect("temp dir");
     let (mut exporter, instance) = start_exporter(dir.path()).await;
@@ -402,6 +404,7 @@ async fn start_alertmanager(dir: &Path, webhook: &str) -> (Proc, String) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs prometheus, promtool and alertmanager (apt-get install prometheus prometheus-alertmanager); scripts/test-all.sh runs it"]
 async fn demo_auth_failure_reaches_the_alertmanager_webhook() {
     let dir = TempDir::new().expect("temp dir");
     let (webhook, mut deliveries) = start_webhook().await;

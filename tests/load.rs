@@ -14,6 +14,7 @@ const CLIENTS: usize = 200;
 const REPOSITORIES: u32 = 200;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "runs for a minute; scripts/test-all.sh runs it"]
 async fn two_hundred_clients_scrape_for_a_minute_without_errors() {
     let seconds: u64 = std::env::var("LOAD_SECONDS")
         .ok()
