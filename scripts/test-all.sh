@@ -44,6 +44,8 @@ cargo clippy --locked --all-targets -- -D warnings
 echo "== cargo test"
 cargo test --locked --all-targets
 
+scripts/conformance.sh
+
 echo "== shipping lints"
 .ci/lint-shipping.sh
 
