@@ -148,6 +148,12 @@ impl std::fmt::Debug for SimCredentials {
 }
 
 impl SimConfig {
+    /// Whether the fault table applies: asked for, and not in `Scenarios`, whose answers fix
+    /// their own failures.
+    pub(crate) fn injects_failures(&self) -> bool {
+        self.inject_failures && self.answers != Answers::Scenarios
+    }
+
     /// `--demo`: a few dozen realistic repositories, varied latency, every error class, and IAM
     /// tokens short-lived enough that their renewal shows within minutes.
     pub fn demo() -> Self {
@@ -291,7 +297,7 @@ pub async fn serve(config: SimConfig, listener: TcpListener) -> std::io::Result<
             .map_err(|message| std::io::Error::new(std::io::ErrorKind::InvalidInput, message))?,
     );
     let stats = Arc::new(SimStats::default());
-    let inject_failures = config.inject_failures && config.answers != Answers::Scenarios;
+    let inject_failures = config.injects_failures();
     let sim = routes::Sim::new(config, catalog.clone(), stats.clone());
     let app = routes::router(sim.clone());
 

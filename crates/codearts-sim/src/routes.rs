@@ -37,6 +37,7 @@ pub(crate) struct Sim {
 
 impl Sim {
     pub(crate) fn new(config: SimConfig, catalog: Arc<Catalog>, stats: Arc<SimStats>) -> Arc<Self> {
+        let inject_failures = config.injects_failures();
         Arc::new(Self {
             gate: Gate {
                 tokens: Tokens::new(rand::random(), config.token_lifetime),
@@ -50,7 +51,7 @@ impl Sim {
             },
             latency: config.latency,
             answers: config.answers,
-            inject_failures: config.inject_failures && config.answers != Answers::Scenarios,
+            inject_failures,
             catalog,
             stats,
             recorder: config.record_requests.then(Recorder::default),

@@ -328,6 +328,27 @@ pub(crate) const SCENARIOS: [Scenario; 32] = [
     },
 ];
 
+impl Status {
+    /// `ok`, `invalid` or `error`, as `GET /-/scenarios` says.
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Ok(_) => "ok",
+            Self::Invalid(_) => "invalid",
+            Self::Error(..) | Self::Html(_) => "error",
+        }
+    }
+
+    /// The error class a client must report, for answers that are not a good 200.
+    fn class(&self) -> Option<&'static str> {
+        match self {
+            Self::Error(_, _, class) => Some(class),
+            Self::Html(_) => Some("server_error"),
+            Self::Invalid(_) => Some("invalid_response"),
+            Self::Ok(_) => None,
+        }
+    }
+}
+
 fn scenario(index: u32) -> Option<&'static Scenario> {
     SCENARIOS.get(usize::try_from(index).ok()?)
 }
@@ -407,17 +428,8 @@ pub(crate) fn listing(scenarios_mode: bool) -> Response {
                 id,
                 name: scenario.name,
                 lenient: scenario.lenient,
-                kind: match scenario.status {
-                    Status::Ok(_) => "ok",
-                    Status::Invalid(_) => "invalid",
-                    Status::Error(..) | Status::Html(_) => "error",
-                },
-                class: match scenario.status {
-                    Status::Error(_, _, class) => Some(class),
-                    Status::Html(_) => Some("server_error"),
-                    Status::Invalid(_) => Some("invalid_response"),
-                    Status::Ok(_) => None,
-                },
+                kind: scenario.status.kind(),
+                class: scenario.status.class(),
                 push: match scenario.push {
                     Push::At(..) => "at",
                     Push::NeverBriefOnly | Push::NeverEmpty | Push::NeverNulls => "never",
@@ -494,15 +506,7 @@ mod tests {
 
     #[test]
     fn every_error_class_an_http_answer_can_cause_has_a_scenario() {
-        let classes: HashSet<&str> = SCENARIOS
-            .iter()
-            .filter_map(|s| match s.status {
-                Status::Error(_, _, class) => Some(class),
-                Status::Html(_) => Some("server_error"),
-                Status::Invalid(_) => Some("invalid_response"),
-                Status::Ok(_) => None,
-            })
-            .collect();
+        let classes: HashSet<&str> = SCENARIOS.iter().filter_map(|s| s.status.class()).collect();
         for class in [
             "unauthorized",
             "forbidden",
