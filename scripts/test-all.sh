@@ -47,6 +47,8 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 echo "== cargo test (every tier)"
 cargo test --locked --workspace --all-targets -- --include-ignored
 
+scripts/conformance.sh
+
 echo "== shipping lints"
 .ci/lint-shipping.sh
 

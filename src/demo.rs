@@ -37,7 +37,7 @@ pub async fn start() -> Result<(Config, SimHandle), String> {
         yaml.push_str(&format!(
             "  - id: {}\n    name: {}\n",
             repository.id,
-            quote(&repository.name)
+            quote(&repository.full_path)
         ));
     }
     yaml.push_str(

@@ -3,14 +3,16 @@
 //! its counters at `GET /-/stats`.
 //!
 //! It accepts the demo credentials of `SimCredentials::default()`: token `demo-token`, IAM user
-//! `demo` / `demo-password` in domain `demo-domain`, AK `DEMOACCESSKEY` / SK `demo-secret-key`.
+//! `demo` / `demo-password` in domain `demo-domain`, AK `DEMOACCESSKEY` / SK `demo-secret-key`,
+//! and the temporary AK/SK + security token its ECS metadata service hands out
+//! (`GET /openstack/latest/securitykey`).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
-use codearts_sim::{self as sim, Answers, Latency, SimConfig, SimCredentials};
+use codearts_sim::{self as sim, Answers, Latency, SessionTokens, SimConfig, SimCredentials};
 
 #[derive(Parser)]
 #[command(
@@ -30,18 +32,38 @@ struct Args {
     /// Make a fixed set of repositories fail with every error class.
     #[arg(long)]
     inject_failures: bool,
-    /// `uniform`: same-size healthy answers (benchmarks); `varied`: realistic, changing ones.
+    /// `uniform`: same-size healthy answers (benchmarks); `varied`: realistic, changing ones;
+    /// `scenarios`: one fixed repository per edge case (conformance; ignores --repositories).
     #[arg(long, value_enum, default_value_t = AnswersArg::Uniform)]
     answers: AnswersArg,
     /// Lifetime of the IAM tokens it issues.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "10m")]
     token_lifetime: Duration,
+    /// Lifetime of the temporary AK/SK and security token of the metadata service.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "30m")]
+    temporary_credential_lifetime: Duration,
+    /// Whether the metadata service requires a session token (`PUT /meta-data/latest/api/token`),
+    /// only hands them out, or answers that PUT with 404.
+    #[arg(long, value_enum, default_value_t = SessionTokensArg::Required)]
+    metadata_session_tokens: SessionTokensArg,
+    /// Keep the last requests received for `GET /-/requests`. They hold signatures and
+    /// tokens: for tests only.
+    #[arg(long)]
+    record_requests: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
 enum AnswersArg {
     Uniform,
     Varied,
+    Scenarios,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SessionTokensArg {
+    Required,
+    Optional,
+    Unsupported,
 }
 
 #[tokio::main]
@@ -53,9 +75,17 @@ async fn main() -> anyhow::Result<()> {
         answers: match args.answers {
             AnswersArg::Uniform => Answers::Uniform,
             AnswersArg::Varied => Answers::Varied,
+            AnswersArg::Scenarios => Answers::Scenarios,
         },
         inject_failures: args.inject_failures,
         token_lifetime: args.token_lifetime,
+        temporary_credential_lifetime: args.temporary_credential_lifetime,
+        metadata_session_tokens: match args.metadata_session_tokens {
+            SessionTokensArg::Required => SessionTokens::Required,
+            SessionTokensArg::Optional => SessionTokens::Optional,
+            SessionTokensArg::Unsupported => SessionTokens::Unsupported,
+        },
+        record_requests: args.record_requests,
         credentials: SimCredentials::default(),
     };
     let listener = tokio::net::TcpListener::bind(args.listen)

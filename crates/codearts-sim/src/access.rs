@@ -1,13 +1,24 @@
-//! Who may call the CodeArts routes: the gateway's credential check.
+//! Who may call the CodeArts and IAM routes: the gateway's credential check.
 //!
 //! A request is let in by `X-Auth-Token` (the static token, or a live token from [`super::iam`])
 //! or by an `SDK-HMAC-SHA256` signature, recomputed with [`huaweicloud_signer`] over the headers
-//! the request says it signed. Refusals look like APIG's.
+//! the request says it signed. The access key is the permanent one of [`SimCredentials`], or a
+//! temporary one from the metadata service ([`super::metadata`]); a temporary key is accepted
+//! only with its own valid, unexpired `X-Security-Token`, which must be among the signed headers
+//! (as the SDK signs it). A permanent key sent with a security token is refused too: the token
+//! belongs to another key.
+//!
+//! A request that carries `X-Project-Id` must name a project of the account, one that
+//! `GET /v3/projects` hands out: otherwise 401 `APIG.0301`, as for any credential that does not
+//! fit the account (the API documents no answer for this case). Refusals look like APIG's.
+
+use std::collections::HashSet;
 
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 
 use super::iam::{TokenCheck, Tokens};
+use super::metadata::{Metadata, SecurityTokenCheck};
 use super::routes::error_response;
 use super::SimCredentials;
 use huaweicloud_signer as signer;
@@ -26,6 +37,14 @@ pub(crate) enum Denied {
     BadSignature,
     /// `X-Sdk-Date` missing, malformed or too far from the simulator's clock.
     SignatureExpired,
+    /// A temporary access key without `X-Security-Token`.
+    MissingSecurityToken,
+    /// A security token not issued here, issued for another access key, sent with the
+    /// permanent key, or left out of the signed headers.
+    BadSecurityToken,
+    ExpiredSecurityToken,
+    /// `X-Project-Id` names no project of the account.
+    UnknownProject,
 }
 
 impl Denied {
@@ -47,52 +66,130 @@ impl Denied {
                 "APIG.0303",
                 "Incorrect app authentication information: signature expired",
             ),
+            Self::MissingSecurityToken => (
+                "APIG.0301",
+                "Incorrect IAM authentication information: the temporary access key needs its x-security-token",
+            ),
+            Self::BadSecurityToken => (
+                "APIG.0301",
+                "Incorrect IAM authentication information: verify security token fail",
+            ),
+            Self::ExpiredSecurityToken => (
+                "APIG.0301",
+                "Incorrect IAM authentication information: the security token has expired",
+            ),
+            Self::UnknownProject => (
+                "APIG.0301",
+                "Incorrect IAM authentication information: the project in x-project-id does not belong to the account",
+            ),
         };
         error_response(StatusCode::UNAUTHORIZED, code, message)
     }
 }
 
-/// Checks the credentials of a body-less request received at `now` (Unix microseconds).
-pub(crate) fn authorize(
-    credentials: &SimCredentials,
-    tokens: &Tokens,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    now_micros: i64,
-) -> Result<(), Denied> {
-    if let Some(token) = headers.get("x-auth-token") {
-        let token = token.to_str().map_err(|_| Denied::BadToken)?;
-        if token == credentials.static_token {
-            return Ok(());
+/// The gateway: every credential the simulator accepts, and the account's projects.
+pub(crate) struct Gate {
+    pub(crate) credentials: SimCredentials,
+    pub(crate) tokens: Tokens,
+    pub(crate) metadata: Metadata,
+    /// The ids `GET /v3/projects` hands out.
+    pub(crate) project_ids: HashSet<String>,
+}
+
+impl Gate {
+    /// Checks the credentials of a request received at `now_micros` (Unix microseconds) whose
+    /// body is `body` (empty for a GET).
+    pub(crate) fn authorize(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+        now_micros: i64,
+    ) -> Result<(), Denied> {
+        self.authenticate(method, uri, headers, body, now_micros)?;
+        match headers.get("x-project-id") {
+            Some(project) => {
+                let project = project.to_str().map_err(|_| Denied::UnknownProject)?;
+                if self.project_ids.contains(project.trim()) {
+                    Ok(())
+                } else {
+                    Err(Denied::UnknownProject)
+                }
+            }
+            None => Ok(()),
         }
-        return match tokens.check(token, now_micros) {
-            TokenCheck::Valid => Ok(()),
-            TokenCheck::Expired => Err(Denied::ExpiredToken),
-            TokenCheck::Unknown => Err(Denied::BadToken),
-        };
     }
-    match headers.get("authorization") {
-        Some(authorization) => {
-            let authorization = authorization.to_str().map_err(|_| Denied::BadSignature)?;
-            verify_signature(credentials, method, uri, headers, authorization, now_micros)
+
+    fn authenticate(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+        now_micros: i64,
+    ) -> Result<(), Denied> {
+        if let Some(token) = headers.get("x-auth-token") {
+            let token = token.to_str().map_err(|_| Denied::BadToken)?;
+            if token == self.credentials.static_token {
+                return Ok(());
+            }
+            return match self.tokens.check(token, now_micros) {
+                TokenCheck::Valid => Ok(()),
+                TokenCheck::Expired => Err(Denied::ExpiredToken),
+                TokenCheck::Unknown => Err(Denied::BadToken),
+            };
         }
-        None => Err(Denied::NoCredentials),
+        let Some(authorization) = headers.get("authorization") else {
+            return Err(Denied::NoCredentials);
+        };
+        let authorization = authorization.to_str().map_err(|_| Denied::BadSignature)?;
+        let claimed = parse_authorization(authorization).ok_or(Denied::BadSignature)?;
+        let security_token = headers
+            .get("x-security-token")
+            .map(|value| value.to_str().map_err(|_| Denied::BadSecurityToken))
+            .transpose()?;
+        let secret = if claimed.access == self.credentials.access_key {
+            if security_token.is_some() {
+                return Err(Denied::BadSecurityToken);
+            }
+            self.credentials.secret_key.clone()
+        } else if Metadata::is_temporary(claimed.access) {
+            let token = security_token.ok_or(Denied::MissingSecurityToken)?;
+            if !claimed
+                .signed_headers
+                .split(';')
+                .any(|h| h == "x-security-token")
+            {
+                return Err(Denied::BadSecurityToken);
+            }
+            match self
+                .metadata
+                .check_security_token(claimed.access, token, now_micros)
+            {
+                SecurityTokenCheck::Valid => {}
+                SecurityTokenCheck::Expired => return Err(Denied::ExpiredSecurityToken),
+                SecurityTokenCheck::Foreign | SecurityTokenCheck::Unknown => {
+                    return Err(Denied::BadSecurityToken)
+                }
+            }
+            self.metadata.secret_of(claimed.access)
+        } else {
+            return Err(Denied::BadSignature);
+        };
+        verify_signature(&claimed, &secret, method, uri, headers, body, now_micros)
     }
 }
 
 fn verify_signature(
-    credentials: &SimCredentials,
+    claimed: &ClaimedSignature<'_>,
+    secret: &str,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
-    authorization: &str,
+    body: &[u8],
     now_micros: i64,
 ) -> Result<(), Denied> {
-    let claimed = parse_authorization(authorization).ok_or(Denied::BadSignature)?;
-    if claimed.access != credentials.access_key {
-        return Err(Denied::BadSignature);
-    }
     let date = headers
         .get("x-sdk-date")
         .and_then(|value| value.to_str().ok())
@@ -121,9 +218,9 @@ fn verify_signature(
         method.as_str(),
         &url,
         &signed,
-        b"",
-        &credentials.access_key,
-        credentials.secret_key.as_bytes(),
+        body,
+        claimed.access,
+        secret.as_bytes(),
     );
     if expected.signed_headers == claimed.signed_headers && expected.signature == claimed.signature
     {
@@ -175,11 +272,23 @@ mod tests {
     const NOW: i64 = NOW_SECS * 1_000_000;
     const STATUS_PATH: &str = "/v4/repositories/2111915000/repository/statistics-status";
 
-    fn tokens() -> Tokens {
-        Tokens::new([1; 32], Duration::from_secs(60))
+    const DATE: &str = "20250604T081429Z";
+    const PROJECT: &str = "0123456789abcdef0123456789abcdef";
+
+    fn gate() -> Gate {
+        Gate {
+            credentials: SimCredentials::default(),
+            tokens: Tokens::new([1; 32], Duration::from_secs(60)),
+            metadata: Metadata::new(
+                [2; 32],
+                Duration::from_secs(30 * 60),
+                crate::metadata::SessionTokens::Required,
+            ),
+            project_ids: HashSet::from([PROJECT.to_owned()]),
+        }
     }
 
-    fn check(headers: &[(&str, &str)], uri: &str) -> Result<(), Denied> {
+    fn header_map(headers: &[(&str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
         for (name, value) in headers {
             map.append(
@@ -187,27 +296,182 @@ mod tests {
                 value.parse().unwrap(),
             );
         }
-        authorize(
-            &SimCredentials::default(),
-            &tokens(),
+        map
+    }
+
+    fn check(headers: &[(&str, &str)], uri: &str) -> Result<(), Denied> {
+        gate().authorize(
             &Method::GET,
             &uri.parse().unwrap(),
-            &map,
+            &header_map(headers),
+            b"",
             NOW,
         )
     }
 
     fn signed(uri: &str, date: &str, secret: &str) -> String {
+        signed_with(uri, &[("x-sdk-date", date)], "DEMOACCESSKEY", secret)
+    }
+
+    /// Signs over `host` and `headers` (names in lower case).
+    fn signed_with(uri: &str, headers: &[(&str, &str)], access: &str, secret: &str) -> String {
         let url = url::Url::parse(&format!("http://127.0.0.1:8080{uri}")).unwrap();
-        signer::sign(
-            "GET",
-            &url,
-            &[("host", "127.0.0.1:8080"), ("x-sdk-date", date)],
-            b"",
-            "DEMOACCESSKEY",
-            secret.as_bytes(),
+        let mut all = vec![("host", "127.0.0.1:8080")];
+        all.extend_from_slice(headers);
+        signer::sign("GET", &url, &all, b"", access, secret.as_bytes()).authorization
+    }
+
+    /// Headers of a request signed with a temporary credential over `signed` headers.
+    fn temporary(
+        credential: &crate::metadata::TemporaryCredential,
+        token: &str,
+        sign_token: bool,
+    ) -> Result<(), Denied> {
+        let mut signed_headers = vec![("x-sdk-date", DATE)];
+        if sign_token {
+            signed_headers.push(("x-security-token", token));
+        }
+        let authorization = signed_with(
+            STATUS_PATH,
+            &signed_headers,
+            &credential.access,
+            &credential.secret,
+        );
+        check(
+            &[
+                ("authorization", &authorization),
+                ("x-sdk-date", DATE),
+                ("host", "127.0.0.1:8080"),
+                ("x-security-token", token),
+            ],
+            STATUS_PATH,
         )
-        .authorization
+    }
+
+    #[test]
+    fn a_temporary_key_with_its_signed_security_token_is_accepted() {
+        let credential = gate().metadata.credential(NOW);
+        assert_eq!(
+            temporary(&credential, &credential.security_token, true),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn a_temporary_key_with_an_unsigned_foreign_or_missing_token_is_refused() {
+        let gate = gate();
+        let credential = gate.metadata.credential(NOW);
+        assert_eq!(
+            temporary(&credential, &credential.security_token, false),
+            Err(Denied::BadSecurityToken)
+        );
+        let later = gate.metadata.credential(NOW + 20 * 60 * 1_000_000);
+        assert_ne!(later.access, credential.access);
+        assert_eq!(
+            temporary(&credential, &later.security_token, true),
+            Err(Denied::BadSecurityToken)
+        );
+        let authorization = signed_with(
+            STATUS_PATH,
+            &[("x-sdk-date", DATE)],
+            &credential.access,
+            &credential.secret,
+        );
+        let headers = [
+            ("authorization", authorization.as_str()),
+            ("x-sdk-date", DATE),
+            ("host", "127.0.0.1:8080"),
+        ];
+        assert_eq!(
+            check(&headers, STATUS_PATH),
+            Err(Denied::MissingSecurityToken)
+        );
+    }
+
+    #[test]
+    fn an_expired_security_token_is_refused_as_expired() {
+        let gate = gate();
+        let credential = gate.metadata.credential(NOW - 40 * 60 * 1_000_000);
+        assert!(credential.expires_micros <= NOW);
+        assert_eq!(
+            temporary(&credential, &credential.security_token, true),
+            Err(Denied::ExpiredSecurityToken)
+        );
+    }
+
+    #[test]
+    fn the_permanent_key_with_a_security_token_is_refused() {
+        let credential = gate().metadata.credential(NOW);
+        let token = credential.security_token.as_str();
+        let authorization = signed_with(
+            STATUS_PATH,
+            &[("x-sdk-date", DATE), ("x-security-token", token)],
+            "DEMOACCESSKEY",
+            "demo-secret-key",
+        );
+        let headers = [
+            ("authorization", authorization.as_str()),
+            ("x-sdk-date", DATE),
+            ("host", "127.0.0.1:8080"),
+            ("x-security-token", token),
+        ];
+        assert_eq!(check(&headers, STATUS_PATH), Err(Denied::BadSecurityToken));
+    }
+
+    #[test]
+    fn a_project_id_must_be_one_of_the_account() {
+        for (project, expected) in [
+            (PROJECT, Ok(())),
+            (
+                "ffffffffffffffffffffffffffffffff",
+                Err(Denied::UnknownProject),
+            ),
+        ] {
+            let authorization = signed_with(
+                STATUS_PATH,
+                &[("x-project-id", project), ("x-sdk-date", DATE)],
+                "DEMOACCESSKEY",
+                "demo-secret-key",
+            );
+            let headers = [
+                ("authorization", authorization.as_str()),
+                ("x-sdk-date", DATE),
+                ("host", "127.0.0.1:8080"),
+                ("x-project-id", project),
+            ];
+            assert_eq!(check(&headers, STATUS_PATH), expected, "{project}");
+            let with_token = [("x-auth-token", "demo-token"), ("x-project-id", project)];
+            assert_eq!(check(&with_token, STATUS_PATH), expected, "{project}");
+        }
+    }
+
+    #[test]
+    fn a_signed_body_is_checked() {
+        let url = url::Url::parse("http://127.0.0.1:8080/v3/auth/tokens").unwrap();
+        let headers = [("host", "127.0.0.1:8080"), ("x-sdk-date", DATE)];
+        let authorization = signer::sign(
+            "POST",
+            &url,
+            &headers,
+            b"{}",
+            "DEMOACCESSKEY",
+            b"demo-secret-key",
+        )
+        .authorization;
+        let map = header_map(&[
+            ("authorization", &authorization),
+            ("x-sdk-date", DATE),
+            ("host", "127.0.0.1:8080"),
+        ]);
+        let uri: Uri = "/v3/auth/tokens".parse().unwrap();
+        assert_eq!(
+            gate().authorize(&Method::POST, &uri, &map, b"{}", NOW),
+            Ok(())
+        );
+        assert_eq!(
+            gate().authorize(&Method::POST, &uri, &map, b"{ }", NOW),
+            Err(Denied::BadSignature)
+        );
     }
 
     #[test]
@@ -319,12 +583,15 @@ mod tests {
                     headers.insert(name, value);
                 }
             }
-            let credentials = SimCredentials::default();
+            let gate = gate();
             let uri: Uri = path.parse().unwrap_or_else(|_| Uri::from_static("/"));
-            let _ = authorize(&credentials, &tokens(), &Method::GET, &uri, &headers, NOW);
+            let _ = gate.authorize(&Method::GET, &uri, &headers, b"", NOW);
             if let Ok(value) = token.parse() {
+                headers.insert("x-security-token", value);
+                let _ = gate.authorize(&Method::GET, &uri, &headers, b"", NOW);
+                let value = headers["x-security-token"].clone();
                 headers.insert("x-auth-token", value);
-                let _ = authorize(&credentials, &tokens(), &Method::GET, &uri, &headers, NOW);
+                let _ = gate.authorize(&Method::GET, &uri, &headers, b"", NOW);
             }
         }
     }

@@ -4,7 +4,15 @@
 //! (`waiting`), runs (`active`) and ends (`finish`, sometimes `failed`), with `updated_at` moving
 //! at each step; quotas run out and reset every [`QUOTA_WINDOW_SECS`]. Repositories are shifted
 //! in phase so that at any moment some are in each state. A few never ran statistics (`event`
-//! missing or `null`), and a few send `reason` as a string, as the Go SDK tolerates.
+//! missing or `null`); two ran it days ago and never since (`infra/terraform-modules`, two days;
+//! `iot/telemetry-collector`, nine), so their last push is far ahead of their statistics.
+//!
+//! Some answers are typed loosely, as the official SDK decodes leniently
+//! (`huaweicloudsdkcore/client.py`, `_deserialize_primitive` converts with `int(…)`, `str(…)`,
+//! `bool(…)`): `reason` as a string (`"2"`), event ids as strings (`"18231"`), `can_statistics`
+//! as the string `"true"`, and `status` as the number `0` while a run waits. `can_statistics` is
+//! never sent as the string `"false"`: the SDK turns it into `bool("false") == True`, a plainly
+//! wrong answer no client should be asked to reproduce.
 
 use serde_json::{json, Value};
 
@@ -40,6 +48,7 @@ pub(crate) fn statistics_status(index: u32, id: u32, unix_seconds: i64, answers:
     match answers {
         Answers::Uniform => uniform(id, unix_seconds),
         Answers::Varied => varied(index, id, unix_seconds),
+        Answers::Scenarios => super::scenarios::status_body(index, id),
     }
 }
 
@@ -68,6 +77,14 @@ struct Profile {
     reason_as_string: bool,
     fractional_seconds: bool,
     failed_runs: FailedRuns,
+    /// `id` and `user_id` of the event sent as strings.
+    ids_as_strings: bool,
+    /// `can_statistics: true` sent as `"true"` (`false` stays a boolean, see the module doc).
+    can_statistics_as_string: bool,
+    /// `status` sent as the number `0` while the run waits.
+    waiting_as_zero: bool,
+    /// The last statistics run ended this many days ago, and none ran since.
+    stale_days: Option<i64>,
 }
 
 /// How often a statistics run ends in `failed`, a status the API does not document.
@@ -104,6 +121,14 @@ impl Profile {
                 _ if index % 5 == 2 => FailedRuns::Sometimes,
                 _ => FailedRuns::Never,
             },
+            ids_as_strings: index % 12 == 3,
+            can_statistics_as_string: index % 11 == 8,
+            waiting_as_zero: index % 24 == 10,
+            stale_days: match index % super::DEMO_REPOSITORIES {
+                17 => Some(2),
+                43 => Some(9),
+                _ => None,
+            },
         }
     }
 }
@@ -115,12 +140,18 @@ fn varied(index: u32, id: u32, now: i64) -> Value {
     // repository of every ten consecutive ones is in each part of its cycle.
     let phase = i64::from(index % 10) * (CYCLE_SECS / 10) + (seed % 15) as i64;
     let shifted = now + phase;
-    let cycle = shifted.div_euclid(CYCLE_SECS);
+    let mut cycle = shifted.div_euclid(CYCLE_SECS);
     let into_cycle = shifted.rem_euclid(CYCLE_SECS);
-    let cycle_start = now - into_cycle;
+    let mut cycle_start = now - into_cycle;
     let cycle_seed = mix(seed ^ cycle as u64);
 
-    let (status, updated) = if into_cycle < ACTIVE_AT {
+    let (status, updated) = if let Some(days) = profile.stale_days {
+        // Three in the afternoon (China Standard Time), `days` days ago.
+        let local_day = (now + OFFSET_SECS).div_euclid(86_400);
+        cycle_start = (local_day - days) * 86_400 - OFFSET_SECS + 15 * 3600;
+        cycle = cycle_start.div_euclid(CYCLE_SECS);
+        ("finish", cycle_start + FINISHED_AT)
+    } else if into_cycle < ACTIVE_AT {
         ("waiting", cycle_start)
     } else if into_cycle < FINISHED_AT {
         ("active", cycle_start + ACTIVE_AT)
@@ -135,9 +166,14 @@ fn varied(index: u32, id: u32, now: i64) -> Value {
     let reason = REASONS[((i64::from(index) * 3 + window).rem_euclid(8)) as usize];
     let running = matches!(status, "waiting" | "active");
     let has_event = profile.event == EventShape::Present;
+    let can_statistics = reason == 0 && !(has_event && running);
 
     let mut body = json!({
-        "can_statistics": reason == 0 && !(has_event && running),
+        "can_statistics": if can_statistics && profile.can_statistics_as_string {
+            json!("true")
+        } else {
+            json!(can_statistics)
+        },
         "reason": if profile.reason_as_string { json!(reason.to_string()) } else { json!(reason) },
     });
     let event = match profile.event {
@@ -147,12 +183,21 @@ fn varied(index: u32, id: u32, now: i64) -> Value {
             let millis = profile
                 .fractional_seconds
                 .then_some((cycle_seed % 1000) as u16);
+            let event_id = 18_000 + cycle.rem_euclid(10_000_000) * 64 + i64::from(index % 64);
+            let user_id = USERS[(cycle_seed % USERS.len() as u64) as usize];
+            let loosely = |number: i64| {
+                if profile.ids_as_strings {
+                    json!(number.to_string())
+                } else {
+                    json!(number)
+                }
+            };
             json!({
-                "id": 18_000 + cycle.rem_euclid(10_000_000) * 64 + i64::from(index % 64),
-                "user_id": USERS[(cycle_seed % USERS.len() as u64) as usize],
+                "id": loosely(event_id),
+                "user_id": loosely(i64::from(user_id)),
                 "project_id": id,
                 "branch": BRANCHES[(seed % BRANCHES.len() as u64) as usize],
-                "status": status,
+                "status": if status == "waiting" && profile.waiting_as_zero { json!(0) } else { json!(status) },
                 "stat_date": stat_date(cycle_start),
                 "created_at": timestamp(cycle_start, millis),
                 "updated_at": timestamp(updated, millis),
@@ -166,14 +211,14 @@ fn varied(index: u32, id: u32, now: i64) -> Value {
 }
 
 /// `yyyyMMdd` of `unix_seconds` in China Standard Time.
-fn stat_date(unix_seconds: i64) -> String {
+pub(crate) fn stat_date(unix_seconds: i64) -> String {
     let (year, month, day, _, _, _) = civil(unix_seconds + OFFSET_SECS);
     format!("{year:04}{month:02}{day:02}")
 }
 
 /// RFC 3339 with a `+08:00` offset. With `millis` the time is moved back to the previous whole
 /// second plus that fraction, so it never lies after `unix_seconds`.
-fn timestamp(unix_seconds: i64, millis: Option<u16>) -> String {
+pub(crate) fn timestamp(unix_seconds: i64, millis: Option<u16>) -> String {
     let local = unix_seconds + OFFSET_SECS;
     match millis {
         None => {

@@ -1,28 +1,35 @@
 //! The injected failures: which repositories fail, how, and which error class each must produce.
 //!
 //! The set is fixed by position in the repository list so that tests and the demo can rely on
-//! it. Every class of CONTRACT §4 that an HTTP server can cause is here; `connection` is not (a
+//! it. Every error class that an HTTP server can cause is here; `connection` is not (a
 //! closed port produces it).
 //!
-//! | id | demo name | answer | class |
-//! |---|---|---|---|
-//! | 2111915005 | platform/service-mesh | 401 `DEV.00000003` | unauthorized |
-//! | 2111915012 | data/stream-ingest | 429 `APIG.0308` | throttled |
-//! | 2111915015 | web/admin-console | 400 `CH.010001` | client_error |
-//! | 2111915019 | infra/ci-templates | 200, truncated JSON | invalid_response |
-//! | 2111915022 | search/indexer | 403 `APIG.0308` | throttled |
-//! | 2111915026 | security/vault-config | 403 `CH.004403` | forbidden |
-//! | 2111915031 | logistics/warehouse-scanner | 500, HTML | server_error |
-//! | 2111915038 | marketing/campaign-manager | 502, HTML | server_error |
-//! | 2111915042 | iot/device-registry | 200, JSON array | invalid_response |
-//! | 2111915044 | finance/invoicing | 504 after 60 s | timeout |
-//! | 2111915047 | tools/release-bot | 404 `CH.00402000` | not_found |
-//! | 2111915009 | mobile/ios-app | 503, HTML, in odd minutes (flaky) | server_error |
-//! | 2111915040 | notifications/email-sender | 429 `APIG.0308` in seconds 0–19 (flaky) | throttled |
+//! Error bodies come in every shape the official SDK reads
+//! (`huaweicloudsdkcore/exceptions/exception_handler.py`: `error_code`/`error_msg`, then
+//! `errorCode`/`errorMsg`, then `code`/`message`, then the same inside nested objects; any value
+//! type), so a client that only knows the v4 shape misclassifies some of them.
+//!
+//! | id | demo path | answer | body shape | class |
+//! |---|---|---|---|---|
+//! | 2111915005 | platform/service-mesh | 401 `DEV.00000003` | `error_code`/`error_msg` | unauthorized |
+//! | 2111915012 | data/pipelines/stream-ingest | 429 `APIG.0308` | gateway `error_code`/`error_msg`/`request_id` | throttled |
+//! | 2111915015 | web/admin-console | 400 `CH.010001` | v1 envelope `{"error":{"code","message"},"status"}` (depth 2) | client_error |
+//! | 2111915019 | infra/ci-templates | 200, truncated JSON | — | invalid_response |
+//! | 2111915022 | search/indexer | 403 `APIG.0308` | `errorCode`/`errorMsg` | throttled |
+//! | 2111915026 | security/vault-config | 403 `CH.004403` | `code`/`message` | forbidden |
+//! | 2111915031 | logistics/warehouse-scanner | 500, HTML | not JSON | server_error |
+//! | 2111915038 | marketing/campaign-manager | 502, HTML | not JSON | server_error |
+//! | 2111915042 | iot/device-registry | 200, JSON array | — | invalid_response |
+//! | 2111915044 | finance/invoicing | 504 after 60 s | `error_code`/`error_msg` | timeout |
+//! | 2111915047 | tools/release-bot | 404 `CH.00402000` | `{"status","result":{"error":{"error_code","error_msg"}}}` (depth 3) | not_found |
+//! | 2111915009 | mobile/ios-app | 503, HTML, in odd minutes (flaky) | not JSON | server_error |
+//! | 2111915040 | notifications/email-sender | 429 in seconds 0–19 (flaky) | numeric `error_code` | throttled |
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::time::Duration;
+
+use serde_json::json;
 
 use super::routes::{error_response, json_response};
 
@@ -86,7 +93,7 @@ pub(crate) fn fault_at(index: u32) -> Option<Fault> {
 }
 
 impl Fault {
-    /// The CONTRACT §4 error class the exporter must report for this failure.
+    /// The error class (`codearts_repo_statistics_error{class}`) the exporter must report.
     pub(crate) fn expected_class(self) -> &'static str {
         match self {
             Self::AuthenticationExpired => "unauthorized",
@@ -117,18 +124,26 @@ impl Fault {
                 "DEV.00000003",
                 "Authentication information expired.",
             ),
-            Self::Forbidden => error_response(
+            Self::Forbidden => shaped(
                 StatusCode::FORBIDDEN,
-                "CH.004403",
-                "Insufficient permissions. Apply for the required permissions and try again.",
+                json!({"code": "CH.004403",
+                       "message": "Insufficient permissions. Apply for the required permissions and try again."}),
             ),
-            Self::NotFound => super::routes::repository_not_found(),
+            Self::NotFound => shaped(
+                StatusCode::NOT_FOUND,
+                json!({"status": "failed", "result": {"error": {
+                    "error_code": "CH.00402000",
+                    "error_msg": "The repository does not exist or you do not have permission to access it."}}}),
+            ),
             Self::Throttled => throttled(StatusCode::TOO_MANY_REQUESTS),
-            Self::ThrottledAs403 => throttled(StatusCode::FORBIDDEN),
-            Self::BadRequest => error_response(
+            Self::ThrottledAs403 => shaped(
+                StatusCode::FORBIDDEN,
+                json!({"errorCode": "APIG.0308", "errorMsg": THROTTLED_MESSAGE}),
+            ),
+            Self::BadRequest => shaped(
                 StatusCode::BAD_REQUEST,
-                "CH.010001",
-                "Invalid parameter value format.",
+                json!({"error": {"code": "CH.010001", "message": "Invalid parameter value format."},
+                       "status": "failed"}),
             ),
             Self::InternalErrorHtml => html_error(StatusCode::INTERNAL_SERVER_ERROR),
             Self::BadGatewayHtml => html_error(StatusCode::BAD_GATEWAY),
@@ -158,23 +173,34 @@ impl Fault {
                 if unix_seconds.rem_euclid(60) >= 20 {
                     return None;
                 }
-                throttled(StatusCode::TOO_MANY_REQUESTS)
+                shaped(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    json!({"error_code": 429, "error_msg": "Too Many Requests"}),
+                )
             }
         };
         Some(response)
     }
 }
 
+const THROTTLED_MESSAGE: &str =
+    "The throttling threshold has been reached: policy user over ratelimit,limit:100,time:1 minute";
+
+/// The gateway's own throttling answer, with its `request_id`.
 fn throttled(status: StatusCode) -> Response {
-    error_response(
+    shaped(
         status,
-        "APIG.0308",
-        "The throttling threshold has been reached: policy user over ratelimit,limit:100,time:1 minute",
+        json!({"error_code": "APIG.0308", "error_msg": THROTTLED_MESSAGE,
+               "request_id": format!("{:032x}", rand::random::<u128>())}),
     )
 }
 
+fn shaped(status: StatusCode, body: serde_json::Value) -> Response {
+    json_response(status, body.to_string())
+}
+
 /// The page a load balancer or a crashed backend sends: not JSON at all.
-fn html_error(status: StatusCode) -> Response {
+pub(crate) fn html_error(status: StatusCode) -> Response {
     let title = format!(
         "{} {}",
         status.as_u16(),

@@ -1,4 +1,10 @@
-//! The IAM side: `POST /v3/auth/tokens` (password method) and the tokens it issues.
+//! The IAM side: `POST /v3/auth/tokens` (password method) and the tokens it issues, and
+//! `GET /v3/projects?name=` (KeystoneListProjects), through which the official SDK looks up the
+//! project id of a region (`huaweicloudsdkcore/auth/internal.py`,
+//! `IamHelper.get_keystone_list_projects_request`, signed with the caller's AK/SK).
+//!
+//! The account has one project per region of [`PROJECTS`], each with a stable 32-hex id (the same
+//! in every run), plus a sub-project `cn-north-4_dev`; an unknown name lists no project.
 //!
 //! Tokens are self-contained — expiry, a random nonce and an HMAC under a key made at start —
 //! so checking one needs no shared table and no lock, and issuing many never grows memory.
@@ -12,7 +18,8 @@ use serde_json::json;
 use sha2::Sha256;
 use std::time::Duration;
 
-use super::answers::{civil, mix};
+use super::answers::civil;
+use super::catalog::opaque_hex;
 use super::routes::{error_response, json_response};
 use super::SimCredentials;
 
@@ -166,7 +173,7 @@ pub(crate) fn issue_token(
     }
 
     let (token, expires_micros) = tokens.issue(now_micros, nonce);
-    let domain = json!({"id": opaque_id(&user.domain.name), "name": user.domain.name});
+    let domain = json!({"id": opaque_hex(&user.domain.name), "name": user.domain.name});
     let mut body = json!({
         "token": {
             "expires_at": iam_timestamp(expires_micros),
@@ -174,7 +181,7 @@ pub(crate) fn issue_token(
             "methods": ["password"],
             "user": {
                 "domain": domain,
-                "id": opaque_id(&user.name),
+                "id": opaque_hex(&user.name),
                 "name": user.name,
                 "password_expires_at": "",
             },
@@ -188,13 +195,13 @@ pub(crate) fn issue_token(
             ..
         }) => {
             let name = project.name.unwrap_or_else(|| "cn-north-4".to_owned());
-            let id = project.id.unwrap_or_else(|| opaque_id(&name));
+            let id = project.id.unwrap_or_else(|| project_id(&name));
             token_fields["project"] = json!({"id": id, "name": name, "domain": domain});
         }
         Some(Scope {
             domain: Some(scoped),
             ..
-        }) => token_fields["domain"] = json!({"id": opaque_id(&scoped.name), "name": scoped.name}),
+        }) => token_fields["domain"] = json!({"id": opaque_hex(&scoped.name), "name": scoped.name}),
         _ => {}
     }
     if !nocatalog {
@@ -221,16 +228,81 @@ pub(crate) fn issue_token(
 }
 
 /// IAM's time format: UTC with microseconds, `2020-01-04T09:08:49.965000Z`.
-fn iam_timestamp(unix_micros: i64) -> String {
+pub(crate) fn iam_timestamp(unix_micros: i64) -> String {
     let (y, mo, d, h, mi, s) = civil(unix_micros.div_euclid(1_000_000));
     let micros = unix_micros.rem_euclid(1_000_000);
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{micros:06}Z")
 }
 
-/// A stable 32-hex id for a name, like IAM's user, domain and project ids.
-fn opaque_id(name: &str) -> String {
-    let seed = name.bytes().fold(0u64, |acc, b| mix(acc ^ u64::from(b)));
-    format!("{:016x}{:016x}", mix(seed), mix(seed ^ 1))
+/// The account's IAM projects: one per region where CodeArts Repo runs (the regions of the SDK's
+/// `CodeArtsRepoRegion`), and a sub-project.
+pub(crate) const PROJECTS: [&str; 17] = [
+    "af-north-1",
+    "af-south-1",
+    "ap-southeast-3",
+    "cn-east-2",
+    "cn-east-3",
+    "cn-north-1",
+    "cn-north-4",
+    "cn-north-4_dev",
+    "cn-south-1",
+    "cn-south-2",
+    "cn-southwest-2",
+    "eu-west-101",
+    "la-north-2",
+    "la-south-2",
+    "me-east-1",
+    "sa-brazil-1",
+    "tr-west-1",
+];
+
+/// The id of the project named `name`: the same in every run.
+pub(crate) fn project_id(name: &str) -> String {
+    opaque_hex(&format!("project:{name}"))
+}
+
+/// Every project id `GET /v3/projects` hands out.
+pub(crate) fn project_ids() -> std::collections::HashSet<String> {
+    PROJECTS.iter().map(|name| project_id(name)).collect()
+}
+
+/// `GET /v3/projects[?name=…]`, answered at `base_url` (scheme and host) for `domain`, as the
+/// SDK's `KeystoneListProjectsResponse`: `projects` (`ProjectResult`s) and `links`.
+pub(crate) fn list_projects(domain: &str, base_url: &str, query: &str) -> Response {
+    let mut name = None;
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        if key == "name" {
+            name = Some(value.into_owned());
+        }
+    }
+    let domain_id = opaque_hex(domain);
+    let projects: Vec<serde_json::Value> = PROJECTS
+        .iter()
+        .filter(|project| name.as_deref().is_none_or(|name| name == **project))
+        .map(|project| {
+            let id = project_id(project);
+            json!({
+                "id": id,
+                "name": project,
+                "domain_id": domain_id,
+                "parent_id": domain_id,
+                "description": "",
+                "enabled": true,
+                "is_domain": false,
+                "links": {"self": format!("{base_url}/v3/projects/{id}")},
+            })
+        })
+        .collect();
+    let own = if query.is_empty() {
+        format!("{base_url}/v3/projects")
+    } else {
+        format!("{base_url}/v3/projects?{query}")
+    };
+    let body = json!({
+        "projects": projects,
+        "links": {"self": own, "previous": null, "next": null},
+    });
+    json_response(StatusCode::OK, body.to_string())
 }
 
 #[cfg(test)]
@@ -268,6 +340,45 @@ mod tests {
         for junk in ["", "MIISIM", "demo-token", "MIISIMé", &"MIISIM".repeat(40)] {
             assert_eq!(tokens.check(junk, NOW), TokenCheck::Unknown, "{junk}");
         }
+    }
+
+    #[tokio::test]
+    async fn projects_are_listed_by_name_with_stable_ids() {
+        let response = list_projects("demo-domain", "http://127.0.0.1:1", "name=cn-north-4");
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        let projects = body["projects"].as_array().unwrap();
+        assert_eq!(projects.len(), 1);
+        assert_eq!(projects[0]["name"], "cn-north-4");
+        assert_eq!(projects[0]["id"], project_id("cn-north-4"));
+        assert_eq!(projects[0]["enabled"], true);
+        assert_eq!(projects[0]["domain_id"].as_str().unwrap().len(), 32);
+        assert_eq!(
+            body["links"]["self"],
+            "http://127.0.0.1:1/v3/projects?name=cn-north-4"
+        );
+        assert!(project_ids().contains(projects[0]["id"].as_str().unwrap()));
+        // Stable across runs: a pure function of the name.
+        assert_eq!(project_id("cn-north-4"), project_id("cn-north-4"));
+        assert_ne!(project_id("cn-north-4"), project_id("cn-north-1"));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_project_name_lists_nothing() {
+        let response = list_projects("demo-domain", "http://127.0.0.1:1", "name=mars-1");
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(body["projects"], json!([]));
+        let response = list_projects("demo-domain", "http://127.0.0.1:1", "");
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(body["projects"].as_array().unwrap().len(), PROJECTS.len());
     }
 
     #[test]

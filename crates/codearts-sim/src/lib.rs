@@ -1,26 +1,49 @@
 //! A CodeArts Repo look-alike served over loopback HTTP: the backend of `--demo`, of the
-//! end-to-end tests and of the benchmarks (CONTRACT §7).
+//! end-to-end tests, of the benchmarks and of the conformance suite (`tests/conformance/`).
 //!
-//! It answers the three upstream calls the exporter makes — `statistics-status` per repository,
-//! the `GET /v4/user/repositories` list and the IAM `POST /v3/auth/tokens` — with the shapes of
-//! `reference/codearts-api.md`, and checks credentials the way the gateway does (static or issued
-//! `X-Auth-Token`, or an `SDK-HMAC-SHA256` signature recomputed with [`huaweicloud_signer`]).
+//! It answers as the official Huawei Cloud Python SDK models the API (`huaweicloudsdkcodeartsrepo`
+//! v4 models, `huaweicloudsdkcore`, `huaweicloudsdkiam`; see `docs/upstream-api.md`):
 //!
-//! Two kinds of answers ([`Answers`]): `Varied` ones move over time (events go waiting → active →
-//! finish, quotas run out and reset) and cover every documented value and shape; `Uniform` ones
-//! are identical in size and cheap, so a benchmark measures the exporter and not the simulator.
-//! With [`SimConfig::inject_failures`] a fixed set of repositories fails with every error class
-//! (see [`SimHandle::failing_repositories`]).
+//! | route | module |
+//! |---|---|
+//! | `GET /v4/repositories/{id}/repository/statistics-status` | `answers.rs`, `faults.rs`, `scenarios.rs` |
+//! | `GET /v4/repositories/{id}/last-push-event` | `last_push.rs` |
+//! | `GET /v4/user/repositories` | `listing.rs` (`catalog.rs` for what exists) |
+//! | `POST /v3/auth/tokens`, `GET /v3/projects` | `iam.rs` |
+//! | `PUT /meta-data/latest/api/token`, `GET /openstack/latest/securitykey` | `metadata.rs` |
 //!
-//! It is not a faithful copy of CodeArts: where the reference marks a fact as a guess, the
-//! simulator picks one plausible behaviour. The product only reaches it behind `--demo`.
+//! and checks credentials the way the gateway does (`access.rs`): a static or issued
+//! `X-Auth-Token`, or an `SDK-HMAC-SHA256` signature recomputed with [`huaweicloud_signer`],
+//! by the permanent AK/SK or by a temporary one with its `X-Security-Token`; an `X-Project-Id`
+//! must name one of the account's projects.
+//!
+//! Three kinds of answers ([`Answers`]): `Varied` ones move over time (events go waiting →
+//! active → finish, quotas run out and reset, pushes come) and cover every documented value
+//! and shape, loosely typed ones included; `Uniform` ones are identical in size and cheap, so a
+//! benchmark measures the exporter and not the simulator; `Scenarios` are fixed, one repository
+//! per edge case, for comparing two clients on the same bytes. With
+//! [`SimConfig::inject_failures`] a fixed set of repositories fails with every error class (see
+//! [`SimHandle::failing_repositories`] and the table in `faults.rs`).
+//!
+//! Routes for tests, never counted nor recorded: `GET /-/stats` (counters), `GET|DELETE
+//! /-/requests` (the requests received, with [`SimConfig::record_requests`]), `GET|PUT
+//! /-/metadata-fault?mode=…` (the metadata service's fault switch), `GET /-/scenarios`.
+//!
+//! It is not a faithful copy of CodeArts: where the API leaves a behaviour undocumented, the
+//! simulator picks one plausible behaviour and says so in the module that implements it. The
+//! product only reaches it behind `--demo`.
 
 mod access;
 mod answers;
 mod catalog;
 mod faults;
 mod iam;
+mod last_push;
+mod listing;
+mod metadata;
+mod recorder;
 mod routes;
+mod scenarios;
 mod stats;
 #[cfg(test)]
 mod tests;
@@ -35,6 +58,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use catalog::{SimRepository, DEMO_REPOSITORIES, FIRST_ID, MAX_REPOSITORIES};
+pub use metadata::{MetadataFault, SessionTokens, METADATA_SLOW_DELAY};
+pub use recorder::RecordedRequest;
 pub use stats::{SimStats, SimStatsSnapshot};
 
 /// How long the simulator takes to answer each request.
@@ -52,8 +77,13 @@ pub enum Answers {
     /// Realistic names and answers that change over time and cover every `reason`, every event
     /// status, a missing and a null `event`, and `reason` sent as a string.
     Varied,
-    /// `bench/repo-NNNNN` names and answers of one fixed size: reason 0, a finished event.
+    /// `bench/repo-NNNNN` names and answers of one fixed size: reason 0, a finished event, a
+    /// push older than it.
     Uniform,
+    /// `conformance/<case>` repositories, one per edge case, whose answers never change
+    /// (`GET /-/scenarios` lists them). The `repositories` count and injected failures do not
+    /// apply.
+    Scenarios,
 }
 
 /// What the simulator serves.
@@ -69,6 +99,14 @@ pub struct SimConfig {
     pub inject_failures: bool,
     /// Lifetime of the IAM tokens the simulator issues.
     pub token_lifetime: Duration,
+    /// Lifetime of the temporary AK/SK and security token the metadata service hands out; a new
+    /// one comes every half lifetime.
+    pub temporary_credential_lifetime: Duration,
+    /// Whether the metadata service hands out session tokens, and requires them.
+    pub metadata_session_tokens: SessionTokens,
+    /// Keep the last requests for `GET /-/requests`. They hold signatures, tokens and
+    /// passwords: for tests only, never in the demo.
+    pub record_requests: bool,
     /// The credentials it accepts.
     pub credentials: SimCredentials,
 }
@@ -110,6 +148,12 @@ impl std::fmt::Debug for SimCredentials {
 }
 
 impl SimConfig {
+    /// Whether the fault table applies: asked for, and not in `Scenarios`, whose answers fix
+    /// their own failures.
+    pub(crate) fn injects_failures(&self) -> bool {
+        self.inject_failures && self.answers != Answers::Scenarios
+    }
+
     /// `--demo`: a few dozen realistic repositories, varied latency, every error class, and IAM
     /// tokens short-lived enough that their renewal shows within minutes.
     pub fn demo() -> Self {
@@ -119,6 +163,10 @@ impl SimConfig {
             answers: Answers::Varied,
             inject_failures: true,
             token_lifetime: Duration::from_secs(10 * 60),
+            // Renewed within a demo session, as an exporter renews well before expiry.
+            temporary_credential_lifetime: Duration::from_secs(30 * 60),
+            metadata_session_tokens: SessionTokens::Required,
+            record_requests: false,
             credentials: SimCredentials::default(),
         }
     }
@@ -131,7 +179,22 @@ impl SimConfig {
             answers: Answers::Uniform,
             inject_failures: false,
             token_lifetime: Duration::from_secs(24 * 60 * 60),
+            temporary_credential_lifetime: Duration::from_secs(24 * 60 * 60),
+            metadata_session_tokens: SessionTokens::Required,
+            record_requests: false,
             credentials: SimCredentials::default(),
+        }
+    }
+
+    /// The conformance suite's simulator: the fixed scenario answers, no latency, requests
+    /// recorded.
+    pub fn scenarios() -> Self {
+        Self {
+            latency: Latency::Fixed(Duration::ZERO),
+            answers: Answers::Scenarios,
+            inject_failures: false,
+            record_requests: true,
+            ..Self::demo()
         }
     }
 }
@@ -142,6 +205,7 @@ pub struct SimHandle {
     pub addr: SocketAddr,
     pub stats: Arc<SimStats>,
     catalog: Arc<catalog::Catalog>,
+    sim: Arc<routes::Sim>,
     inject_failures: bool,
     stop: oneshot::Sender<()>,
     server: JoinHandle<()>,
@@ -153,18 +217,35 @@ impl SimHandle {
         format!("http://{}", self.addr)
     }
 
-    /// The IAM endpoint: the same server, which also serves `POST /v3/auth/tokens`.
+    /// The IAM endpoint: the same server, which also serves `POST /v3/auth/tokens` and
+    /// `GET /v3/projects`.
     pub fn iam_endpoint(&self) -> String {
         self.endpoint()
     }
 
-    /// Every repository, in id order, as `GET /v4/user/repositories` lists them.
+    /// The ECS metadata endpoint (`http://169.254.169.254` on a real ECS): the same server.
+    pub fn metadata_endpoint(&self) -> String {
+        self.endpoint()
+    }
+
+    /// The id `GET /v3/projects?name={name}` answers, if the account has such a project.
+    pub fn project_id(&self, name: &str) -> Option<String> {
+        iam::PROJECTS.contains(&name).then(|| iam::project_id(name))
+    }
+
+    /// Switches a fault of the metadata service on (or off with [`MetadataFault::None`]).
+    pub fn set_metadata_fault(&self, fault: MetadataFault) {
+        self.sim.metadata().set_fault(fault);
+    }
+
+    /// Every repository, in id order (`GET /v4/user/repositories` lists the unarchived ones by
+    /// default, newest first).
     pub fn repositories(&self) -> Vec<SimRepository> {
         self.catalog.repositories().to_vec()
     }
 
-    /// Repositories that fail on every request, with the error class (CONTRACT §4) the exporter
-    /// must report for each. Empty unless failures are injected.
+    /// Repositories whose statistics-status fails on every request, with the error class the
+    /// exporter must report for each. Empty unless failures are injected.
     pub fn failing_repositories(&self) -> Vec<(u32, &'static str)> {
         self.faulty(false)
     }
@@ -216,8 +297,9 @@ pub async fn serve(config: SimConfig, listener: TcpListener) -> std::io::Result<
             .map_err(|message| std::io::Error::new(std::io::ErrorKind::InvalidInput, message))?,
     );
     let stats = Arc::new(SimStats::default());
-    let inject_failures = config.inject_failures;
-    let app = routes::router(routes::Sim::new(config, catalog.clone(), stats.clone()));
+    let inject_failures = config.injects_failures();
+    let sim = routes::Sim::new(config, catalog.clone(), stats.clone());
+    let app = routes::router(sim.clone());
 
     let counted = stats.clone();
     let listener = listener.tap_io(move |stream: &mut TcpStream| {
@@ -245,6 +327,7 @@ pub async fn serve(config: SimConfig, listener: TcpListener) -> std::io::Result<
         addr,
         stats,
         catalog,
+        sim,
         inject_failures,
         stop,
         server,

@@ -1,5 +1,6 @@
 //! The simulator's HTTP surface: routes, handlers, and the JSON answer helpers they share.
 
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,40 +9,57 @@ use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use serde_json::json;
 
-use super::access::{authorize, Denied};
-use super::answers::{self, mix};
+use super::access::{Denied, Gate};
 use super::catalog::Catalog;
 use super::faults::fault_at;
 use super::iam::{self, Tokens};
+use super::metadata::{Metadata, MetadataFault};
+use super::recorder::{kept_body, RecordedRequest, Recorder};
 use super::stats::SimStats;
-use super::{Answers, Latency, SimConfig, SimCredentials};
+use super::{answers, last_push, listing, scenarios};
+use super::{Answers, Latency, SimConfig, FIRST_ID};
 
-/// Everything a handler needs; shared read-only by all requests.
+/// Everything a handler needs; shared by all requests.
 pub(crate) struct Sim {
-    credentials: SimCredentials,
+    gate: Gate,
     latency: Latency,
     answers: Answers,
     inject_failures: bool,
     catalog: Arc<Catalog>,
     stats: Arc<SimStats>,
-    tokens: Tokens,
+    /// Present when requests are recorded.
+    recorder: Option<Recorder>,
 }
 
 impl Sim {
     pub(crate) fn new(config: SimConfig, catalog: Arc<Catalog>, stats: Arc<SimStats>) -> Arc<Self> {
+        let inject_failures = config.injects_failures();
         Arc::new(Self {
-            tokens: Tokens::new(rand::random(), config.token_lifetime),
-            credentials: config.credentials,
+            gate: Gate {
+                tokens: Tokens::new(rand::random(), config.token_lifetime),
+                metadata: Metadata::new(
+                    rand::random(),
+                    config.temporary_credential_lifetime,
+                    config.metadata_session_tokens,
+                ),
+                project_ids: iam::project_ids(),
+                credentials: config.credentials,
+            },
             latency: config.latency,
             answers: config.answers,
-            inject_failures: config.inject_failures,
+            inject_failures,
             catalog,
             stats,
+            recorder: config.record_requests.then(Recorder::default),
         })
+    }
+
+    pub(crate) fn metadata(&self) -> &Metadata {
+        &self.gate.metadata
     }
 
     /// Waits as long as the configured latency says, so that every route feels remote.
@@ -55,21 +73,44 @@ impl Sim {
         }
     }
 
-    /// Checks the credentials, counting refusals.
+    /// Checks the credentials of a body-less request, counting refusals.
     fn authorize(&self, method: &Method, uri: &Uri, headers: &HeaderMap) -> Result<(), Denied> {
-        authorize(
-            &self.credentials,
-            &self.tokens,
-            method,
-            uri,
-            headers,
-            now_micros(),
-        )
-        .inspect_err(|_| {
-            self.stats
-                .auth_failures
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        })
+        self.gate
+            .authorize(method, uri, headers, b"", now_micros())
+            .inspect_err(|_| {
+                self.stats.auth_failures.fetch_add(1, Relaxed);
+            })
+    }
+
+    /// The repository `raw_id` names: its position in the catalog.
+    fn repository(&self, raw_id: &str) -> Result<u32, NoRepository> {
+        let id = raw_id
+            .parse::<u32>()
+            .ok()
+            .filter(|id| (1..=i32::MAX.unsigned_abs()).contains(id))
+            .ok_or(NoRepository::Malformed)?;
+        self.catalog.index_of(id).ok_or(NoRepository::Missing)
+    }
+}
+
+/// Why a path names no repository.
+enum NoRepository {
+    /// Not an id in 1..2147483647: 400.
+    Malformed,
+    /// No such repository: 404.
+    Missing,
+}
+
+impl NoRepository {
+    fn response(&self) -> Response {
+        match self {
+            Self::Malformed => error_response(
+                StatusCode::BAD_REQUEST,
+                "CH.00000001",
+                "repository_id must be an integer in 1..2147483647",
+            ),
+            Self::Missing => repository_not_found(),
+        }
     }
 }
 
@@ -93,12 +134,26 @@ pub(crate) fn router(sim: Arc<Sim>) -> Router {
             "/v4/repositories/{repository_id}/repository/statistics-status",
             get(statistics_status),
         )
+        .route(
+            "/v4/repositories/{repository_id}/last-push-event",
+            get(last_push_event),
+        )
         .route("/v4/user/repositories", get(user_repositories))
         .route("/v3/auth/tokens", post(issue_token))
+        .route("/v3/projects", get(projects))
+        .route("/meta-data/latest/api/token", put(metadata_token))
+        .route("/openstack/latest/securitykey", get(security_key))
         .fallback(no_such_api)
+        .layer(middleware::from_fn_with_state(sim.clone(), record))
         .layer(middleware::from_fn_with_state(stats, count_and_tag))
-        // Added after the layer so that reading the counters does not change them.
+        // Added after the layers, so that these neither count nor get recorded.
         .route("/-/stats", get(stats_json))
+        .route("/-/requests", get(recorded).delete(forget_recorded))
+        .route(
+            "/-/metadata-fault",
+            get(metadata_fault).put(set_metadata_fault),
+        )
+        .route("/-/scenarios", get(scenario_list))
         .with_state(sim)
 }
 
@@ -116,6 +171,40 @@ async fn count_and_tag(
     response
 }
 
+/// Records the request when recording is on. Reads the whole body first (bodies here are
+/// small: the IAM token request is the largest).
+async fn record(State(sim): State<Arc<Sim>>, request: Request, next: Next) -> Response {
+    let Some(recorder) = &sim.recorder else {
+        return next.run(request).await;
+    };
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
+        return error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "APIG.0201",
+            "Request entity too large",
+        );
+    };
+    recorder.record(RecordedRequest {
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().unwrap_or_default().to_owned(),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body: (!bytes.is_empty()).then(|| kept_body(&bytes)),
+    });
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
+}
+
 async fn statistics_status(
     State(sim): State<Arc<Sim>>,
     Path(raw_id): Path<String>,
@@ -123,27 +212,19 @@ async fn statistics_status(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    sim.stats
-        .status_requests
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    sim.stats.status_requests.fetch_add(1, Relaxed);
     sim.delay().await;
     if let Err(denied) = sim.authorize(&method, &uri, &headers) {
         return denied.response();
     }
-    let Some(id) = raw_id
-        .parse::<u32>()
-        .ok()
-        .filter(|id| (1..=i32::MAX.unsigned_abs()).contains(id))
-    else {
-        return error_response(
-            StatusCode::BAD_REQUEST,
-            "CH.00000001",
-            "repository_id must be an integer in 1..2147483647",
-        );
+    let index = match sim.repository(&raw_id) {
+        Ok(index) => index,
+        Err(missing) => return missing.response(),
     };
-    let Some(index) = sim.catalog.index_of(id) else {
-        return repository_not_found();
-    };
+    let id = FIRST_ID + index;
+    if sim.answers == Answers::Scenarios {
+        return scenarios::status(index, id);
+    }
     let now = now_micros().div_euclid(1_000_000);
     if sim.inject_failures {
         if let Some(fault) = fault_at(index) {
@@ -153,7 +234,33 @@ async fn statistics_status(
         }
     }
     let body = answers::statistics_status(index, id, now, sim.answers);
-    json_response(StatusCode::OK, body.to_string())
+    let mut response = json_response(StatusCode::OK, body.to_string());
+    // The SDK's response model reads it (`x_total`); for one object it is always "1".
+    response
+        .headers_mut()
+        .insert("x-total", HeaderValue::from_static("1"));
+    response
+}
+
+async fn last_push_event(
+    State(sim): State<Arc<Sim>>,
+    Path(raw_id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    sim.stats.last_push_requests.fetch_add(1, Relaxed);
+    sim.delay().await;
+    if let Err(denied) = sim.authorize(&method, &uri, &headers) {
+        return denied.response();
+    }
+    let index = match sim.repository(&raw_id) {
+        Ok(index) => index,
+        Err(missing) => return missing.response(),
+    };
+    let repository = &sim.catalog.repositories()[index as usize];
+    let now = now_micros().div_euclid(1_000_000);
+    last_push::answer(repository, index, now, sim.answers)
 }
 
 async fn user_repositories(
@@ -163,118 +270,13 @@ async fn user_repositories(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    sim.stats
-        .list_requests
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    sim.stats.list_requests.fetch_add(1, Relaxed);
     sim.delay().await;
     if let Err(denied) = sim.authorize(&method, &uri, &headers) {
         return denied.response();
     }
-    let page = match PageQuery::parse(query.as_deref().unwrap_or("")) {
-        Ok(page) => page,
-        Err(message) => return error_response(StatusCode::BAD_REQUEST, "CH.080002", &message),
-    };
-    let matching: Vec<_> = sim
-        .catalog
-        .repositories()
-        .iter()
-        .filter(|repo| {
-            page.archived
-                .is_none_or(|archived| repo.archived == archived)
-        })
-        .filter(|repo| {
-            page.search
-                .as_ref()
-                .is_none_or(|s| repo.name.contains(s.as_str()))
-        })
-        .collect();
     let now = now_micros().div_euclid(1_000_000);
-    let items: Vec<_> = matching
-        .iter()
-        .skip(page.offset)
-        .take(page.limit)
-        .map(|repo| repository_json(repo, now))
-        .collect();
-    let mut response = json_response(StatusCode::OK, serde_json::Value::Array(items).to_string());
-    response
-        .headers_mut()
-        .insert("x-total", HeaderValue::from(matching.len()));
-    response
-}
-
-/// `offset`, `limit` (1..=100, default 20), and the `archived` and `search` filters. Without
-/// `archived` every repository is listed: the real default is not documented well enough to copy.
-struct PageQuery {
-    offset: usize,
-    limit: usize,
-    archived: Option<bool>,
-    search: Option<String>,
-}
-
-impl PageQuery {
-    fn parse(query: &str) -> Result<Self, String> {
-        let mut page = Self {
-            offset: 0,
-            limit: 20,
-            archived: None,
-            search: None,
-        };
-        for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-            match key.as_ref() {
-                "offset" => {
-                    page.offset = value
-                        .parse()
-                        .map_err(|_| format!("offset must be a whole number, not {value:?}"))?;
-                }
-                "limit" => {
-                    page.limit = value
-                        .parse()
-                        .ok()
-                        .filter(|limit| (1..=100).contains(limit))
-                        .ok_or_else(|| format!("limit must be in 1..100, not {value:?}"))?;
-                }
-                "archived" => {
-                    page.archived =
-                        Some(value.parse().map_err(|_| {
-                            format!("archived must be true or false, not {value:?}")
-                        })?);
-                }
-                "search" => page.search = Some(value.into_owned()),
-                _ => {}
-            }
-        }
-        Ok(page)
-    }
-}
-
-/// One `RepositorySimplestDto` (reference §3.1).
-fn repository_json(repo: &super::SimRepository, now: i64) -> serde_json::Value {
-    let (namespace, name) = repo
-        .name
-        .split_once('/')
-        .unwrap_or(("", repo.name.as_str()));
-    let seed = mix(u64::from(repo.id));
-    let host = "codehub.devcloud.cn-north-4.huaweicloud.com";
-    let last_activity = now - (seed % 86_400) as i64;
-    let (y, mo, d, h, mi, s) = answers::civil(last_activity + 8 * 3600);
-    json!({
-        "id": repo.id,
-        "name": name,
-        "path": name,
-        "namespace": namespace,
-        "path_with_namespace": repo.name,
-        "name_with_namespace": format!("{namespace} / {name}"),
-        "archived": repo.archived,
-        "project_id": format!("{:016x}{:016x}", mix(seed ^ 0x1d), mix(seed ^ 0x2d)),
-        "project_name": namespace,
-        "uuid": format!("{:016x}{:016x}", mix(seed ^ 0x3d), mix(seed ^ 0x4d)),
-        "visibility": "private",
-        "http_url_to_repo": format!("https://{host}/{}.git", repo.name),
-        "ssh_url_to_repo": format!("git@{host}:{}.git", repo.name),
-        "last_activity_at": format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}+08:00"),
-        "member_count": 2 + seed % 30,
-        "creator_id": 8_412_115 + seed % 1000,
-    })
+    listing::page(&sim.catalog, query.as_deref().unwrap_or(""), now)
 }
 
 async fn issue_token(
@@ -282,20 +284,114 @@ async fn issue_token(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
-    sim.stats
-        .iam_token_requests
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    sim.stats.iam_token_requests.fetch_add(1, Relaxed);
     sim.delay().await;
     let nocatalog = url::form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
         .any(|(key, value)| key == "nocatalog" && !value.is_empty());
     iam::issue_token(
-        &sim.credentials,
-        &sim.tokens,
+        &sim.gate.credentials,
+        &sim.gate.tokens,
         &body,
         nocatalog,
         now_micros(),
         rand::random(),
     )
+}
+
+async fn projects(
+    State(sim): State<Arc<Sim>>,
+    RawQuery(query): RawQuery,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    sim.stats.iam_project_requests.fetch_add(1, Relaxed);
+    sim.delay().await;
+    if let Err(denied) = sim.authorize(&method, &uri, &headers) {
+        return denied.response();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    iam::list_projects(
+        &sim.gate.credentials.iam_domain,
+        &format!("http://{host}"),
+        query.as_deref().unwrap_or(""),
+    )
+}
+
+async fn metadata_token(State(sim): State<Arc<Sim>>, headers: HeaderMap) -> Response {
+    sim.stats.metadata_requests.fetch_add(1, Relaxed);
+    sim.metadata()
+        .put_token(&headers, now_micros(), rand::random())
+        .await
+}
+
+async fn security_key(State(sim): State<Arc<Sim>>, headers: HeaderMap) -> Response {
+    sim.stats.metadata_requests.fetch_add(1, Relaxed);
+    sim.metadata().security_key(&headers, now_micros()).await
+}
+
+async fn recorded(State(sim): State<Arc<Sim>>) -> Response {
+    match &sim.recorder {
+        Some(recorder) => match serde_json::to_string(&recorder.snapshot()) {
+            Ok(body) => json_response(StatusCode::OK, body),
+            Err(error) => error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "SIM.0001",
+                &error.to_string(),
+            ),
+        },
+        None => recording_off(),
+    }
+}
+
+async fn forget_recorded(State(sim): State<Arc<Sim>>) -> Response {
+    match &sim.recorder {
+        Some(recorder) => {
+            recorder.clear();
+            StatusCode::NO_CONTENT.into_response()
+        }
+        None => recording_off(),
+    }
+}
+
+fn recording_off() -> Response {
+    error_response(
+        StatusCode::NOT_FOUND,
+        "SIM.0002",
+        "request recording is off: start the simulator with record_requests (--record-requests)",
+    )
+}
+
+async fn metadata_fault(State(sim): State<Arc<Sim>>) -> Response {
+    json_response(
+        StatusCode::OK,
+        json!({"mode": sim.metadata().fault().as_str()}).to_string(),
+    )
+}
+
+/// `PUT /-/metadata-fault?mode=none|error|garbage|slow|no_agency`.
+async fn set_metadata_fault(State(sim): State<Arc<Sim>>, RawQuery(query): RawQuery) -> Response {
+    let mode = url::form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
+        .find(|(key, _)| key == "mode")
+        .map(|(_, value)| value.into_owned());
+    match mode.as_deref().and_then(MetadataFault::parse) {
+        Some(fault) => {
+            sim.metadata().set_fault(fault);
+            json_response(StatusCode::OK, json!({"mode": fault.as_str()}).to_string())
+        }
+        None => error_response(
+            StatusCode::BAD_REQUEST,
+            "SIM.0003",
+            "mode must be one of none, error, garbage, slow, no_agency",
+        ),
+    }
+}
+
+async fn scenario_list(State(sim): State<Arc<Sim>>) -> Response {
+    scenarios::listing(sim.answers == Answers::Scenarios)
 }
 
 async fn stats_json(State(sim): State<Arc<Sim>>) -> Response {
@@ -317,7 +413,7 @@ async fn no_such_api() -> Response {
     )
 }
 
-/// 404 `CH.00402000`, for ids that do not exist (and for the repository injected as deleted).
+/// 404 `CH.00402000`, for ids that do not exist.
 pub(crate) fn repository_not_found() -> Response {
     error_response(
         StatusCode::NOT_FOUND,
@@ -347,36 +443,4 @@ pub(crate) fn json_response(status: StatusCode, body: String) -> Response {
 fn now_micros() -> i64 {
     let nanos = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000;
     i64::try_from(nanos).unwrap_or(i64::MAX)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn page_query_defaults_to_the_first_twenty() {
-        let page = PageQuery::parse("").unwrap();
-        assert_eq!((page.offset, page.limit, page.archived), (0, 20, None));
-    }
-
-    #[test]
-    fn page_query_refuses_limits_outside_1_to_100() {
-        assert!(PageQuery::parse("limit=0").is_err());
-        assert!(PageQuery::parse("limit=101").is_err());
-        assert!(
-            PageQuery::parse("limit=100&offset=7&archived=false&search=a%2Fb").is_ok_and(|p| p
-                .limit
-                == 100
-                && p.offset == 7
-                && p.archived == Some(false)
-                && p.search.as_deref() == Some("a/b"))
-        );
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn arbitrary_list_queries_never_panic(query in "\\PC*") {
-            let _ = PageQuery::parse(&query);
-        }
-    }
 }

@@ -1,4 +1,5 @@
-//! The simulator's own counters, read by tests and by the benchmark through `GET /-/stats`.
+//! The simulator's own counters, read by tests and by the benchmark through `GET /-/stats`
+//! (`GET /-/…` requests are never counted).
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -8,7 +9,7 @@ use serde::Serialize;
 /// Live counters; every field only ever grows except `in_flight`.
 #[derive(Debug, Default)]
 pub struct SimStats {
-    /// Every request except `GET /-/stats`.
+    /// Every request except those to `/-/…`.
     pub requests: AtomicU64,
     /// `GET /v4/repositories/{id}/repository/statistics-status`.
     pub status_requests: AtomicU64,
@@ -16,6 +17,12 @@ pub struct SimStats {
     pub iam_token_requests: AtomicU64,
     /// `GET /v4/user/repositories`.
     pub list_requests: AtomicU64,
+    /// `GET /v4/repositories/{id}/last-push-event`.
+    pub last_push_requests: AtomicU64,
+    /// `GET /v3/projects`.
+    pub iam_project_requests: AtomicU64,
+    /// Both routes of the ECS metadata service.
+    pub metadata_requests: AtomicU64,
     /// Requests refused for missing, wrong or expired credentials.
     pub auth_failures: AtomicU64,
     /// TCP connections accepted.
@@ -33,6 +40,9 @@ pub struct SimStatsSnapshot {
     pub status_requests: u64,
     pub iam_token_requests: u64,
     pub list_requests: u64,
+    pub last_push_requests: u64,
+    pub iam_project_requests: u64,
+    pub metadata_requests: u64,
     pub auth_failures: u64,
     pub connections_accepted: u64,
     pub in_flight: u64,
@@ -47,6 +57,9 @@ impl SimStats {
             status_requests: self.status_requests.load(Relaxed),
             iam_token_requests: self.iam_token_requests.load(Relaxed),
             list_requests: self.list_requests.load(Relaxed),
+            last_push_requests: self.last_push_requests.load(Relaxed),
+            iam_project_requests: self.iam_project_requests.load(Relaxed),
+            metadata_requests: self.metadata_requests.load(Relaxed),
             auth_failures: self.auth_failures.load(Relaxed),
             connections_accepted: self.connections_accepted.load(Relaxed),
             in_flight: self.in_flight.load(Relaxed),
