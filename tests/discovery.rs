@@ -3,29 +3,49 @@
 mod common;
 
 use common::*;
-use wiremock::matchers::{method, path, query_param};
+use wiremock::matchers::{method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-fn page(ids: std::ops::RangeInclusive<u32>) -> serde_json::Value {
-    serde_json::Value::Array(
-        ids.map(|id| {
-            serde_json::json!({
-                "id": id, "name": format!("r{id}"), "path": format!("r{id}"),
-                "path_with_namespace": if id % 10 == 0 { format!("legacy/r{id}") } else { format!("team/r{id}") },
-                "archived": id % 50 == 0, "visibility": "private"
-            })
+/// List entries as the API sends them (`RepositorySimplestDto`): no `path_with_namespace`; the
+/// full path is `namespace/path`, and `name` is a display name.
+fn entries(ids: std::ops::RangeInclusive<u32>) -> Vec<serde_json::Value> {
+    ids.map(|id| {
+        let namespace = if id % 10 == 0 { "legacy" } else { "team/core" };
+        serde_json::json!({
+            "id": id, "name": format!("Repository {id}"), "path": format!("r{id}"),
+            "namespace": namespace, "name_with_namespace": format!("{namespace} / Repository {id}"),
+            "http_url_to_repo": format!("https://codehub.example.com/{namespace}/r{id}.git"),
+            "project_id": format!("{id:032x}"), "project_name": format!("project-{}", id % 3),
+            "project_is_delete": false, "archived": false, "visibility": "private", "status": "0"
         })
-        .collect(),
-    )
+    })
+    .collect()
 }
 
-async fn mount_pages(server: &MockServer, pages: &[(usize, serde_json::Value)]) {
-    for (offset, body) in pages {
-        Mock::given(method("GET"))
+/// One listing (archived ones, or the default without them), 100 entries a page, in stable
+/// order, and the empty page that ends it; each page at the offset of the entries before it.
+async fn mount_listing(server: &MockServer, archived: bool, entries: Vec<serde_json::Value>) {
+    let mut pages: Vec<Vec<serde_json::Value>> = entries
+        .chunks(100)
+        .map(<[serde_json::Value]>::to_vec)
+        .collect();
+    pages.push(Vec::new());
+    let mut offset = 0;
+    for page in pages {
+        let listing = Mock::given(method("GET"))
             .and(path("/v4/user/repositories"))
             .and(query_param("offset", offset.to_string()))
             .and(query_param("limit", "100"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .and(query_param("order_by", "created_at"))
+            .and(query_param("sort", "asc"));
+        let listing = if archived {
+            listing.and(query_param("archived", "true"))
+        } else {
+            listing.and(query_param_is_missing("archived"))
+        };
+        offset += page.len();
+        listing
+            .respond_with(ResponseTemplate::new(200).set_body_json(page))
             .mount(server)
             .await;
     }
@@ -65,15 +85,8 @@ fn up_ids(body: &str) -> Vec<u32> {
 #[tokio::test]
 async fn pages_through_every_repository() {
     let server = MockServer::start().await;
-    mount_pages(
-        &server,
-        &[
-            (0, page(1..=100)),
-            (100, page(101..=200)),
-            (200, page(201..=250)),
-        ],
-    )
-    .await;
+    mount_listing(&server, false, entries(1..=240)).await;
+    mount_listing(&server, true, entries(241..=250)).await;
     mount_statuses(&server).await;
     let app = app(&discovery_yaml(&server.uri(), "", "  archived: true\n"));
     app.refresh_discovery().await;
@@ -91,10 +104,22 @@ async fn pages_through_every_repository() {
         value(
             &body,
             "codearts_repo_statistics_up",
-            &[("repository_id", "7"), ("repository", "team/r7")]
+            &[("repository_id", "7"), ("repository", "team/core/r7")]
         ),
         Some(1.0),
-        "the repository label carries path_with_namespace"
+        "the repository label is the full path, namespace/path"
+    );
+    assert_eq!(
+        value(
+            &body,
+            "codearts_repo_statistics_repository_info",
+            &[
+                ("repository_id", "7"),
+                ("project", "project-1"),
+                ("project_id", "00000000000000000000000000000007")
+            ]
+        ),
+        Some(1.0)
     );
     assert!(body.contains("codearts_repo_exporter_discovery_last_success_timestamp_seconds"));
 }
@@ -102,24 +127,40 @@ async fn pages_through_every_repository() {
 #[tokio::test]
 async fn filters_by_include_exclude_and_archived() {
     let server = MockServer::start().await;
-    mount_pages(&server, &[(0, page(1..=60))]).await;
+    let mut listed = entries(1..=60);
+    listed[40]["project_is_delete"] = true.into();
+    listed.push(
+        serde_json::json!({"id": 61, "name": "Elsewhere", "path": "r61", "namespace": "other"}),
+    );
+    mount_listing(&server, false, listed).await;
+    let mut archived = entries(70..=70);
+    archived[0]["archived"] = true.into();
+    mount_listing(&server, true, archived).await;
     mount_statuses(&server).await;
-    let app = app(&discovery_yaml(
+    let filters = "  include: ['^team/', '^legacy/']\n  exclude: ['^legacy/r(1|2)0$']\n";
+    let without_archived = app(&discovery_yaml(&server.uri(), "", filters));
+    without_archived.refresh_discovery().await;
+    let ids = up_ids(&scrape(&without_archived, None).await.body);
+    // 10 and 20 are excluded, 41 is in a deleted project, 61 is outside the groups; 70 is
+    // archived, listed only with `archived: true`.
+    let expected: Vec<u32> = (1..=60).filter(|id| ![10, 20, 41].contains(id)).collect();
+    assert_eq!(ids, expected);
+
+    let with_archived = app(&discovery_yaml(
         &server.uri(),
         "",
-        "  include: ['^team/', '^legacy/']\n  exclude: ['^legacy/r(1|2)0$']\n",
+        &format!("{filters}  archived: true\n"),
     ));
-    app.refresh_discovery().await;
-    let ids = up_ids(&scrape(&app, None).await.body);
-    // 50 is archived; 10 and 20 are excluded.
-    let expected: Vec<u32> = (1..=60).filter(|id| ![10, 20, 50].contains(id)).collect();
-    assert_eq!(ids, expected);
+    with_archived.refresh_discovery().await;
+    let ids = up_ids(&scrape(&with_archived, None).await.body);
+    assert_eq!(ids.last(), Some(&70));
+    assert_eq!(ids.len(), expected.len() + 1);
 }
 
 #[tokio::test]
 async fn merges_static_and_discovered_with_the_static_name_winning() {
     let server = MockServer::start().await;
-    mount_pages(&server, &[(0, page(1..=3))]).await;
+    mount_listing(&server, false, entries(1..=3)).await;
     mount_statuses(&server).await;
     let app = app(&discovery_yaml(
         &server.uri(),
@@ -158,14 +199,22 @@ async fn merges_static_and_discovered_with_the_static_name_winning() {
 #[tokio::test]
 async fn a_repository_removed_upstream_leaves_after_the_next_refresh() {
     let server = MockServer::start().await;
+    // The first listing has three; the next one two.
     Mock::given(method("GET"))
         .and(path("/v4/user/repositories"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(page(1..=3)))
+        .and(query_param("offset", "0"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(entries(1..=3)))
         .up_to_n_times(1)
         .with_priority(1)
         .mount(&server)
         .await;
-    mount_pages(&server, &[(0, page(1..=2))]).await;
+    Mock::given(method("GET"))
+        .and(path("/v4/user/repositories"))
+        .and(query_param("offset", "3"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([])))
+        .mount(&server)
+        .await;
+    mount_listing(&server, false, entries(1..=2)).await;
     mount_statuses(&server).await;
     let app = app(&discovery_yaml(&server.uri(), "", ""));
     app.refresh_discovery().await;
@@ -179,9 +228,19 @@ async fn a_repository_removed_upstream_leaves_after_the_next_refresh() {
 #[tokio::test]
 async fn a_failed_refresh_keeps_the_previous_list() {
     let server = MockServer::start().await;
+    // The first refresh lists three (a page and the empty page); then the API fails.
     Mock::given(method("GET"))
         .and(path("/v4/user/repositories"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(page(1..=3)))
+        .and(query_param("offset", "0"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(entries(1..=3)))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v4/user/repositories"))
+        .and(query_param("offset", "3"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([])))
         .up_to_n_times(1)
         .with_priority(1)
         .mount(&server)

@@ -174,15 +174,33 @@ fn json_answer(body: String) -> Scenario {
 }
 
 #[tokio::test]
-async fn json_nested_100000_levels_in_a_known_field_is_class_invalid_response() {
+async fn json_nested_100000_levels_in_a_known_field_drops_that_field_only() {
+    // Decoding is lenient (a field that does not convert goes missing, as in the official SDK),
+    // and the nested value is skipped iteratively: no stack overflow, the rest still counts.
     let depth = 100_000;
     let body = format!(
-        "{{\"can_statistics\": true, \"event\": {{\"branch\": {}1{}}}}}",
+        "{{\"can_statistics\": true, \"event\": {{\"status\": \"finish\", \"branch\": {}1{}}}}}",
         "[".repeat(depth),
         "]".repeat(depth)
     );
-    let (class, _) = scrape_hostile(json_answer(body)).await;
-    assert_eq!(class.as_deref(), Some("invalid_response"));
+    let endpoint = raw_upstream(json_answer(body)).await;
+    let app = app(&config_yaml(&endpoint, &[2], ""));
+    let answer = scrape(&app, None).await.body;
+    let repository = [("repository_id", "2")];
+    assert_eq!(
+        value(
+            &answer,
+            "codearts_repo_statistics_can_statistics",
+            &repository
+        ),
+        Some(1.0)
+    );
+    let info = repo_series(&answer, "codearts_repo_statistics_event_info", 2);
+    assert_eq!(info[0].labels["status"], "finish");
+    assert_eq!(
+        info[0].labels["branch"], "",
+        "the unreadable branch is left out"
+    );
 }
 
 #[tokio::test]

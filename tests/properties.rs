@@ -53,6 +53,7 @@ fn ok_result(name: Option<String>, status: StatisticsStatus) -> RepositoryResult
         repository: Repository {
             id: RepositoryId::new(42).unwrap(),
             name: name.map(Arc::from),
+            project: None,
         },
         status: Some(Arc::new(status)),
         error: None,

@@ -19,6 +19,7 @@ fuzz_target!(|body: &[u8]| {
             repository: Repository {
                 id: RepositoryId::new(1).unwrap(),
                 name: Some(Arc::from("fuzz/repo")),
+                project: None,
             },
             status: Some(Arc::new(status)),
             error: None,

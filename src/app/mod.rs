@@ -177,7 +177,7 @@ impl App {
             .cloned();
         let repository = match listed {
             Some(repository) => repository,
-            None if generation.config.probe.allow_unlisted => Repository { id, name: None },
+            None if generation.config.probe.allow_unlisted => Repository::new(id, None),
             None => return Err(ProbeRefused(id)),
         };
         let budget = self.budget(&generation, scrape_timeout);

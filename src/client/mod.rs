@@ -4,6 +4,7 @@
 //! It knows nothing of scrapes or metrics families: [`crate::collect`] decides which
 //! repositories to ask and when; this module asks one and reports what happened.
 
+mod decode;
 pub mod model;
 
 use std::sync::Arc;
@@ -122,18 +123,21 @@ impl CodeArtsClient {
         url
     }
 
-    /// One page of the repositories the credential can see (`GET /v4/user/repositories`).
-    /// The error is one line for logs and the landing page.
+    /// One page of the repositories the credential can see (`GET /v4/user/repositories`), in
+    /// the stable order of creation; archived ones only (`archived=true`) or none of them (the
+    /// API's default). The error is one line for logs and the landing page.
     pub async fn user_repositories(
         &self,
         offset: usize,
         limit: usize,
+        archived: bool,
         deadline: Instant,
     ) -> Result<Vec<RepositorySummary>, String> {
-        let url = self.url(
-            "/v4/user/repositories",
-            Some(&format!("offset={offset}&limit={limit}")),
-        );
+        let mut query = format!("offset={offset}&limit={limit}&order_by=created_at&sort=asc");
+        if archived {
+            query.push_str("&archived=true");
+        }
+        let url = self.url("/v4/user/repositories", Some(&query));
         self.get_with_retries(
             Endpoint::UserRepositories,
             &url,
@@ -145,7 +149,8 @@ impl CodeArtsClient {
         .map(|(page, _)| page)
         .map_err(|report| {
             format!(
-                "listing repositories (offset {offset}) failed: {} (HTTP {}{}{})",
+                "listing {}repositories (offset {offset}) failed: {} (HTTP {}{}{})",
+                if archived { "archived " } else { "" },
                 report.class,
                 report.http_status,
                 report
@@ -273,7 +278,7 @@ impl FailureReport {
     fn new(failure: Failure) -> Self {
         Self {
             class: classify(&failure),
-            http_status: 0,
+            http_status: failure.http_status(),
             error: ApiErrorBody::default(),
             request_id: None,
             retry_after: None,

@@ -1,38 +1,42 @@
-//! The JSON the API answers with, modelled leniently: every field optional, unknown fields
-//! ignored, `reason` as a number or a string (the official SDK accepts both).
+//! The answers of the CodeArts Repo API as the official SDK models them
+//! (`huaweicloudsdkcodeartsrepo.v4.model`), decoded leniently ([`super::decode`]): every field
+//! optional, unknown fields ignored, a field of an unexpected type converted when it converts and
+//! dropped when it does not — never the whole answer for one field.
 
 use std::sync::OnceLock;
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
+use super::decode;
 use crate::upstream::parse_time;
 
-/// The body of `GET /v4/repositories/{id}/repository/statistics-status` (reference §1.2).
+/// The body of `GET /v4/repositories/{id}/repository/statistics-status`
+/// (`ShowRepositoryStatisticsStatusResponse`).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct StatisticsStatus {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "decode::boolean")]
     pub can_statistics: Option<bool>,
-    #[serde(default, deserialize_with = "reason_number_or_string")]
+    #[serde(default, deserialize_with = "decode::integer")]
     pub reason: Option<i64>,
     /// `None` when statistics never ran (the field is missing or null).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "decode::object")]
     pub event: Option<StatisticsEvent>,
 }
 
 /// `StatisticEventsDto`, the latest statistics run.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct StatisticsEvent {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "decode::integer")]
     pub id: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "decode::text")]
     pub branch: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "decode::text")]
     pub status: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "decode::text")]
     pub stat_date: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "decode::text")]
     pub created_at: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "decode::text")]
     pub updated_at: Option<String>,
     /// A cache of [`StatisticsEvent::times`]; leave it `Default` when building an event. Public
     /// only so that `..Default::default()` works outside this module. A cached answer is shown
@@ -53,24 +57,77 @@ impl StatisticsEvent {
     }
 }
 
-/// One entry of `GET /v4/user/repositories` (`RepositorySimplestDto`, reference §3.1); only the
-/// fields discovery uses.
+/// One entry of `GET /v4/user/repositories` (`RepositorySimplestDto`); the fields discovery
+/// uses. The list has no `path_with_namespace`: see [`RepositorySummary::full_path`].
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct RepositorySummary {
-    pub id: i64,
-    #[serde(default)]
-    pub path_with_namespace: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "decode::integer")]
+    pub id: Option<i64>,
+    /// The display name (`API Gateway`), not a path.
+    #[serde(default, deserialize_with = "decode::text")]
     pub name: Option<String>,
-    #[serde(default)]
+    /// The repository's own path segment (`api-gateway`).
+    #[serde(default, deserialize_with = "decode::text")]
+    pub path: Option<String>,
+    /// The full path of the group it sits in (`platform/infra`).
+    #[serde(default, deserialize_with = "decode::text")]
+    pub namespace: Option<String>,
+    #[serde(default, deserialize_with = "decode::text")]
+    pub http_url_to_repo: Option<String>,
+    /// The CodeArts project (a 32-hex UUID) and its name.
+    #[serde(default, deserialize_with = "decode::text")]
+    pub project_id: Option<String>,
+    #[serde(default, deserialize_with = "decode::text")]
+    pub project_name: Option<String>,
+    /// The CodeArts project was deleted: such repositories are never watched.
+    #[serde(default, deserialize_with = "decode::boolean")]
+    pub project_is_delete: Option<bool>,
+    #[serde(default, deserialize_with = "decode::boolean")]
     pub archived: Option<bool>,
 }
 
 impl RepositorySummary {
-    /// Parses a page: a top-level JSON array. Entries that are not repositories make the whole
-    /// page invalid rather than silently shrinking the list.
+    /// Parses a page: a top-level JSON array of objects. A page holding anything else (an
+    /// entry that is not an object, or has no usable `id`) is invalid as a whole rather than
+    /// silently shrinking the list.
     pub fn page_from_body(body: &[u8]) -> Option<Vec<Self>> {
-        serde_json::from_slice(body).ok()
+        let entries: Vec<serde_json::Value> = serde_json::from_slice(body).ok()?;
+        entries
+            .into_iter()
+            .map(|entry| {
+                let summary: Self = match entry {
+                    serde_json::Value::Object(_) => serde_json::from_value(entry).ok()?,
+                    _ => return None,
+                };
+                summary.id.is_some().then_some(summary)
+            })
+            .collect()
+    }
+
+    /// The full path `group/sub/repo` that filters and the `repository` label use:
+    /// `namespace + "/" + path`; else the path of `http_url_to_repo` without `.git`; else `path`;
+    /// else `name`.
+    pub fn full_path(&self) -> Option<String> {
+        fn present(text: &Option<String>) -> Option<&str> {
+            text.as_deref()
+                .map(|t| t.trim().trim_matches('/'))
+                .filter(|t| !t.is_empty())
+        }
+        if let (Some(namespace), Some(path)) = (present(&self.namespace), present(&self.path)) {
+            return Some(format!("{namespace}/{path}"));
+        }
+        let from_url = self
+            .http_url_to_repo
+            .as_deref()
+            .and_then(|url| url::Url::parse(url).ok())
+            .map(|url| {
+                let path = url.path().trim_matches('/');
+                path.strip_suffix(".git").unwrap_or(path).to_owned()
+            })
+            .filter(|path| !path.is_empty());
+        from_url
+            .or_else(|| present(&self.path).map(str::to_owned))
+            .or_else(|| present(&self.name).map(str::to_owned))
     }
 }
 
@@ -84,28 +141,6 @@ impl StatisticsStatus {
         }
         serde_json::from_slice(body).ok()
     }
-}
-
-fn reason_number_or_string<'de, D>(deserializer: D) -> Result<Option<i64>, D::Error>
-where
-    D: Deserializer<'de>,
-{
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum NumberOrString {
-        Number(i64),
-        Float(f64),
-        String(String),
-    }
-    // An unreadable reason drops that one metric; it does not fail the repository.
-    Ok(
-        match Option::<NumberOrString>::deserialize(deserializer).unwrap_or(None) {
-            Some(NumberOrString::Number(n)) => Some(n),
-            Some(NumberOrString::Float(f)) if f.fract() == 0.0 && f.abs() < 1e15 => Some(f as i64),
-            Some(NumberOrString::String(s)) => s.trim().trim_matches('"').parse().ok(),
-            _ => None,
-        },
-    )
 }
 
 #[cfg(test)]
@@ -187,5 +222,97 @@ mod tests {
             (Some(1_749_024_869.5), None),
             "remembered, same answer"
         );
+    }
+
+    #[test]
+    fn fields_of_an_unexpected_type_convert_as_the_sdk_converts_them() {
+        let status = StatisticsStatus::from_body(
+            br#"{"can_statistics": "true", "reason": 1.0,
+                 "event": {"id": "7", "status": 0, "stat_date": 20250604, "branch": 12}}"#,
+        )
+        .unwrap();
+        assert_eq!(status.can_statistics, Some(true));
+        assert_eq!(status.reason, Some(1));
+        let event = status.event.unwrap();
+        assert_eq!(event.id, Some(7));
+        assert_eq!(event.status.as_deref(), Some("0"));
+        assert_eq!(event.stat_date.as_deref(), Some("20250604"));
+        assert_eq!(event.branch.as_deref(), Some("12"));
+    }
+
+    #[test]
+    fn a_field_that_does_not_convert_drops_alone() {
+        let status = StatisticsStatus::from_body(
+            br#"{"can_statistics": {"x": 1}, "reason": "lots",
+                 "event": {"id": [1], "status": "finish", "updated_at": {"at": 1}}}"#,
+        )
+        .unwrap();
+        assert_eq!(status.can_statistics, None);
+        assert_eq!(status.reason, None);
+        let event = status.event.unwrap();
+        assert_eq!(event.id, None);
+        assert_eq!(event.status.as_deref(), Some("finish"));
+        assert_eq!(event.updated_at, None);
+        let odd_event = StatisticsStatus::from_body(br#"{"reason": 0, "event": "none"}"#).unwrap();
+        assert_eq!((odd_event.reason, odd_event.event), (Some(0), None));
+    }
+
+    fn summary(json: serde_json::Value) -> RepositorySummary {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn the_full_path_is_namespace_and_path() {
+        let entry = summary(serde_json::json!({
+            "id": 1, "name": "API Gateway", "path": "api-gateway", "namespace": "platform/infra",
+            "http_url_to_repo": "https://codehub.example.com/other/place.git"
+        }));
+        assert_eq!(
+            entry.full_path().as_deref(),
+            Some("platform/infra/api-gateway")
+        );
+    }
+
+    #[test]
+    fn without_a_namespace_the_full_path_comes_from_the_clone_url_then_path_then_name() {
+        let from_url = summary(serde_json::json!({
+            "id": 1, "name": "API Gateway", "path": "api-gateway",
+            "http_url_to_repo": "https://codehub.example.com/platform/infra/api-gateway.git"
+        }));
+        assert_eq!(
+            from_url.full_path().as_deref(),
+            Some("platform/infra/api-gateway")
+        );
+        let from_path =
+            summary(serde_json::json!({"id": 1, "name": "API", "path": "api", "namespace": ""}));
+        assert_eq!(from_path.full_path().as_deref(), Some("api"));
+        let from_name = summary(serde_json::json!({"id": 1, "name": "API"}));
+        assert_eq!(from_name.full_path().as_deref(), Some("API"));
+        assert_eq!(summary(serde_json::json!({"id": 1})).full_path(), None);
+    }
+
+    #[test]
+    fn a_page_is_an_array_of_objects_with_an_id() {
+        let page = RepositorySummary::page_from_body(
+            br#"[{"id": "5", "project_is_delete": "false", "archived": 1}, {"id": 6}]"#,
+        )
+        .unwrap();
+        assert_eq!(page[0].id, Some(5));
+        assert_eq!(page[0].project_is_delete, Some(false));
+        assert_eq!(page[0].archived, Some(true));
+        assert_eq!(RepositorySummary::page_from_body(b"[]"), Some(Vec::new()));
+        for bad in [
+            &br#"{"repositories": []}"#[..],
+            b"[1, 2]",
+            br#"[{"name": "no id"}]"#,
+            b"[{",
+        ] {
+            assert_eq!(
+                RepositorySummary::page_from_body(bad),
+                None,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 }

@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use tokio::time::Instant;
 
 use crate::client::{CodeArtsClient, RepositorySummary};
-use crate::config::{DiscoveryConfig, Repository, RepositoryId, Shard, MAX_NAME_LEN};
+use crate::config::{DiscoveryConfig, Project, Repository, RepositoryId, Shard, MAX_NAME_LEN};
 
 /// What discovery found last, kept across failed refreshes and reloads.
 #[derive(Debug, Default, Clone)]
@@ -19,53 +19,72 @@ pub struct DiscoveryState {
     pub last_error: Option<String>,
 }
 
-/// The page size: the API's maximum (reference §3.1).
+/// The page size asked for. The API documents no maximum and may serve fewer (the paging stops
+/// at an empty page, never at a short one).
 pub const PAGE_LIMIT: usize = 100;
-/// A bound on pages, so a server that never ends the list cannot keep us paging forever
-/// (100,000 repositories).
+/// A bound on pages per listing, so a server that never ends the list cannot keep us paging
+/// forever (100,000 repositories).
 const MAX_PAGES: usize = 1_000;
 
-/// Lists every repository the credential can see, page by page, and keeps those the config
-/// selects. Any failed page fails the whole refresh: a partial list would make repositories
-/// vanish from `/metrics`.
+/// Lists every repository the credential can see — archived ones too with `archived: true`,
+/// which takes a second listing since the API leaves them out by default — and keeps those the
+/// config selects. Any failed page fails the whole refresh: a partial list would make
+/// repositories vanish from `/metrics`.
 pub async fn discover(
     client: &CodeArtsClient,
     config: &DiscoveryConfig,
     request_budget: std::time::Duration,
 ) -> Result<Vec<Repository>, String> {
+    let mut found = list(client, false, request_budget).await?;
+    if config.archived {
+        found.extend(list(client, true, request_budget).await?);
+    }
+    Ok(select(found, config))
+}
+
+/// Every page of one listing, in creation order, until an empty page.
+async fn list(
+    client: &CodeArtsClient,
+    archived: bool,
+    request_budget: std::time::Duration,
+) -> Result<Vec<RepositorySummary>, String> {
     let mut found = Vec::new();
     for page in 0..MAX_PAGES {
         let deadline = Instant::now() + request_budget;
         let entries = client
-            .user_repositories(page * PAGE_LIMIT, PAGE_LIMIT, deadline)
+            .user_repositories(found.len(), PAGE_LIMIT, archived, deadline)
             .await?;
-        let last = entries.len() < PAGE_LIMIT;
-        found.extend(entries);
-        if last {
-            return Ok(select(found, config));
+        if entries.is_empty() {
+            return Ok(found);
         }
+        tracing::trace!(page, entries = entries.len(), archived, "listed a page");
+        found.extend(entries);
     }
     Err(format!(
         "listing repositories did not end after {MAX_PAGES} pages; refusing a truncated list"
     ))
 }
 
-/// The repositories `config` selects: `path_with_namespace` matches an `include` (any, when
-/// none is given) and no `exclude`; archived ones only with `archived: true`. Entries with an
-/// id outside the API's range are dropped; duplicates keep their first occurrence.
+/// The repositories `config` selects: the full path (`namespace/path`, see
+/// [`RepositorySummary::full_path`]) matches an `include` (any, when none is given) and no
+/// `exclude`; archived ones only with `archived: true`; never those of a deleted CodeArts
+/// project. Entries with an id outside the API's range are dropped; duplicates keep their first
+/// occurrence. The full path is the `repository` label.
 pub fn select(entries: Vec<RepositorySummary>, config: &DiscoveryConfig) -> Vec<Repository> {
     let mut seen = HashSet::new();
-    entries
+    let mut deleted = 0usize;
+    let selected = entries
         .into_iter()
         .filter_map(|entry| {
-            let id = RepositoryId::new(entry.id)?;
+            let id = RepositoryId::new(entry.id?)?;
+            if entry.project_is_delete == Some(true) {
+                deleted += 1;
+                return None;
+            }
             if entry.archived == Some(true) && !config.archived {
                 return None;
             }
-            let path = entry
-                .path_with_namespace
-                .or(entry.name)
-                .filter(|p| !p.is_empty());
+            let path = entry.full_path();
             let text = path.as_deref().unwrap_or("");
             if !config.include.is_empty() && !config.include.iter().any(|re| re.is_match(text)) {
                 return None;
@@ -77,9 +96,22 @@ pub fn select(entries: Vec<RepositorySummary>, config: &DiscoveryConfig) -> Vec<
                 return None;
             }
             let name = path.map(|p| Arc::from(&p[..p.floor_char_boundary(MAX_NAME_LEN)]));
-            Some(Repository { id, name })
+            let project = (entry.project_name.is_some() || entry.project_id.is_some()).then(|| {
+                Arc::new(Project {
+                    name: entry.project_name,
+                    id: entry.project_id,
+                })
+            });
+            Some(Repository { id, name, project })
         })
-        .collect()
+        .collect();
+    if deleted > 0 {
+        tracing::debug!(
+            repositories = deleted,
+            "skipped repositories of deleted CodeArts projects"
+        );
+    }
+    selected
 }
 
 /// The watch list: static entries first (their `name` wins), then discovered ones not listed
@@ -90,8 +122,20 @@ pub fn merge(
     shard: Shard,
 ) -> (Vec<Repository>, usize, usize) {
     let static_ids: HashSet<RepositoryId> = statics.iter().map(|r| r.id).collect();
+    let projects: std::collections::HashMap<RepositoryId, &Arc<Project>> = discovered
+        .iter()
+        .filter_map(|r| Some((r.id, r.project.as_ref()?)))
+        .collect();
     let mine = |r: &&Repository| shard.owns(r.id);
-    let from_static: Vec<Repository> = statics.iter().filter(mine).cloned().collect();
+    // A static entry keeps its name, and learns its project when discovery lists it too.
+    let from_static: Vec<Repository> = statics
+        .iter()
+        .filter(mine)
+        .map(|r| Repository {
+            project: projects.get(&r.id).map(|p| Arc::clone(p)),
+            ..r.clone()
+        })
+        .collect();
     let from_discovery: Vec<Repository> = discovered
         .iter()
         .filter(|r| !static_ids.contains(&r.id))
@@ -130,12 +174,19 @@ mod tests {
         RepositoryId::new(n).unwrap()
     }
 
-    fn entry(n: i64, path: &str, archived: bool) -> RepositorySummary {
+    /// A list entry as the API sends it: `path` under `namespace`, a display name that is not
+    /// the path.
+    fn entry(n: i64, full_path: &str, archived: bool) -> RepositorySummary {
+        let (namespace, path) = full_path.rsplit_once('/').unwrap_or(("", full_path));
         RepositorySummary {
-            id: n,
-            path_with_namespace: Some(path.into()),
-            name: None,
+            id: Some(n),
+            name: Some(format!("Display name {n}")),
+            path: Some(path.into()),
+            namespace: Some(namespace.into()),
+            project_id: Some("0123456789abcdef0123456789abcdef".into()),
+            project_name: Some("payments-project".into()),
             archived: Some(archived),
+            ..Default::default()
         }
     }
 
@@ -172,9 +223,40 @@ mod tests {
     }
 
     #[test]
-    fn discovered_names_are_the_path_with_namespace() {
-        let list = select(vec![entry(5, "team/repo", false)], &config(&[], &[], false));
-        assert_eq!(list[0].name.as_deref(), Some("team/repo"));
+    fn discovered_names_are_the_full_path_not_the_display_name() {
+        let list = select(
+            vec![entry(5, "team/sub/repo", false)],
+            &config(&[], &[], false),
+        );
+        assert_eq!(list[0].name.as_deref(), Some("team/sub/repo"));
+        let project = list[0].project.as_deref().unwrap();
+        assert_eq!(project.name.as_deref(), Some("payments-project"));
+        assert_eq!(
+            project.id.as_deref(),
+            Some("0123456789abcdef0123456789abcdef")
+        );
+    }
+
+    #[test]
+    fn group_filters_see_the_full_path() {
+        let entries = vec![
+            entry(1, "payments/core/api", false),
+            entry(2, "web/api", false),
+        ];
+        let list = select(entries, &config(&["^payments/"], &[], false));
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].id.get(), 1);
+    }
+
+    #[test]
+    fn repositories_of_deleted_projects_are_never_watched() {
+        let mut deleted = entry(7, "qa/e2e", false);
+        deleted.project_is_delete = Some(true);
+        let list = select(
+            vec![deleted, entry(8, "qa/load", false)],
+            &config(&["^qa/"], &[], true),
+        );
+        assert_eq!(list.iter().map(|r| r.id.get()).collect::<Vec<_>>(), [8]);
     }
 
     #[test]
@@ -192,23 +274,25 @@ mod tests {
 
     #[test]
     fn static_names_win_over_discovered_ones() {
-        let statics = vec![Repository {
-            id: id(1),
-            name: Some(Arc::from("custom")),
-        }];
+        let statics = vec![Repository::new(id(1), Some(Arc::from("custom")))];
         let discovered = vec![
             Repository {
-                id: id(1),
-                name: Some(Arc::from("team/one")),
+                project: Some(Arc::new(Project {
+                    name: Some("team".into()),
+                    id: None,
+                })),
+                ..Repository::new(id(1), Some(Arc::from("team/one")))
             },
-            Repository {
-                id: id(2),
-                name: Some(Arc::from("team/two")),
-            },
+            Repository::new(id(2), Some(Arc::from("team/two"))),
         ];
         let (all, n_static, n_discovered) = merge(&statics, &discovered, Shard::default());
         assert_eq!((n_static, n_discovered), (1, 1));
         assert_eq!(all[0].name.as_deref(), Some("custom"));
+        assert_eq!(
+            all[0].project.as_ref().and_then(|p| p.name.as_deref()),
+            Some("team"),
+            "a static entry learns its project from discovery"
+        );
         assert_eq!(all[1].name.as_deref(), Some("team/two"));
     }
 

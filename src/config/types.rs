@@ -42,6 +42,28 @@ impl fmt::Display for RepositoryId {
 pub struct Repository {
     pub id: RepositoryId,
     pub name: Option<Arc<str>>,
+    /// The CodeArts project it belongs to, when discovery told.
+    pub project: Option<Arc<Project>>,
+}
+
+impl Repository {
+    /// A repository known by its id and, optionally, a name.
+    pub fn new(id: RepositoryId, name: Option<Arc<str>>) -> Self {
+        Self {
+            id,
+            name,
+            project: None,
+        }
+    }
+}
+
+/// A CodeArts project, as the repository list names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Project {
+    /// `project_name`.
+    pub name: Option<String>,
+    /// `project_id`, the project's 32-hex UUID (not an IAM project id).
+    pub id: Option<String>,
 }
 
 /// A validated configuration.

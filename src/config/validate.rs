@@ -318,7 +318,7 @@ fn validate_repositories(raw: Vec<raw::RawRepository>) -> Result<Vec<Repository>
             }
             other => other.map(|name| Arc::from(name.trim())),
         };
-        out.push(Repository { id, name });
+        out.push(Repository::new(id, name));
     }
     Ok(out)
 }

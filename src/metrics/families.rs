@@ -17,6 +17,8 @@ pub const LABEL_CLASS: &str = "class";
 pub const LABEL_STATUS: &str = "status";
 pub const LABEL_BRANCH: &str = "branch";
 pub const LABEL_STAT_DATE: &str = "stat_date";
+pub const LABEL_PROJECT: &str = "project";
+pub const LABEL_PROJECT_ID: &str = "project_id";
 
 // Per-repository metrics, built fresh for every scrape.
 pub const UP: Spec = Spec {
@@ -72,6 +74,10 @@ pub const LAST_SUCCESS: Spec = Spec {
     name: "codearts_repo_statistics_last_success_timestamp_seconds",
     help: "Unix time at which the statistics data now shown for this repository was fetched.",
 };
+pub const REPOSITORY_INFO: Spec = Spec {
+    name: "codearts_repo_statistics_repository_info",
+    help: "Always 1 for a discovered repository; labels carry the repository list's API fields project_name (as project) and project_id (the CodeArts project).",
+};
 
 /// (escaped) and its event times (parsed).
 pub(super) struct Prepared {
@@ -125,7 +131,7 @@ fn status(result: &RepositoryResult) -> Option<&StatisticsStatus> {
 }
 
 /// The families, in the order they are written; each writes nothing for a result without data.
-pub(super) const FAMILIES: [Family; 13] = [
+pub(super) const FAMILIES: [Family; 14] = [
     (
         &UP,
         Samples::OfResult(|out, r, p| {
@@ -243,6 +249,19 @@ pub(super) const FAMILIES: [Family; 13] = [
             if let Some(at) = r.last_success {
                 push_sample(out, &LAST_SUCCESS, &p.labels, &[], unix_seconds(at));
             }
+        }),
+    ),
+    (
+        &REPOSITORY_INFO,
+        Samples::OfResult(|out, r, p| {
+            let Some(project) = r.repository.project.as_deref() else {
+                return;
+            };
+            let extra = [
+                (LABEL_PROJECT, raw_label(&project.name)),
+                (LABEL_PROJECT_ID, raw_label(&project.id)),
+            ];
+            push_sample(out, &REPOSITORY_INFO, &p.labels, &extra, 1.0);
         }),
     ),
 ];

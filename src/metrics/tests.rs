@@ -13,6 +13,7 @@ fn repository(id: i64, name: Option<&str>) -> Repository {
     Repository {
         id: RepositoryId::new(id).unwrap(),
         name: name.map(Arc::from),
+        project: None,
     }
 }
 

@@ -76,10 +76,20 @@ pub enum Failure {
     Connection,
     /// A 2xx answer whose body is not the expected JSON.
     InvalidBody,
-    /// The body was larger than the cap.
-    TooLarge,
+    /// The body was larger than the cap; `status` is the HTTP status that came with it.
+    TooLarge { status: u16 },
     /// No credential was available to send (unreadable token file, IAM refused us).
     NoCredential,
+}
+
+impl Failure {
+    /// The HTTP status of the answer that failed, when one came (0 otherwise).
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Failure::Status { status, .. } | Failure::TooLarge { status } => *status,
+            _ => 0,
+        }
+    }
 }
 
 /// Gateway codes that mean "slow down", whatever the HTTP status (reference §5.1).
@@ -107,7 +117,7 @@ pub fn classify(failure: &Failure) -> ErrorClass {
         }
         Failure::Timeout => ErrorClass::Timeout,
         Failure::Connection => ErrorClass::Connection,
-        Failure::InvalidBody | Failure::TooLarge => ErrorClass::InvalidResponse,
+        Failure::InvalidBody | Failure::TooLarge { .. } => ErrorClass::InvalidResponse,
         Failure::NoCredential => ErrorClass::Unauthorized,
     }
 }
@@ -144,7 +154,10 @@ mod tests {
             (Failure::Timeout, ErrorClass::Timeout),
             (Failure::Connection, ErrorClass::Connection),
             (Failure::InvalidBody, ErrorClass::InvalidResponse),
-            (Failure::TooLarge, ErrorClass::InvalidResponse),
+            (
+                Failure::TooLarge { status: 200 },
+                ErrorClass::InvalidResponse,
+            ),
             (Failure::NoCredential, ErrorClass::Unauthorized),
         ];
         for (failure, expected) in table {

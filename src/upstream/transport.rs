@@ -162,12 +162,12 @@ impl Transport {
             .content_length()
             .is_some_and(|length| length > MAX_BODY_BYTES as u64)
         {
-            return Err(Failure::TooLarge);
+            return Err(Failure::TooLarge { status });
         }
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(transport_failure)? {
             if body.len() + chunk.len() > MAX_BODY_BYTES {
-                return Err(Failure::TooLarge);
+                return Err(Failure::TooLarge { status });
             }
             body.extend_from_slice(&chunk);
         }

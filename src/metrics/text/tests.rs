@@ -13,7 +13,7 @@ fn render_repositories(results: &[RepositoryResult], now: SystemTime) -> String 
     String::from_utf8(out).expect("utf-8")
 }
 use crate::client::{StatisticsEvent, StatisticsStatus};
-use crate::config::{Repository, RepositoryId};
+use crate::config::{Project, Repository, RepositoryId};
 use crate::upstream::ErrorClass;
 
 /// 600 repositories (three blocks, the last one short): answers with and without events, some
@@ -40,6 +40,12 @@ fn result(id: i64) -> RepositoryResult {
         repository: Repository {
             id: RepositoryId::new(id).unwrap(),
             name: (id % 5 == 0).then(|| Arc::from(format!("group/repo-{id}").as_str())),
+            project: (id % 7 == 0).then(|| {
+                Arc::new(Project {
+                    name: Some(format!("project-{}", id % 3)),
+                    id: Some(format!("{:032x}", id % 3)),
+                })
+            }),
         },
         status: (!failed).then(|| Arc::new(status)),
         error: failed.then_some(ErrorClass::Throttled),
