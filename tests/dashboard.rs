@@ -590,3 +590,53 @@ fn recorded_names_follow_level_metric_operations() {
         assert!(shape.is_match(&name), "{name}: use level:metric:operations");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// fewer series on demand: the "minimal" metrics.disable preset
+
+/// The per-repository families (without the `codearts_repo_statistics_` prefix) that README.md's
+/// "minimal" `metrics.disable` preset leaves out. It keeps `up`, `can_statistics`, `reason`,
+/// `event_updated_timestamp_seconds`, `last_success_timestamp_seconds` and `error`.
+const MINIMAL_DISABLE: &[&str] = &[
+    "event_status",
+    "event_info",
+    "event_id",
+    "event_created_timestamp_seconds",
+    "event_age_seconds",
+    "http_status",
+    "request_duration_seconds",
+];
+
+/// The per-repository families (prefix stripped) an expression reads.
+fn statistics_families(text: &str) -> BTreeSet<String> {
+    let family = Regex::new(r"codearts_repo_statistics_([a-z0-9_]+)").unwrap();
+    family
+        .captures_iter(text)
+        .map(|c| c[1].to_owned())
+        .collect()
+}
+
+#[test]
+fn rules_and_alerts_read_no_family_the_minimal_preset_disables() {
+    // A rule on a disabled family would not fail: it would fall silent (or, for an `unless`,
+    // fire), so every rule and alert must live on the families the preset keeps.
+    let mut texts: Vec<(String, String)> = rules(&yaml(RULES, "rules.yml"))
+        .into_iter()
+        .map(|r| (str_of(r, "record").to_owned(), str_of(r, "expr").to_owned()))
+        .collect();
+    for a in alerts() {
+        let alert = str_of(&a, "alert").to_owned();
+        texts.push((alert.clone(), str_of(&a, "expr").to_owned()));
+        for (_, annotation) in a["annotations"].as_mapping().into_iter().flatten() {
+            texts.push((alert.clone(), annotation.as_str().unwrap_or("").to_owned()));
+        }
+    }
+    for (rule, text) in texts {
+        for family in statistics_families(&text) {
+            assert!(
+                !MINIMAL_DISABLE.contains(&family.as_str()),
+                "{rule} reads codearts_repo_statistics_{family}, which the minimal preset disables"
+            );
+        }
+    }
+}
