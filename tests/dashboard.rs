@@ -234,10 +234,12 @@ fn datasource_variable_selects_a_prometheus_datasource() {
 #[test]
 fn job_instance_and_repository_variables_are_templated_multi_selects() {
     let d = dashboard();
+    // `job` has no custom all value: All must mean this exporter's jobs, never `.+` (see
+    // all_jobs_means_this_exporters_jobs_only).
     for (name, label, all) in [
-        ("job", "Job", ".+"),
-        ("instance", "Instance", ".+"),
-        ("repository", "Repository", ".*"),
+        ("job", "Job", None),
+        ("instance", "Instance", Some(".+")),
+        ("repository", "Repository", Some(".*")),
     ] {
         let v = variable(&d, name);
         assert_eq!(v["type"], "query", "{name}");
@@ -248,7 +250,7 @@ fn job_instance_and_repository_variables_are_templated_multi_selects() {
         );
         assert_eq!(v["multi"], true, "{name} is a multi select");
         assert_eq!(v["includeAll"], true, "{name} offers All");
-        assert_eq!(v["allValue"], all, "{name}: allValue");
+        assert_eq!(v["allValue"].as_str(), all, "{name}: allValue");
         let q = v["definition"].as_str().unwrap_or("");
         assert!(
             q.starts_with("label_values(") && q.ends_with(&format!(", {name})")),
@@ -636,6 +638,66 @@ fn rules_and_alerts_read_no_family_the_minimal_preset_disables() {
             assert!(
                 !MINIMAL_DISABLE.contains(&family.as_str()),
                 "{rule} reads codearts_repo_statistics_{family}, which the minimal preset disables"
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// scope and counting in /metrics, /probe and mixed mode
+
+#[test]
+fn all_jobs_means_this_exporters_jobs_only() {
+    // With allValue `.+`, "All" matched every job of the Prometheus, so `up` counted Prometheus
+    // itself. Without a custom all value Grafana sends the listed values, and the list holds only
+    // jobs with this exporter's series: build_info (/metrics) or per-repository series (/probe).
+    let d = dashboard();
+    let job = variable(&d, "job");
+    assert!(
+        job.get("allValue").is_none(),
+        "job: no custom allValue, All = the listed jobs"
+    );
+    let selector = job["definition"].as_str().unwrap_or("");
+    assert!(
+        selector.contains("codearts_repo_exporter_build_info")
+            && selector.contains("codearts_repo_statistics_up"),
+        "job lists /metrics and /probe jobs: {selector}"
+    );
+    assert_eq!(
+        job["query"]["query"], job["definition"],
+        "job: query and definition agree"
+    );
+}
+
+#[test]
+fn up_counts_only_metrics_targets() {
+    // A /probe target is a repository: the README's probe relabelling marks it with `exporter`.
+    let d = dashboard();
+    let mut found = 0;
+    for (panel, expr) in exprs(&d) {
+        for (metric, matchers) in selectors(&expr) {
+            if metric == "up" {
+                found += 1;
+                assert!(
+                    matchers.contains(r#"exporter="""#),
+                    "{panel:?}: up without exporter=\"\" also counts /probe targets: {expr}"
+                );
+            }
+        }
+    }
+    assert!(found > 0, "the dashboard shows the exporter targets' up");
+}
+
+#[test]
+fn every_repository_query_counts_a_repository_once() {
+    // A repository read by a /metrics job and a /probe job has two series of each family; every
+    // query first reduces them to one per repository_id.
+    let d = dashboard();
+    for (panel, expr) in exprs(&d) {
+        if expr.contains("codearts_repo_statistics_") {
+            assert!(
+                expr.contains("by (repository_id"),
+                "{panel:?}: aggregate by repository_id first, or a repository read by both modes counts twice: {expr}"
             );
         }
     }
