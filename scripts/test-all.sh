@@ -44,6 +44,7 @@ cargo clippy --locked --all-targets -- -D warnings
 echo "== cargo test"
 cargo test --locked --all-targets
 
+scripts/check-dashboard-types.sh # Grafana schema type check of dashboards/; npm ci into target/
 echo "== shipping lints"
 .ci/lint-shipping.sh
 

@@ -251,18 +251,20 @@ fn job_instance_and_repository_variables_are_templated_multi_selects() {
         assert_eq!(v["multi"], true, "{name} is a multi select");
         assert_eq!(v["includeAll"], true, "{name} offers All");
         assert_eq!(v["allValue"].as_str(), all, "{name}: allValue");
-        let q = v["definition"].as_str().unwrap_or("");
+        let q = v["query"]["query"].as_str().unwrap_or("");
         assert!(
             q.starts_with("label_values(") && q.ends_with(&format!(", {name})")),
             "{name}: {q}"
         );
     }
     // Each variable narrows the next one.
-    assert!(variable(&d, "instance")["definition"]
+    assert!(variable(&d, "instance")["query"]["query"]
         .as_str()
         .unwrap()
         .contains(r#"job=~"$job""#));
-    let repo = variable(&d, "repository")["definition"].as_str().unwrap();
+    let repo = variable(&d, "repository")["query"]["query"]
+        .as_str()
+        .unwrap();
     assert!(repo.contains(r#"job=~"$job""#) && repo.contains(r#"instance=~"$instance""#));
 }
 
@@ -646,6 +648,10 @@ fn rules_and_alerts_read_no_family_the_minimal_preset_disables() {
 // ---------------------------------------------------------------------------------------------
 // scope and counting in /metrics, /probe and mixed mode
 
+/// The minimum Grafana version the dashboard states, and the one its schema is checked against
+/// (dashboards/typecheck).
+const MIN_GRAFANA: &str = "10.4";
+
 #[test]
 fn all_jobs_means_this_exporters_jobs_only() {
     // With allValue `.+`, "All" matched every job of the Prometheus, so `up` counted Prometheus
@@ -657,15 +663,11 @@ fn all_jobs_means_this_exporters_jobs_only() {
         job.get("allValue").is_none(),
         "job: no custom allValue, All = the listed jobs"
     );
-    let selector = job["definition"].as_str().unwrap_or("");
+    let selector = job["query"]["query"].as_str().unwrap_or("");
     assert!(
         selector.contains("codearts_repo_exporter_build_info")
             && selector.contains("codearts_repo_statistics_up"),
         "job lists /metrics and /probe jobs: {selector}"
-    );
-    assert_eq!(
-        job["query"]["query"], job["definition"],
-        "job: query and definition agree"
     );
 }
 
@@ -701,4 +703,29 @@ fn every_repository_query_counts_a_repository_once() {
             );
         }
     }
+}
+
+#[test]
+fn dashboard_and_readme_state_the_minimum_grafana_version() {
+    let d = dashboard();
+    let wanted = format!("Grafana {MIN_GRAFANA} or later");
+    assert!(
+        d["description"].as_str().unwrap_or("").contains(&wanted),
+        "the dashboard description says {wanted:?}"
+    );
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    assert!(readme.contains(&wanted), "README.md says {wanted:?}");
+    // schemaVersion 39 is what Grafana 10.3 and later write; the type check pins the schema of
+    // the stated version.
+    assert_eq!(d["schemaVersion"], 39);
+    let package: Json = serde_json::from_str(include_str!("../dashboards/typecheck/package.json"))
+        .expect("dashboards/typecheck/package.json");
+    let schema = package["devDependencies"]["@grafana/schema"]
+        .as_str()
+        .unwrap_or("");
+    assert!(
+        schema.starts_with(&format!("{MIN_GRAFANA}.")),
+        "the type check pins @grafana/schema {MIN_GRAFANA}.x exactly, found {schema:?}"
+    );
 }

@@ -187,7 +187,7 @@ fn variable_queries(d: &Json, instance: &str) -> Vec<(String, String, String)> {
         .iter()
         .filter(|v| v["type"] == "query")
         .map(|v| {
-            let q = v["definition"].as_str().expect("definition");
+            let q = v["query"]["query"].as_str().expect("query.query");
             let inner = q
                 .strip_prefix("label_values(")
                 .and_then(|q| q.strip_suffix(')'))
