@@ -729,3 +729,163 @@ fn dashboard_and_readme_state_the_minimum_grafana_version() {
         "the type check pins @grafana/schema {MIN_GRAFANA}.x exactly, found {schema:?}"
     );
 }
+
+fn readme() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README.md")
+}
+
+/// The text of README.md from `marker` on.
+fn readme_after(marker: &str) -> String {
+    let text = readme();
+    let at = text
+        .find(marker)
+        .unwrap_or_else(|| panic!("README.md has no {marker:?}"));
+    text[at..].to_owned()
+}
+
+/// The per-repository families `text` reads, directly or through the recorded series it uses.
+fn families_read(text: &str, recorded: &BTreeMap<String, String>) -> BTreeSet<String> {
+    let token = Regex::new(r"[a-zA-Z_:][a-zA-Z0-9_:]*").unwrap();
+    let mut out = BTreeSet::new();
+    for t in token.find_iter(text).map(|m| m.as_str()) {
+        if let Some(expr) = recorded.get(t) {
+            out.extend(families_read(expr, recorded));
+        } else if let Some(family) = t.strip_prefix("codearts_repo_statistics_") {
+            out.insert(family.to_owned());
+        }
+    }
+    out
+}
+
+#[test]
+fn readme_documents_the_minimal_preset_the_tests_hold_the_rules_to() {
+    let block = readme_after("<!-- minimal-preset");
+    let start = block.find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
+    let end = start + block[start..].find("```").expect("end of the yaml block");
+    let preset = yaml(&block[start..end], "README.md minimal preset");
+    let listed: Vec<&str> = preset["metrics"]["disable"]
+        .as_sequence()
+        .expect("metrics.disable is a list")
+        .iter()
+        .filter_map(Yaml::as_str)
+        .collect();
+    assert_eq!(listed, MINIMAL_DISABLE);
+    // What stays of a healthy repository: every family of the contract but `error` (absent
+    // while healthy) and the disabled ones.
+    let kept: Vec<&str> = common::EXPORTER_METRICS
+        .iter()
+        .filter_map(|m| m.strip_prefix("codearts_repo_statistics_"))
+        .filter(|f| *f != "error" && !MINIMAL_DISABLE.contains(f))
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            "up",
+            "can_statistics",
+            "reason",
+            "event_updated_timestamp_seconds",
+            "last_success_timestamp_seconds"
+        ],
+        "README.md: \"A healthy repository then has 5 series\""
+    );
+}
+
+#[test]
+fn readme_families_table_matches_every_panel_and_alert() {
+    let recorded: BTreeMap<String, String> = rules(&yaml(RULES, "rules.yml"))
+        .into_iter()
+        .filter_map(|r| {
+            r["record"]
+                .as_str()
+                .map(|name| (name.to_owned(), str_of(r, "expr").to_owned()))
+        })
+        .collect();
+    // What each panel and alert really reads.
+    let mut actual: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let d = dashboard();
+    for p in panels(&d).into_iter().filter(|p| !is_layout(p)) {
+        let mut families = BTreeSet::new();
+        for t in p["targets"].as_array().into_iter().flatten() {
+            families.extend(families_read(t["expr"].as_str().unwrap_or(""), &recorded));
+        }
+        actual.insert(title(p).to_owned(), families);
+    }
+    for a in alerts() {
+        let mut families = families_read(str_of(&a, "expr"), &recorded);
+        for (_, annotation) in a["annotations"].as_mapping().into_iter().flatten() {
+            families.extend(families_read(annotation.as_str().unwrap_or(""), &recorded));
+        }
+        actual.insert(str_of(&a, "alert").to_owned(), families);
+    }
+
+    // What the table says.
+    let table = readme_after("<!-- families-table");
+    let panel_name = Regex::new(r"\*([^*]+)\*").unwrap();
+    let alert_name = Regex::new(r"CodeArtsRepo[A-Za-z]+").unwrap();
+    let family_name = Regex::new(r"`([a-z0-9_]+)`").unwrap();
+    let mut documented: BTreeMap<String, (BTreeSet<String>, String)> = BTreeMap::new();
+    for row in table
+        .lines()
+        .skip(1)
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2)
+    {
+        let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
+        assert_eq!(cells.len(), 3, "README families table row: {row}");
+        // "—": none; the exporter's own metrics and `up` are no per-repository family.
+        let families: BTreeSet<String> = if cells[1].starts_with('—') {
+            BTreeSet::new()
+        } else {
+            family_name
+                .captures_iter(cells[1])
+                .map(|c| c[1].to_owned())
+                .collect()
+        };
+        let names = panel_name
+            .captures_iter(cells[0])
+            .map(|c| c[1].to_owned())
+            .chain(
+                alert_name
+                    .find_iter(cells[0])
+                    .map(|m| m.as_str().to_owned()),
+            );
+        for name in names {
+            let previous = documented.insert(name.clone(), (families.clone(), cells[2].to_owned()));
+            assert!(
+                previous.is_none(),
+                "README families table lists {name} twice"
+            );
+        }
+    }
+
+    let missing: Vec<&String> = actual
+        .keys()
+        .filter(|k| !documented.contains_key(*k))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "README families table lacks {missing:?}"
+    );
+    for (name, (families, minimal)) in &documented {
+        let reads = actual.get(name).unwrap_or_else(|| {
+            panic!("README families table names {name:?}, which is no panel or alert")
+        });
+        assert_eq!(families, reads, "README families table, {name}");
+        let disabled: Vec<&String> = reads
+            .iter()
+            .filter(|f| MINIMAL_DISABLE.contains(&f.as_str()))
+            .collect();
+        if disabled.is_empty() {
+            assert_eq!(
+                minimal, "yes",
+                "{name} keeps working with the minimal preset"
+            );
+        } else {
+            assert!(
+                minimal.starts_with("no") || minimal.starts_with("partly"),
+                "{name} reads {disabled:?}, which the minimal preset disables: say so ({minimal:?})"
+            );
+        }
+    }
+}
