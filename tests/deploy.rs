@@ -526,7 +526,7 @@ fn is_subset(small: &Mapping, big: &Mapping) -> bool {
 }
 
 #[test]
-fn every_overlay_deploys_one_exporter_its_service_monitor_and_the_prometheus_rule() {
+fn every_overlay_deploys_one_exporter_its_service_monitor_and_the_alerting_rules() {
     let on_disk: BTreeSet<String> = fs::read_dir(root().join("deploy/kubernetes/overlays"))
         .expect("deploy/kubernetes/overlays")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
