@@ -889,9 +889,9 @@ fn readme_families_table_matches_every_panel_and_alert() {
             .filter(|f| MINIMAL_DISABLE.contains(&f.as_str()))
             .collect();
         if disabled.is_empty() {
-            assert_eq!(
-                minimal, "yes",
-                "{name} keeps working with the minimal preset"
+            assert!(
+                minimal.starts_with("yes"),
+                "{name} keeps working with the minimal preset: say yes ({minimal:?})"
             );
         } else {
             assert!(
