@@ -1013,7 +1013,7 @@ fn sharded_statefulset_takes_its_shard_index_from_the_pod_index_label() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// config files against CONTRACT §3
+// config files against the documented keys (README.md, Configuration)
 
 /// Checks a config against the contract's schema: only known keys, exactly one auth mode,
 /// valid durations and ids, and a source of repositories. Returns the files the auth block reads.
