@@ -49,6 +49,7 @@ cargo test --locked --workspace --all-targets -- --include-ignored
 
 scripts/conformance.sh
 
+scripts/check-dashboard-types.sh # Grafana schema type check of dashboards/; npm ci into target/
 echo "== shipping lints"
 .ci/lint-shipping.sh
 

@@ -3,13 +3,19 @@
 //! port 9825 with the right probes, example configs use only contract keys, and the
 //! PrometheusRule is exactly the shipped dashboards/rules.yml + dashboards/alerts.yml.
 //!
+//! The Kubernetes manifests are a kustomize base, components (auth modes, sharding, RBAC) and
+//! overlays. `kubectl kustomize` is not available where the tests run, so the overlays are
+//! checked by reading their kustomization.yaml files: what each one deploys (base + components,
+//! minus what a component deletes), into which namespace, with which config, reading which Secret
+//! keys, and that every overlay ships the PrometheusRule.
+//!
 //! Regenerating the PrometheusRule after the rules or alerts change:
 //!
 //! ```text
 //! UPDATE_GENERATED=1 cargo test --test deploy prometheus_rule
 //! ```
 //!
-//! rewrites `deploy/kubernetes/prometheusrule.yaml` from the rule files and passes; commit the
+//! rewrites `deploy/kubernetes/base/prometheusrule.yaml` from the rule files and passes; commit the
 //! result. `DASHBOARDS_DIR=/some/dir` reads the rule files from elsewhere than `dashboards/`.
 //! These tests read files only; they start nothing and need no network.
 
@@ -17,6 +23,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use regex::Regex;
 use serde_yaml_ng::{Mapping, Value};
 
 const PORT: u64 = 9825;
@@ -25,26 +32,40 @@ const UID: u64 = 65532;
 const CONFIG_DIR: &str = "/etc/codearts-repo-exporter";
 const CONFIG_FILE: &str = "/etc/codearts-repo-exporter/config.yml";
 const SECRETS_DIR: &str = "/run/secrets/codearts";
-const PROMETHEUS_RULE: &str = "deploy/kubernetes/prometheusrule.yaml";
+const PROMETHEUS_RULE: &str = "deploy/kubernetes/base/prometheusrule.yaml";
 
-/// Every Kubernetes manifest we ship and the (apiVersion, kind) of its documents, in order.
+/// The namespace the overlays deploy into, and in which the credentials Secret must be created.
+const NAMESPACE: &str = "codearts-repo-exporter";
+/// The credentials Secret every auth mode mounts at [`SECRETS_DIR`].
+const SECRET_NAME: &str = "codearts-repo-exporter-credentials";
+/// The ConfigMap the base generates from its config.yml (components replace its content).
+const CONFIGMAP_NAME: &str = "codearts-repo-exporter";
+/// Where the shipped alerts' runbook_url points; README.md documents replacing it.
+const RUNBOOK_BASE: &str =
+    "https://github.com/codearts-repo-exporter/codearts-repo-exporter/blob/main/RUNBOOK.md";
+
+const KUSTOMIZATION: (&str, &str) = ("kustomize.config.k8s.io/v1beta1", "Kustomization");
+const COMPONENT: (&str, &str) = ("kustomize.config.k8s.io/v1alpha1", "Component");
+
+/// Every Kubernetes manifest we ship (relative to deploy/kubernetes) and the (apiVersion, kind)
+/// of its documents, in order.
 const KUBERNETES_FILES: &[(&str, &[(&str, &str)])] = &[
-    ("configmap.yaml", &[("v1", "ConfigMap")]),
-    ("deployment.yaml", &[("apps/v1", "Deployment")]),
-    ("service.yaml", &[("v1", "Service")]),
-    ("secret-token.yaml", &[("v1", "Secret")]),
-    ("secret-iam.yaml", &[("v1", "Secret")]),
-    ("secret-aksk.yaml", &[("v1", "Secret")]),
+    ("base/kustomization.yaml", &[KUSTOMIZATION]),
+    ("base/deployment.yaml", &[("apps/v1", "Deployment")]),
+    ("base/service.yaml", &[("v1", "Service")]),
     (
-        "servicemonitor.yaml",
+        "base/servicemonitor.yaml",
         &[("monitoring.coreos.com/v1", "ServiceMonitor")],
     ),
     (
-        "prometheusrule.yaml",
+        "base/prometheusrule.yaml",
         &[("monitoring.coreos.com/v1", "PrometheusRule")],
     ),
+    ("components/aksk/kustomization.yaml", &[COMPONENT]),
+    ("components/token-file/kustomization.yaml", &[COMPONENT]),
+    ("components/sharded/kustomization.yaml", &[COMPONENT]),
     (
-        "statefulset-sharded.yaml",
+        "components/sharded/statefulset-sharded.yaml",
         &[
             ("apps/v1", "StatefulSet"),
             ("v1", "Service"),
@@ -52,9 +73,39 @@ const KUBERNETES_FILES: &[(&str, &[(&str, &str)])] = &[
         ],
     ),
     (
-        "kustomization.yaml",
-        &[("kustomize.config.k8s.io/v1beta1", "Kustomization")],
+        "components/prometheus-rbac/kustomization.yaml",
+        &[COMPONENT],
     ),
+    (
+        "components/prometheus-rbac/rbac.yaml",
+        &[
+            ("rbac.authorization.k8s.io/v1", "Role"),
+            ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+        ],
+    ),
+    ("overlays/iam/kustomization.yaml", &[KUSTOMIZATION]),
+    ("overlays/iam/secret.example.yaml", &[("v1", "Secret")]),
+    ("overlays/aksk/kustomization.yaml", &[KUSTOMIZATION]),
+    ("overlays/aksk/secret.example.yaml", &[("v1", "Secret")]),
+    ("overlays/token-file/kustomization.yaml", &[KUSTOMIZATION]),
+    (
+        "overlays/token-file/secret.example.yaml",
+        &[("v1", "Secret")],
+    ),
+    ("overlays/sharded/kustomization.yaml", &[KUSTOMIZATION]),
+];
+
+/// The overlays: (directory under deploy/kubernetes/overlays, its Secret example, the workload
+/// kind it deploys).
+const OVERLAYS: &[(&str, &str, &str)] = &[
+    ("iam", "overlays/iam/secret.example.yaml", "Deployment"),
+    ("aksk", "overlays/aksk/secret.example.yaml", "Deployment"),
+    (
+        "token-file",
+        "overlays/token-file/secret.example.yaml",
+        "Deployment",
+    ),
+    ("sharded", "overlays/iam/secret.example.yaml", "StatefulSet"),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -130,8 +181,9 @@ fn str_at<'a>(value: &'a Value, path: &str) -> &'a str {
         .unwrap_or_else(|| panic!("`{path}` is not a string"))
 }
 
-/// The documents of every manifest in [`KUBERNETES_FILES`] that exists; a missing one (the
-/// generated PrometheusRule before the dashboards ship) fails only the tests about it.
+/// The documents of every manifest in [`KUBERNETES_FILES`] that exists (kustomizations
+/// included); a missing one (the generated PrometheusRule before the dashboards ship) fails only
+/// the tests about it.
 fn kubernetes_documents() -> Vec<(String, Value)> {
     KUBERNETES_FILES
         .iter()
@@ -188,10 +240,18 @@ fn every_yaml_file_under_deploy_and_examples_parses() {
 
 #[test]
 fn kubernetes_manifests_have_the_expected_api_versions_and_kinds() {
-    let mut on_disk: Vec<String> = fs::read_dir(root().join("deploy/kubernetes"))
-        .expect("deploy/kubernetes exists")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .filter(|name| name.ends_with(".yaml") || name.ends_with(".yml"))
+    let mut found = Vec::new();
+    yaml_files(&root().join("deploy/kubernetes"), &mut found);
+    let kubernetes = root().join("deploy/kubernetes");
+    let mut on_disk: Vec<String> = found
+        .iter()
+        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("yaml"))
+        .map(|p| {
+            p.strip_prefix(&kubernetes)
+                .expect("under deploy/kubernetes")
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect();
     on_disk.sort();
     let mut listed: Vec<String> = KUBERNETES_FILES
@@ -224,55 +284,407 @@ fn kubernetes_manifests_have_the_expected_api_versions_and_kinds() {
 }
 
 #[test]
-fn kubernetes_manifests_are_namespace_agnostic() {
+fn base_and_components_are_namespace_agnostic_and_overlays_set_the_namespace() {
     for (file, doc) in kubernetes_documents() {
+        let overlay = file.starts_with("deploy/kubernetes/overlays/");
+        let namespace = doc
+            .get("metadata")
+            .and_then(|m| m.get("namespace"))
+            .or_else(|| doc.get("namespace"))
+            .and_then(Value::as_str);
+        if overlay {
+            // The overlay's kustomization sets it; its Secret example must be created there too.
+            assert_eq!(
+                namespace,
+                Some(NAMESPACE),
+                "{file}: the overlays' namespace"
+            );
+        } else {
+            assert_eq!(namespace, None, "{file}: only overlays set a namespace");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// kustomize, read rather than run
+
+/// What `kubectl kustomize` would put together for one directory, as far as these manifests use
+/// kustomize: resources (files and directories), components, a configMapGenerator (create or
+/// replace) and whole-resource `$patch: delete` patches. Anything else is refused, so a feature
+/// added to the manifests cannot slip past these checks unread.
+#[derive(Default)]
+struct Build {
+    /// (file, document) of every resource.
+    resources: Vec<(String, Value)>,
+    /// (file, parsed config.yml) of the generated ConfigMap.
+    config: Option<(String, Value)>,
+    namespace: Option<String>,
+}
+
+impl Build {
+    fn of_kind(&self, kind: &str) -> Vec<&Value> {
+        self.resources
+            .iter()
+            .filter(|(_, d)| d.get("kind").and_then(Value::as_str) == Some(kind))
+            .map(|(_, d)| d)
+            .collect()
+    }
+}
+
+/// Builds `dir` (relative to deploy/kubernetes).
+fn kustomize(dir: &str) -> Build {
+    let base = root().join("deploy/kubernetes");
+    let path = |relative: &str| -> String {
+        let joined = base.join(dir).join(relative);
+        // Normalise `..` without touching the file system's symlinks.
+        let mut parts: Vec<String> = Vec::new();
+        for part in joined
+            .strip_prefix(&base)
+            .unwrap_or_else(|_| panic!("{dir}: {relative} leaves deploy/kubernetes"))
+            .components()
+        {
+            match part.as_os_str().to_str().expect("utf-8 path") {
+                ".." => {
+                    parts
+                        .pop()
+                        .unwrap_or_else(|| panic!("{dir}: {relative} leaves deploy/kubernetes"));
+                }
+                "." => {}
+                other => parts.push(other.to_owned()),
+            }
+        }
+        parts.join("/")
+    };
+    let file = format!("deploy/kubernetes/{dir}/kustomization.yaml");
+    assert!(root().join(&file).is_file(), "{file} does not exist");
+    let k = single_document(&file);
+    let known = [
+        "apiVersion",
+        "kind",
+        "namespace",
+        "labels",
+        "resources",
+        "components",
+        "configMapGenerator",
+        "patches",
+    ];
+    for key in k.as_mapping().expect("a mapping").keys() {
+        let key = key.as_str().unwrap_or("");
         assert!(
-            at(&doc, "kind").as_str() == Some("Kustomization") || doc.get("metadata").is_some()
+            known.contains(&key),
+            "{file}: `{key}` is not read by this test's kustomize reader; teach it"
         );
-        if let Some(metadata) = doc.get("metadata") {
+    }
+    let mut build = Build {
+        namespace: k
+            .get("namespace")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        ..Build::default()
+    };
+    for resource in string_list_or_empty(k.get("resources")) {
+        let target = path(&resource);
+        let full = base.join(&target);
+        if full.is_dir() {
+            let inner = kustomize(&target);
+            build.resources.extend(inner.resources);
+            build.config = inner.config.or(build.config);
+        } else {
+            assert!(full.is_file(), "{file}: resource {resource} does not exist");
+            let relative = format!("deploy/kubernetes/{target}");
+            let docs = file_documents(&relative);
+            for doc in &docs {
+                assert_ne!(
+                    doc.get("kind").and_then(Value::as_str),
+                    Some("Secret"),
+                    "{file}: {resource} is a Secret: a placeholder would overwrite the real one on every apply"
+                );
+            }
+            build
+                .resources
+                .extend(docs.into_iter().map(|d| (relative.clone(), d)));
+        }
+    }
+    for component in string_list_or_empty(k.get("components")) {
+        let target = path(&component);
+        let kind = single_document(&format!("deploy/kubernetes/{target}/kustomization.yaml"));
+        assert_eq!(
+            str_at(&kind, "kind"),
+            "Component",
+            "{file}: {component} is not a Component"
+        );
+        let inner = kustomize_component(&target, &mut build);
+        build.resources.extend(inner.resources);
+    }
+    if let Some(generators) = k.get("configMapGenerator") {
+        apply_config_generators(&file, dir, generators, &mut build);
+    }
+    if k.get("patches").is_some() && str_at(&k, "kind") != "Component" {
+        panic!("{file}: patches outside a component are not read by this test");
+    }
+    build
+}
+
+/// A component applied to `build`: its generators and delete patches act on what `build` holds;
+/// its own resources are returned.
+fn kustomize_component(dir: &str, build: &mut Build) -> Build {
+    let file = format!("deploy/kubernetes/{dir}/kustomization.yaml");
+    let k = single_document(&file);
+    let mut own = Build::default();
+    for resource in string_list_or_empty(k.get("resources")) {
+        let relative = format!("deploy/kubernetes/{dir}/{resource}");
+        assert!(
+            root().join(&relative).is_file(),
+            "{file}: resource {resource} does not exist"
+        );
+        own.resources.extend(
+            file_documents(&relative)
+                .into_iter()
+                .map(|d| (relative.clone(), d)),
+        );
+    }
+    if let Some(generators) = k.get("configMapGenerator") {
+        apply_config_generators(&file, dir, generators, build);
+    }
+    for patch in k
+        .get("patches")
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+    {
+        let text = str_at(patch, "patch");
+        let doc = documents(text, &file).remove(0);
+        assert_eq!(
+            doc.get("$patch").and_then(Value::as_str),
+            Some("delete"),
+            "{file}: only whole-resource `$patch: delete` patches are read by this test"
+        );
+        let (kind, name) = (str_at(&doc, "kind"), str_at(&doc, "metadata.name"));
+        let before = build.resources.len();
+        build.resources.retain(|(_, d)| {
+            !(d.get("kind").and_then(Value::as_str) == Some(kind)
+                && d.get("metadata")
+                    .and_then(|m| m.get("name"))
+                    .and_then(Value::as_str)
+                    == Some(name))
+        });
+        assert_eq!(
+            before - build.resources.len(),
+            1,
+            "{file}: deletes {kind} {name}, which the base must hold exactly once"
+        );
+    }
+    own
+}
+
+fn apply_config_generators(file: &str, dir: &str, generators: &Value, build: &mut Build) {
+    for generator in generators.as_sequence().expect("configMapGenerator list") {
+        assert_eq!(
+            str_at(generator, "name"),
+            CONFIGMAP_NAME,
+            "{file}: the workloads mount {CONFIGMAP_NAME}"
+        );
+        let behavior = generator
+            .get("behavior")
+            .and_then(Value::as_str)
+            .unwrap_or("create");
+        match behavior {
+            "create" => assert!(
+                build.config.is_none(),
+                "{file}: creates {CONFIGMAP_NAME} a second time"
+            ),
+            "replace" => assert!(
+                build.config.is_some(),
+                "{file}: replaces {CONFIGMAP_NAME}, which nothing created"
+            ),
+            other => panic!("{file}: configMapGenerator behavior {other} is not read by this test"),
+        }
+        let files = string_list(at(generator, "files"));
+        assert_eq!(
+            files,
+            ["config.yml"],
+            "{file}: the config is one config.yml"
+        );
+        let relative = format!("deploy/kubernetes/{dir}/config.yml");
+        build.config = Some((relative.clone(), single_document(&relative)));
+    }
+}
+
+fn string_list_or_empty(value: Option<&Value>) -> Vec<String> {
+    value.map(string_list).unwrap_or_default()
+}
+
+fn labels_of(doc: &Value, path: &str) -> Mapping {
+    at(doc, path)
+        .as_mapping()
+        .expect("labels are a mapping")
+        .clone()
+}
+
+fn is_subset(small: &Mapping, big: &Mapping) -> bool {
+    small.iter().all(|(k, v)| big.get(k) == Some(v))
+}
+
+#[test]
+fn every_overlay_deploys_one_exporter_its_service_monitor_and_the_alerting_rules() {
+    let on_disk: BTreeSet<String> = fs::read_dir(root().join("deploy/kubernetes/overlays"))
+        .expect("deploy/kubernetes/overlays")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    let listed: BTreeSet<String> = OVERLAYS.iter().map(|(o, _, _)| o.to_string()).collect();
+    assert_eq!(on_disk, listed, "every overlay is listed in OVERLAYS");
+
+    for (overlay, _, workload_kind) in OVERLAYS {
+        let build = kustomize(&format!("overlays/{overlay}"));
+        assert_eq!(build.namespace.as_deref(), Some(NAMESPACE), "{overlay}");
+        let workloads: Vec<&Value> = ["Deployment", "StatefulSet"]
+            .iter()
+            .flat_map(|k| build.of_kind(k))
+            .collect();
+        assert_eq!(workloads.len(), 1, "{overlay}: one exporter workload");
+        let workload = workloads[0];
+        assert_eq!(str_at(workload, "kind"), *workload_kind, "{overlay}");
+        // The shipped alerts come with every deployment, sharded or not.
+        let rules = build.of_kind("PrometheusRule");
+        assert_eq!(rules.len(), 1, "{overlay}: the PrometheusRule");
+        let services = build.of_kind("Service");
+        let monitors = build.of_kind("ServiceMonitor");
+        assert_eq!(
+            (services.len(), monitors.len()),
+            (1, 1),
+            "{overlay}: one Service, one ServiceMonitor"
+        );
+        let pods = labels_of(workload, "spec.template.metadata.labels");
+        assert!(
+            is_subset(&labels_of(services[0], "spec.selector"), &pods),
+            "{overlay}: the Service selects the workload's pods"
+        );
+        assert!(
+            is_subset(
+                &labels_of(monitors[0], "spec.selector.matchLabels"),
+                &labels_of(services[0], "metadata.labels")
+            ),
+            "{overlay}: the ServiceMonitor selects the Service"
+        );
+        let config = build
+            .config
+            .as_ref()
+            .unwrap_or_else(|| panic!("{overlay}: no config generated"));
+        check_config(&config.0, &config.1);
+    }
+}
+
+#[test]
+fn every_overlay_reads_only_secret_keys_its_example_secret_names() {
+    for (overlay, secret_file, _) in OVERLAYS {
+        let build = kustomize(&format!("overlays/{overlay}"));
+        let (config_file, config) = build.config.expect("a config");
+        let secret = single_document(&format!("deploy/kubernetes/{secret_file}"));
+        assert_eq!(
+            str_at(&secret, "metadata.name"),
+            SECRET_NAME,
+            "{secret_file}"
+        );
+        let data = at(&secret, "stringData");
+        let files = check_config(&config_file, &config);
+        assert!(!files.is_empty(), "{config_file}: reads a secret file");
+        for file in files {
+            let key = file
+                .strip_prefix(&format!("{SECRETS_DIR}/"))
+                .unwrap_or_else(|| {
+                    panic!("{config_file}: {file} is not in the Secret volume {SECRETS_DIR}")
+                });
             assert!(
-                metadata.get("namespace").is_none(),
-                "{file}: metadata.namespace must not be set"
+                data.get(key).is_some(),
+                "{overlay}: {secret_file} has no key `{key}`"
             );
         }
+    }
+}
+
+#[test]
+fn default_deployments_use_a_credential_the_exporter_renews() {
+    // A static IAM user token lasts 24 hours; a default that reads one goes dark on day two.
+    for (name, config) in [
+        (
+            "deploy/kubernetes/base/config.yml (overlays/iam, overlays/sharded)",
+            single_document("deploy/kubernetes/base/config.yml"),
+        ),
+        (
+            "deploy/systemd/config.yml",
+            single_document("deploy/systemd/config.yml"),
+        ),
+    ] {
+        let auth = at(&config, "codearts.auth");
         assert!(
-            doc.get("namespace").is_none(),
-            "{file}: namespace must not be set"
+            auth.get("iam").is_some() || auth.get("aksk").is_some(),
+            "{name}: default to iam or aksk, not {auth:?}"
+        );
+    }
+    assert!(
+        kustomize("overlays/iam").config.expect("config").0 == "deploy/kubernetes/base/config.yml",
+        "overlays/iam deploys the base's IAM config"
+    );
+}
+
+#[test]
+fn every_component_is_used_or_documented_as_optional() {
+    let overlays: String = OVERLAYS
+        .iter()
+        .map(|(o, _, _)| {
+            read(&format!(
+                "deploy/kubernetes/overlays/{o}/kustomization.yaml"
+            ))
+        })
+        .collect();
+    for entry in fs::read_dir(root().join("deploy/kubernetes/components")).expect("components") {
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        assert!(
+            overlays.contains(&format!("../../components/{name}")),
+            "components/{name}: no overlay uses or mentions it"
         );
     }
 }
 
 #[test]
-fn kustomization_lists_the_base_but_no_placeholder_secret() {
-    let kustomization = single_document("deploy/kubernetes/kustomization.yaml");
-    let resources: Vec<&str> = at(&kustomization, "resources")
-        .as_sequence()
-        .expect("resources is a list")
-        .iter()
-        .map(|r| r.as_str().expect("resource is a path"))
-        .collect();
-    for resource in &resources {
-        assert!(
-            root().join("deploy/kubernetes").join(resource).is_file(),
-            "{resource} does not exist"
-        );
-        assert!(
-            !resource.starts_with("secret-"),
-            "{resource}: placeholders would overwrite real credentials"
-        );
+fn documented_runbook_url_replacement_rewrites_every_alert_and_nothing_else() {
+    // README.md tells teams hosting their own RUNBOOK copy to pipe the manifests through one sed.
+    let readme = read("README.md");
+    let sed = Regex::new(r"sed 's\|([^|]+)\|([^|]+)\|'").unwrap();
+    let found = sed
+        .captures(&readme)
+        .expect("README.md documents a `sed 's|OLD|NEW|'` for runbook_url");
+    let (from, to) = (found[1].to_owned(), found[2].to_owned());
+    assert_eq!(
+        from, RUNBOOK_BASE,
+        "README.md's sed replaces the shipped base"
+    );
+    let rule = read(PROMETHEUS_RULE);
+    let rewritten = rule.replace(&from, &to);
+    let doc = documents(&rewritten, PROMETHEUS_RULE).remove(0);
+    let mut alerts = 0;
+    for group in at(&doc, "spec.groups").as_sequence().expect("groups") {
+        for rule in at(group, "rules").as_sequence().expect("rules") {
+            if let Some(alert) = rule.get("alert").and_then(Value::as_str) {
+                alerts += 1;
+                assert_eq!(
+                    str_at(rule, "annotations.runbook_url"),
+                    format!("{to}#{}", alert.to_lowercase()),
+                    "{alert}: runbook_url after the documented sed"
+                );
+            }
+        }
     }
-    for base in [
-        "configmap.yaml",
-        "deployment.yaml",
-        "service.yaml",
-        "servicemonitor.yaml",
-        "prometheusrule.yaml",
-    ] {
-        assert!(
-            resources.contains(&base),
-            "kustomization.yaml must list {base}"
-        );
-    }
+    assert!(alerts >= 10, "{alerts} alerts");
+    assert_eq!(
+        rule.matches(&from).count(),
+        alerts,
+        "the base URL appears only in the runbook_url annotations"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -468,14 +880,17 @@ fn services_and_monitors_select_the_pods_of_their_own_workload() {
     }
     let pairs = [
         (
-            one("Deployment", "deployment.yaml"),
-            one("Service", "service.yaml"),
-            one("ServiceMonitor", "servicemonitor.yaml"),
+            one("Deployment", "base/deployment.yaml"),
+            one("Service", "base/service.yaml"),
+            one("ServiceMonitor", "base/servicemonitor.yaml"),
         ),
         (
-            one("StatefulSet", "statefulset-sharded.yaml"),
-            one("Service", "statefulset-sharded.yaml"),
-            one("ServiceMonitor", "statefulset-sharded.yaml"),
+            one("StatefulSet", "components/sharded/statefulset-sharded.yaml"),
+            one("Service", "components/sharded/statefulset-sharded.yaml"),
+            one(
+                "ServiceMonitor",
+                "components/sharded/statefulset-sharded.yaml",
+            ),
         ),
     ];
     for (workload, service, monitor) in &pairs {
@@ -505,13 +920,7 @@ fn services_and_monitors_select_the_pods_of_their_own_workload() {
 
 #[test]
 fn config_and_credentials_are_mounted_as_whole_directories() {
-    let configmap = single_document("deploy/kubernetes/configmap.yaml");
-    let configmap_name = str_at(&configmap, "metadata.name");
-    let secret_name = str_at(
-        &single_document("deploy/kubernetes/secret-token.yaml"),
-        "metadata.name",
-    )
-    .to_owned();
+    let (configmap_name, secret_name) = (CONFIGMAP_NAME, SECRET_NAME);
     for (name, pod, container) in workloads() {
         let args = string_list(at(&container, "args"));
         assert!(
@@ -560,8 +969,8 @@ fn config_and_credentials_are_mounted_as_whole_directories() {
         let mode = at(&volume_at(SECRETS_DIR), "secret.defaultMode").as_u64();
         assert_eq!(mode, Some(0o440), "{name}: Secret defaultMode");
     }
-    // All three example Secrets share the name, so switching auth mode touches only the config.
-    for file in ["secret-iam.yaml", "secret-aksk.yaml"] {
+    // All example Secrets share the name, so switching auth mode touches only the config.
+    for (_, file, _) in OVERLAYS {
         let secret = single_document(&format!("deploy/kubernetes/{file}"));
         assert_eq!(str_at(&secret, "metadata.name"), secret_name, "{file}");
     }
@@ -604,7 +1013,7 @@ fn sharded_statefulset_takes_its_shard_index_from_the_pod_index_label() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// config files against CONTRACT §3
+// config files against the documented keys (README.md, Configuration)
 
 /// Checks a config against the contract's schema: only known keys, exactly one auth mode,
 /// valid durations and ids, and a source of repositories. Returns the files the auth block reads.
@@ -771,23 +1180,13 @@ fn check_config(name: &str, config: &Value) -> Vec<String> {
     files
 }
 
-fn configmap_config() -> Value {
-    let configmap = single_document("deploy/kubernetes/configmap.yaml");
-    // The key holds a dot, so `at` cannot walk to it.
-    let text = at(&configmap, "data")
-        .get("config.yml")
-        .and_then(Value::as_str)
-        .expect("configmap.yaml: data.config.yml");
-    documents(text, "configmap.yaml data.config.yml").remove(0)
-}
-
 #[test]
 fn every_shipped_config_uses_only_contract_keys() {
-    let mut shipped = vec![(
-        "deploy/kubernetes/configmap.yaml".to_owned(),
-        configmap_config(),
-    )];
+    let mut shipped = Vec::new();
     for file in [
+        "deploy/kubernetes/base/config.yml",
+        "deploy/kubernetes/components/aksk/config.yml",
+        "deploy/kubernetes/components/token-file/config.yml",
         "examples/token-file.yml",
         "examples/iam.yml",
         "examples/aksk.yml",
@@ -806,10 +1205,16 @@ fn each_example_auth_mode_reads_keys_its_example_secret_provides() {
     for (example, secret) in [
         (
             "examples/token-file.yml",
-            "deploy/kubernetes/secret-token.yaml",
+            "deploy/kubernetes/overlays/token-file/secret.example.yaml",
         ),
-        ("examples/iam.yml", "deploy/kubernetes/secret-iam.yaml"),
-        ("examples/aksk.yml", "deploy/kubernetes/secret-aksk.yaml"),
+        (
+            "examples/iam.yml",
+            "deploy/kubernetes/overlays/iam/secret.example.yaml",
+        ),
+        (
+            "examples/aksk.yml",
+            "deploy/kubernetes/overlays/aksk/secret.example.yaml",
+        ),
     ] {
         let files = check_config(example, &single_document(example));
         let secret = single_document(secret);
@@ -827,21 +1232,24 @@ fn each_example_auth_mode_reads_keys_its_example_secret_provides() {
             );
         }
     }
-    let files = check_config("configmap.yaml", &configmap_config());
-    assert_eq!(files, [format!("{SECRETS_DIR}/token")]);
 }
 
 #[test]
-fn systemd_config_reads_the_token_from_the_credentials_directory() {
+fn systemd_config_reads_the_iam_password_from_the_credentials_directory() {
     let config = single_document("deploy/systemd/config.yml");
     assert_eq!(
-        str_at(&config, "codearts.auth.token_file"),
-        "${CREDENTIALS_DIRECTORY}/codearts-token"
+        str_at(&config, "codearts.auth.iam.password_file"),
+        "${CREDENTIALS_DIRECTORY}/iam-password"
     );
     let unit = read("deploy/systemd/codearts-repo-exporter.service");
     assert!(unit
         .lines()
-        .any(|l| l == "LoadCredential=codearts-token:/etc/codearts-repo-exporter/token"));
+        .any(|l| l == "LoadCredential=iam-password:/etc/codearts-repo-exporter/iam-password"));
+    // The config check before start stays a commented suggestion until its flags settle.
+    assert!(
+        !unit.lines().any(|l| l.starts_with("ExecStartPre=")),
+        "ExecStartPre= stays commented"
+    );
     assert!(unit
         .lines()
         .any(|l| l == "ExecReload=/bin/kill -HUP $MAINPID"));
@@ -1000,7 +1408,7 @@ fn shipped_rule_groups() -> Vec<Value> {
         let text = fs::read_to_string(&path).unwrap_or_else(|e| {
             panic!(
                 "{}: {e}. The PrometheusRule is generated from dashboards/rules.yml and dashboards/alerts.yml; \
-                 ship them (or point DASHBOARDS_DIR at them) before checking deploy/kubernetes/prometheusrule.yaml",
+                 ship them (or point DASHBOARDS_DIR at them) before checking deploy/kubernetes/base/prometheusrule.yaml",
                 path.display()
             )
         });

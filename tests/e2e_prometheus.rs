@@ -1,6 +1,10 @@
 //! End to end with the real tools: the shipped rules pass `promtool`; a real Prometheus scraping
 //! the exporter in `--demo` mode, with the shipped rules loaded, answers every dashboard query
-//! with data; and an alert the demo provokes travels through a real Alertmanager to a webhook.
+//! with data; an alert the demo provokes travels through a real Alertmanager to a webhook; in
+//! mixed mode (the `/metrics` job plus the README's `/probe` job, one probed repository failing)
+//! the mass-failure alert stays silent while the per-repository alert fires, and the dashboard
+//! counts each repository and exporter once; and the minimal `metrics.disable` preset leaves a
+//! healthy demo repository 5 of its 15 series.
 //!
 //! Needs `prometheus`, `promtool` and `prometheus-alertmanager` (or `alertmanager`) on PATH;
 //! fails, naming the package to install, when one is missing.
@@ -30,6 +34,17 @@ const GRAFANA_VARIABLES: &[(&str, &str)] = &[
 /// Dashboard queries the demo cannot give data for, with the reason: (substring of the expr,
 /// why). Keep it empty unless the simulator truly cannot produce the series.
 const DEMO_CANNOT_PRODUCE: &[(&str, &str)] = &[];
+
+/// Panels that read the last-push families (issue 14: `codearts_repo_statistics_lag_seconds`).
+/// Each may be empty only while the exporter exposes no lag series at all (its last-push part
+/// has not landed, or the demo runs without `last_push`); as soon as one lag series exists they
+/// must have data like every other panel. Listed by title, exactly: see
+/// [`last_push_panels_are_listed_exactly`].
+const NEED_LAST_PUSH_DATA: &[&str] = &[
+    "Behind by more than a day",
+    "Behind by more than a week",
+    "Statistics behind code",
+];
 
 fn repo_file(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
@@ -188,7 +203,7 @@ fn variable_queries(d: &Json, instance: &str) -> Vec<(String, String, String)> {
         .iter()
         .filter(|v| v["type"] == "query")
         .map(|v| {
-            let q = v["definition"].as_str().expect("definition");
+            let q = v["query"]["query"].as_str().expect("query.query");
             let inner = q
                 .strip_prefix("label_values(")
                 .and_then(|q| q.strip_suffix(')'))
@@ -235,13 +250,19 @@ async fn every_dashboard_query_returns_data_from_the_demo() {
     let started = Instant::now();
     let deadline = started + Duration::from_secs(100);
     let mut missing: Vec<String>;
+    let mut waiting_for_last_push: Vec<&str>;
     loop {
         exporter.assert_running();
         prometheus.assert_running();
         missing = Vec::new();
+        waiting_for_last_push = Vec::new();
+        let last_push_exposed = lag_series_exist(&url).await;
         for (title, expr) in &queries {
             match common::prometheus_query(&url, expr).await {
                 Ok(r) if !r.is_empty() => {}
+                Ok(_) if !last_push_exposed && NEED_LAST_PUSH_DATA.contains(&title.as_str()) => {
+                    waiting_for_last_push.push(title)
+                }
                 Ok(_) => missing.push(format!("{title:?}: no data: {expr}")),
                 Err(e) => missing.push(format!("{title:?}: query failed ({e}): {expr}")),
             }
@@ -267,9 +288,11 @@ async fn every_dashboard_query_returns_data_from_the_demo() {
         exporter.log_tail(20)
     );
     eprintln!(
-        "all {} dashboard queries had data after {:?}",
+        "all {} dashboard queries had data after {:?}, but for {:?}: the exporter exposes no \
+         codearts_repo_statistics_lag_seconds yet",
         queries.len(),
-        started.elapsed()
+        started.elapsed(),
+        waiting_for_last_push
     );
 
     // Template variables list values.
@@ -314,6 +337,31 @@ async fn every_dashboard_query_returns_data_from_the_demo() {
             );
         }
     }
+}
+
+/// Whether the Prometheus at `url` holds any `codearts_repo_statistics_lag_seconds` series.
+async fn lag_series_exist(url: &str) -> bool {
+    common::prometheus_query(url, "count(codearts_repo_statistics_lag_seconds)")
+        .await
+        .map(|r| !r.is_empty())
+        .unwrap_or(false)
+}
+
+#[test]
+fn last_push_panels_are_listed_exactly() {
+    // The exemption above is by panel: every listed panel exists and reads the lag, and every
+    // panel reading the lag is listed, so no other panel can go empty unnoticed.
+    let d = dashboard();
+    let mut reading_lag: Vec<String> = dashboard_queries(&d)
+        .into_iter()
+        .filter(|(_, expr)| expr.contains("codearts_repo_statistics_lag_seconds"))
+        .map(|(title, _)| title)
+        .collect();
+    reading_lag.sort();
+    reading_lag.dedup();
+    let mut listed: Vec<String> = NEED_LAST_PUSH_DATA.iter().map(|t| t.to_string()).collect();
+    listed.sort();
+    assert_eq!(reading_lag, listed);
 }
 
 fn recorded_rule_names() -> Vec<String> {
@@ -474,5 +522,371 @@ async fn demo_auth_failure_reaches_the_alertmanager_webhook() {
             .unwrap_or("")
             .ends_with("RUNBOOK.md#codeartsrepostatisticsauthfailing"),
         "{alert}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// /metrics and /probe at once (mixed mode), with the README's probe relabelling
+
+const PROBE_JOB: &str = "codearts-repo-probe";
+
+/// The demo repository that always answers 404 (the simulator's faults table,
+/// crates/codearts-sim/src/faults.rs: tools/release-bot).
+const NOT_FOUND_ID: &str = "2111915047";
+
+/// Nineteen demo repositories without an injected fault, probed next to [`NOT_FOUND_ID`]: one
+/// failing repository of twenty, 5 %.
+const HEALTHY_PROBED_IDS: [&str; 19] = [
+    "2111915001",
+    "2111915002",
+    "2111915003",
+    "2111915004",
+    "2111915006",
+    "2111915007",
+    "2111915008",
+    "2111915010",
+    "2111915011",
+    "2111915013",
+    "2111915014",
+    "2111915016",
+    "2111915017",
+    "2111915018",
+    "2111915020",
+    "2111915021",
+    "2111915023",
+    "2111915024",
+    "2111915025",
+];
+
+/// The first ```yaml block after `marker` in README.md.
+fn readme_yaml_after(marker: &str) -> String {
+    let readme = std::fs::read_to_string(repo_file("README.md")).expect("README.md");
+    let from = readme
+        .find(marker)
+        .unwrap_or_else(|| panic!("README.md has no {marker:?}"));
+    let block = &readme[from..];
+    let start = block.find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
+    let end = block[start..].find("```").expect("end of the yaml block");
+    block[start..start + end].to_owned()
+}
+
+/// The README's /probe job as written, pointed at `exporter`, probing `ids`, every 2 s.
+fn readme_probe_job(exporter: &str, ids: &[&str]) -> String {
+    let yaml = readme_yaml_after("<!-- probe-scrape-config");
+    let job: String = yaml
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("- job_name"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let targets = format!(
+        "[{}]",
+        ids.iter()
+            .map(|id| format!("'{id}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut out = job;
+    for (from, to) in [
+        ("codearts-exporter.example:9825", exporter),
+        (
+            "['2111915001', '2111915002', '2111915003']",
+            targets.as_str(),
+        ),
+        ("scrape_interval: 60s", "scrape_interval: 2s"),
+        ("scrape_timeout: 10s", "scrape_timeout: 2s"),
+    ] {
+        assert!(
+            out.contains(from),
+            "README's probe job no longer contains {from:?}:\n{out}"
+        );
+        out = out.replace(from, to);
+    }
+    assert!(
+        out.contains(&format!("job_name: {PROBE_JOB}")),
+        "README's probe job: {out}"
+    );
+    out
+}
+
+/// The result of `expr` once `done` holds for it, or the last result after `limit`.
+async fn query_until(
+    url: &str,
+    expr: &str,
+    limit: Duration,
+    done: impl Fn(&[Json]) -> bool,
+) -> Vec<Json> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let result = common::prometheus_query(url, expr)
+            .await
+            .unwrap_or_default();
+        if done(&result) || Instant::now() > deadline {
+            return result;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+fn single_value(result: &[Json]) -> f64 {
+    assert_eq!(result.len(), 1, "one sample expected: {result:?}");
+    result[0]["value"][1]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("not a number: {result:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_mode_one_failing_probe_alerts_per_repository_not_as_a_mass_failure() {
+    let dir = TempDir::new().expect("temp dir");
+    let (mut exporter, instance) = start_exporter(dir.path()).await;
+    let mut probed: Vec<&str> = HEALTHY_PROBED_IDS.to_vec();
+    probed.push(NOT_FOUND_ID);
+    let alerts = alerts_with_short_for(dir.path(), "2s");
+    // Another job whose target is up, as every real Prometheus has: the dashboard's "All" must not
+    // count it.
+    let other = start_other_target().await;
+    let config = format!(
+        "global:\n  scrape_interval: {SCRAPE_INTERVAL}\n  scrape_timeout: {SCRAPE_INTERVAL}\n  evaluation_interval: 1s\n\
+         rule_files:\n  - {}\n  - {}\n\
+         scrape_configs:\n  - job_name: {JOB}\n    static_configs:\n      - targets: ['{instance}']\n\
+         {}  - job_name: node\n    static_configs:\n      - targets: ['{other}']\n",
+        repo_file("dashboards/rules.yml").display(),
+        alerts.display(),
+        readme_probe_job(&instance, &probed),
+    );
+    let (mut prometheus, url) = common::spawn_prometheus(dir.path(), &config).await;
+
+    // The per-repository alert of the probed repository fires (after `for` = 2 s).
+    let probe_alert = format!(
+        "ALERTS{{alertname=\"CodeArtsRepoStatisticsNotFound\",alertstate=\"firing\",job=\"{PROBE_JOB}\",repository_id=\"{NOT_FOUND_ID}\"}}"
+    );
+    let fired = query_until(&url, &probe_alert, Duration::from_secs(90), |r| {
+        !r.is_empty()
+    })
+    .await;
+    exporter.assert_running();
+    prometheus.assert_running();
+    assert_eq!(
+        fired.len(),
+        1,
+        "the probed not_found repository raises CodeArtsRepoStatisticsNotFound\nprometheus log:\n{}",
+        prometheus.log_tail(20)
+    );
+    let labels = &fired[0]["metric"];
+    assert_eq!(labels["exporter"], instance.as_str(), "{labels}");
+    assert_eq!(labels["instance"], NOT_FOUND_ID, "{labels}");
+    assert_eq!(labels["repository"], "tools/release-bot", "{labels}");
+    // The /metrics job reads the same repository and raises its own alert, with its own job.
+    let metrics_alert = query_until(
+        &url,
+        &format!("ALERTS{{alertname=\"CodeArtsRepoStatisticsNotFound\",alertstate=\"firing\",job=\"{JOB}\",repository_id=\"{NOT_FOUND_ID}\"}}"),
+        Duration::from_secs(30),
+        |r| !r.is_empty(),
+    )
+    .await;
+    assert_eq!(
+        metrics_alert.len(),
+        1,
+        "the /metrics job's alert for the same repository"
+    );
+
+    // The probe job is one group of twenty repositories behind one exporter, not twenty groups.
+    let repositories = common::prometheus_query(
+        &url,
+        &format!("job_exporter:codearts_repo_statistics_repositories:count{{job=\"{PROBE_JOB}\"}}"),
+    )
+    .await
+    .expect("query");
+    assert_eq!(single_value(&repositories), 20.0, "{repositories:?}");
+    assert_eq!(repositories[0]["metric"]["exporter"], instance.as_str());
+    let ratio = single_value(
+        &common::prometheus_query(
+            &url,
+            &format!("job_exporter:codearts_repo_statistics_failing:ratio{{job=\"{PROBE_JOB}\"}}"),
+        )
+        .await
+        .expect("query"),
+    );
+    // 1 of 20; a demo answer slower than the probe's budget may add a timeout now and then.
+    assert!(
+        (0.05..0.2).contains(&ratio),
+        "probe group failing ratio {ratio}"
+    );
+
+    // The mass-failure alert never even went pending, for any group (with the old per-instance
+    // rules it fired for the probed not_found repository as "100 % failing").
+    let mass = common::prometheus_query(
+        &url,
+        "max_over_time(ALERTS{alertname=\"CodeArtsRepoStatisticsAllFailing\"}[10m])",
+    )
+    .await
+    .expect("query");
+    assert!(
+        mass.is_empty(),
+        "CodeArtsRepoStatisticsAllFailing: {mass:?}"
+    );
+
+    // The dashboard, with its variables set as Grafana would: Job "All" = the listed jobs.
+    mixed_mode_dashboard_counts_each_repository_once(&url, &instance).await;
+}
+
+/// A scrape target of another job (`host:port`), always up.
+async fn start_other_target() -> String {
+    use axum::{routing::get, Router};
+    let app = Router::new().route(
+        "/metrics",
+        get(|| async { "# TYPE node_boot_time_seconds gauge\nnode_boot_time_seconds 1\n" }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind other target");
+    let addr = listener
+        .local_addr()
+        .expect("other target address")
+        .to_string();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    addr
+}
+
+/// The dashboard's job list in mixed mode, and what its overview shows for "All".
+async fn mixed_mode_dashboard_counts_each_repository_once(url: &str, instance: &str) {
+    let d = dashboard();
+    let job_variable = d["templating"]["list"]
+        .as_array()
+        .expect("templating.list")
+        .iter()
+        .find(|v| v["name"] == "job")
+        .expect("job variable");
+    let query = job_variable["query"]["query"].as_str().expect("job query");
+    let selector = query
+        .strip_prefix("label_values(")
+        .and_then(|q| q.strip_suffix(", job)"))
+        .expect("label_values(selector, job)");
+    let answer: Json = http()
+        .get(format!("{url}/api/v1/label/job/values"))
+        .query(&[("match[]", selector)])
+        .send()
+        .await
+        .expect("label values")
+        .json()
+        .await
+        .expect("label values JSON");
+    let mut jobs: Vec<String> = answer["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|j| j.as_str().map(str::to_owned))
+        .collect();
+    jobs.sort();
+    assert_eq!(
+        jobs,
+        [JOB, PROBE_JOB],
+        "the Job variable lists the /metrics and /probe jobs, not the node job"
+    );
+    // Grafana's "All" without a custom all value: the listed values as a regex alternation.
+    let all_jobs = format!("({})", jobs.join("|"));
+    let stat = |title: &str| -> String {
+        let expr = dashboard_queries(&d)
+            .into_iter()
+            .find(|(t, _)| t == title)
+            .unwrap_or_else(|| panic!("no panel {title:?}"))
+            .1;
+        expr.replace("$job", &all_jobs)
+            .replace("$instance", ".+")
+            .replace("$repository", ".*")
+    };
+    let metrics_repositories = single_value(
+        &common::prometheus_query(
+            url,
+            &format!("count(codearts_repo_statistics_up{{job=\"{JOB}\"}})"),
+        )
+        .await
+        .expect("query"),
+    );
+    let watched = single_value(
+        &common::prometheus_query(url, &stat("Repositories watched"))
+            .await
+            .expect("query"),
+    );
+    assert_eq!(
+        watched, metrics_repositories,
+        "the 20 probed repositories are also in the demo's /metrics list: counted once"
+    );
+    let other_up = single_value(
+        &common::prometheus_query(url, "up{job=\"node\"}")
+            .await
+            .expect("query"),
+    );
+    assert_eq!(
+        other_up, 1.0,
+        "the node job's target is up, so counting it would show"
+    );
+    let targets_up = single_value(
+        &common::prometheus_query(url, &stat("Exporter targets up"))
+            .await
+            .expect("query"),
+    );
+    assert_eq!(
+        targets_up, 1.0,
+        "one exporter target ({instance}); not the 20 probe targets, not the node job's target"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// the minimal metrics.disable preset, counted on the demo's families
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn minimal_preset_leaves_a_healthy_demo_repository_five_series_of_fifteen() {
+    let disabled: Vec<String> = {
+        let yaml = readme_yaml_after("<!-- minimal-preset");
+        let preset: serde_yaml_ng::Value = serde_yaml_ng::from_str(&yaml).expect("preset YAML");
+        preset["metrics"]["disable"]
+            .as_sequence()
+            .expect("metrics.disable")
+            .iter()
+            .filter_map(|f| f.as_str().map(|f| format!("codearts_repo_statistics_{f}")))
+            .collect()
+    };
+    let dir = TempDir::new().expect("temp dir");
+    let (mut exporter, instance) = start_exporter(dir.path()).await;
+    let body = http()
+        .get(format!("http://{instance}/metrics"))
+        .header("X-Prometheus-Scrape-Timeout-Seconds", "5")
+        .send()
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("body");
+    exporter.assert_running();
+    let samples = common::samples(&body);
+    let healthy: std::collections::BTreeSet<String> = samples
+        .iter()
+        .filter(|s| s.name == "codearts_repo_statistics_up" && s.value == 1.0)
+        .map(|s| s.labels["repository_id"].clone())
+        .collect();
+    assert!(
+        healthy.len() >= 20,
+        "healthy demo repositories: {healthy:?}"
+    );
+    let (mut most, mut most_kept) = (0, 0);
+    for id in &healthy {
+        let series: Vec<&common::Sample> = samples
+            .iter()
+            .filter(|s| s.labels.get("repository_id") == Some(id))
+            .collect();
+        let kept = series
+            .iter()
+            .filter(|s| !disabled.contains(&s.name))
+            .count();
+        most = most.max(series.len());
+        most_kept = most_kept.max(kept);
+    }
+    assert_eq!(most, 15, "a healthy repository's series by default");
+    assert_eq!(
+        most_kept, 5,
+        "left by the minimal preset (issue 15: at most 6)"
     );
 }
