@@ -1,8 +1,8 @@
 //! `--demo`: the simulator in this process on loopback, and a config that points at it.
 //!
 //! The config exercises every part of the exporter: IAM auth with tokens that expire within
-//! minutes (so renewal shows), a static list and discovery, and the simulator's repositories
-//! that fail with each error class.
+//! minutes (so renewal shows), a static list and discovery, last pushes (so lag shows), and
+//! the simulator's repositories that fail with each error class.
 
 use tokio::net::TcpListener;
 
@@ -41,7 +41,8 @@ pub async fn start() -> Result<(Config, SimHandle), String> {
         ));
     }
     yaml.push_str(
-        "discovery:\n  enabled: true\n  interval: 2m\nscrape:\n  concurrency: 16\n  request_timeout: 2s\n  retries: 1\n",
+        "discovery:\n  enabled: true\n  interval: 2m\nlast_push:\n  enabled: true\n  min_interval: 1m\n\
+         scrape:\n  concurrency: 16\n  request_timeout: 2s\n  retries: 1\n",
     );
     let config = Config::parse(&yaml, &|_| None).map_err(|err| format!("demo config: {err}"))?;
     Ok((config, handle))

@@ -65,6 +65,10 @@ async fn run(flags: Flags) -> ExitCode {
         }
     };
     if flags.config_check {
+        if let Err(err) = codearts_repo_exporter::app::check(&config) {
+            eprintln!("{err}");
+            return ExitCode::from(EXIT_BAD_CONFIG);
+        }
         println!("config OK: {}", config.summary());
         if let Some(web) = &web {
             println!("web config OK: {}", web.summary());

@@ -884,9 +884,10 @@ async fn minimal_preset_leaves_a_healthy_demo_repository_at_most_six_series() {
         most = most.max(series.len());
         most_kept = most_kept.max(kept);
     }
-    // A discovered repository has one series more than a static one: repository_info.
+    // The demo discovers repositories (repository_info) and asks their last pushes (lag, last
+    // push and its up): 15 + 1 + 3 by default.
     assert_eq!(
-        most, 16,
+        most, 19,
         "a healthy discovered repository's series by default"
     );
     assert_eq!(

@@ -26,6 +26,7 @@ fuzz_target!(|body: &[u8]| {
             http_status: 200,
             duration: Duration::from_millis(1),
             last_success: Some(SystemTime::now()),
+            last_push: None,
         };
         let text = metrics::render_repositories(&[result], SystemTime::now());
         assert!(text.ends_with('\n'));

@@ -8,6 +8,7 @@ use crate::auth::{Auth, AuthMetrics};
 use crate::client::CodeArtsClient;
 use crate::collect::{Collector, Plan};
 use crate::config::{Config, ConfigError, Shard};
+use crate::metrics::Families;
 use crate::upstream::{Transport, UpstreamMetrics};
 
 /// One config generation and what was built from it.
@@ -17,6 +18,8 @@ pub struct Generation {
     pub auth: Arc<Auth>,
     pub client: Arc<CodeArtsClient>,
     pub plan: Arc<Plan>,
+    /// The per-repository families written (all but `metrics.disable`).
+    pub families: Families,
 }
 
 /// The long-lived parts a generation is built into: they outlive generations.
@@ -41,6 +44,7 @@ impl Generation {
         if let Some(shard) = shard_override {
             config.shard = shard;
         }
+        let families = Families::without(&config.disabled_metrics)?;
         let reusable = previous.filter(|old| {
             let (a, b) = (&old.config, &config);
             a.codearts.auth == b.codearts.auth
@@ -80,6 +84,7 @@ impl Generation {
             auth,
             client,
             plan,
+            families,
         })
     }
 
@@ -91,6 +96,7 @@ impl Generation {
             auth: self.auth.clone(),
             client: self.client.clone(),
             plan: collector.plan(&self.config, self.client.clone()),
+            families: self.families,
         }
     }
 }

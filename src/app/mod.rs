@@ -75,6 +75,12 @@ pub struct App {
     discovery_task: Mutex<Option<tokio::task::AbortHandle>>,
 }
 
+/// The checks a start or a reload makes beyond [`Config::load`] (which needs the layers above
+/// the config: the names of the metric families), for `--config.check`.
+pub fn check(config: &Config) -> Result<(), ConfigError> {
+    crate::metrics::Families::without(&config.disabled_metrics).map(|_| ())
+}
+
 fn now_unix() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -151,9 +157,12 @@ impl App {
         let budget = self.budget(&generation, scrape_timeout);
         let snapshot = self.collector.scrape(&generation.plan, budget).await;
         let keep = !generation.plan.scrape.min_interval.is_zero();
-        let text = self
-            .text_cache
-            .text(snapshot.results, SystemTime::now(), keep);
+        let text = self.text_cache.text(
+            snapshot.results,
+            SystemTime::now(),
+            keep,
+            generation.families,
+        );
         tracing::debug!(
             reused_blocks = text.reused_blocks(),
             "writing the per-repository text"
@@ -182,7 +191,7 @@ impl App {
         };
         let budget = self.budget(&generation, scrape_timeout);
         let result = Collector::probe(&generation.plan, repository, budget).await;
-        let text = RepositoryText::new(vec![result], SystemTime::now());
+        let text = RepositoryText::new(vec![result], SystemTime::now(), generation.families);
         Ok(Exposition::repositories_only(text))
     }
 

@@ -20,12 +20,12 @@ use crate::config::RepositoryId;
 use crate::upstream::{
     classify, ApiErrorBody, Endpoint, ErrorClass, Failure, RawAnswer, Transport,
 };
-pub use model::{RepositorySummary, StatisticsEvent, StatisticsStatus};
+pub use model::{LastPushEvent, RepositorySummary, StatisticsEvent, StatisticsStatus};
 
-/// What asking for one repository's status produced.
+/// What asking the API for one repository produced: its answer `T` or the class of the failure.
 #[derive(Debug, Clone)]
-pub struct Fetched {
-    pub result: Result<StatisticsStatus, ErrorClass>,
+pub struct Fetched<T> {
+    pub result: Result<T, ErrorClass>,
     /// Status of the last HTTP answer; 0 when none came.
     pub http_status: u16,
     /// Time from the first attempt to the final answer, retries included.
@@ -78,32 +78,64 @@ impl CodeArtsClient {
         id: RepositoryId,
         deadline: Instant,
         retry_until: Instant,
-    ) -> Fetched {
-        let url = self.url(
-            &format!("/v4/repositories/{id}/repository/statistics-status"),
-            None,
-        );
+    ) -> Fetched<StatisticsStatus> {
+        let path = format!("/v4/repositories/{id}/repository/statistics-status");
+        self.fetch(
+            Endpoint::StatisticsStatus,
+            id,
+            &path,
+            (deadline, retry_until),
+            StatisticsStatus::from_body,
+        )
+        .await
+    }
+
+    /// Asks for the last push to `id` (`GET /v4/repositories/{id}/last-push-event`), with the
+    /// same deadlines and retries as [`CodeArtsClient::statistics_status`].
+    pub async fn last_push(
+        &self,
+        id: RepositoryId,
+        deadline: Instant,
+        retry_until: Instant,
+    ) -> Fetched<LastPushEvent> {
+        let path = format!("/v4/repositories/{id}/last-push-event");
+        self.fetch(
+            Endpoint::LastPushEvent,
+            id,
+            &path,
+            (deadline, retry_until),
+            LastPushEvent::from_body,
+        )
+        .await
+    }
+
+    /// GETs `path` for repository `id` and reports what came of it; a failure is logged at
+    /// debug level with everything support would ask for.
+    async fn fetch<T>(
+        &self,
+        endpoint: Endpoint,
+        id: RepositoryId,
+        path: &str,
+        (deadline, retry_until): (Instant, Instant),
+        parse: impl Fn(&[u8]) -> Option<T>,
+    ) -> Fetched<T> {
+        let url = self.url(path, None);
         let started = Instant::now();
         let answer = self
-            .get_with_retries(
-                Endpoint::StatisticsStatus,
-                &url,
-                deadline,
-                retry_until,
-                StatisticsStatus::from_body,
-            )
+            .get_with_retries(endpoint, &url, deadline, retry_until, parse)
             .await;
         let (result, http_status) = match answer {
-            Ok((status, http_status)) => (Ok(status), http_status),
+            Ok((value, http_status)) => (Ok(value), http_status),
             Err(report) => {
                 tracing::debug!(
                     repository_id = %id,
+                    endpoint = endpoint.as_label(),
                     class = %report.class,
                     http_status = report.http_status,
                     error_code = report.error.error_code.as_deref().unwrap_or(""),
                     error_msg = report.error.error_msg.as_deref().unwrap_or(""),
                     request_id = report.request_id.as_deref().unwrap_or(""),
-                    "statistics status request failed"
+                    "request failed"
                 );
                 (Err(report.class), report.http_status)
             }

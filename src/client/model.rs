@@ -57,6 +57,34 @@ impl StatisticsEvent {
     }
 }
 
+/// The body of `GET /v4/repositories/{id}/last-push-event`
+/// (`ShowLastPushEventInRepositoryResponse`). A repository nobody pushed to has no `created_at`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct LastPushEvent {
+    /// The branch or tag pushed.
+    #[serde(default, rename = "ref", deserialize_with = "decode::text")]
+    pub git_ref: Option<String>,
+    /// When the push happened, in the API's time format.
+    #[serde(default, deserialize_with = "decode::text")]
+    pub created_at: Option<String>,
+}
+
+impl LastPushEvent {
+    /// Parses a 200 body: a JSON object (an empty one means no recorded push).
+    pub fn from_body(body: &[u8]) -> Option<Self> {
+        let first = body.iter().find(|b| !b.is_ascii_whitespace())?;
+        if *first != b'{' {
+            return None;
+        }
+        serde_json::from_slice(body).ok()
+    }
+
+    /// `created_at` as Unix seconds; `None` without a push or with a time that does not parse.
+    pub fn pushed_at(&self) -> Option<f64> {
+        parse_time(self.created_at.as_deref()?).map(|t| t.unix_timestamp_nanos() as f64 / 1e9)
+    }
+}
+
 /// One entry of `GET /v4/user/repositories` (`RepositorySimplestDto`); the fields discovery
 /// uses. The list has no `path_with_namespace`: see [`RepositorySummary::full_path`].
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -314,5 +342,25 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
+    }
+
+    #[test]
+    fn a_last_push_has_a_ref_and_a_time_or_nothing() {
+        let push = LastPushEvent::from_body(
+            br#"{"ref": "master", "created_at": "2025-06-04T16:14:29+08:00", "repository": {"id": 1}}"#,
+        )
+        .unwrap();
+        assert_eq!(push.git_ref.as_deref(), Some("master"));
+        assert_eq!(push.pushed_at(), Some(1_749_024_869.0));
+        for never in [
+            &b"{}"[..],
+            br#"{"ref": null, "created_at": null}"#,
+            br#"{"repository": {"id": 1}}"#,
+        ] {
+            assert_eq!(LastPushEvent::from_body(never).unwrap().pushed_at(), None);
+        }
+        let odd = LastPushEvent::from_body(br#"{"created_at": "last tuesday"}"#).unwrap();
+        assert_eq!(odd.pushed_at(), None);
+        assert_eq!(LastPushEvent::from_body(b"[]"), None);
     }
 }

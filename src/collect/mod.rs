@@ -19,12 +19,12 @@ use futures::StreamExt;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::client::{CodeArtsClient, Fetched, StatisticsStatus};
-use crate::config::{Config, Repository, RepositoryId, ScrapeConfig};
+use crate::client::{CodeArtsClient, Fetched, LastPushEvent, StatisticsStatus};
+use crate::config::{Config, LastPushConfig, Repository, RepositoryId, ScrapeConfig};
 use crate::upstream::{parse_time, ErrorClass};
 pub use discovery::DiscoveryState;
 pub use metrics::CollectMetrics;
-pub use result::{RepositoryResult, Snapshot};
+pub use result::{LastPush, RepositoryResult, Snapshot};
 
 /// What a fan-out works from: the client and the list of repositories of one config
 /// generation. A reload builds a new plan; the store of results outlives plans.
@@ -32,7 +32,13 @@ pub struct Plan {
     pub client: Arc<CodeArtsClient>,
     pub repositories: Arc<[Repository]>,
     pub scrape: ScrapeConfig,
+    /// `None` unless last pushes are asked for too.
+    pub last_push: Option<LastPushConfig>,
 }
+
+/// How far a time from the API may lie in the future of our clock and still be believed: clocks
+/// drift, but a push an hour from now is a broken answer, not news.
+const CLOCK_SKEW: Duration = Duration::from_secs(300);
 
 /// The latest answer for a repository.
 struct Outcome {
@@ -45,12 +51,33 @@ struct Outcome {
     finished: Instant,
 }
 
+/// The latest last-push answer for a repository.
+struct PushOutcome {
+    /// When the push happened (`None`: no usable push time), or why the request failed.
+    result: Result<Option<f64>, ErrorClass>,
+    finished: Instant,
+}
+
 #[derive(Default)]
 struct RepositoryState {
     last: Option<Outcome>,
     last_success: Option<(SystemTime, Instant)>,
-    /// The last unparseable event time we logged, so it is logged once, not every scrape.
+    push: Option<PushOutcome>,
+    /// The last unusable time we logged, so it is logged once, not every scrape.
     logged_bad_time: Option<String>,
+}
+
+/// One request of a fan-out.
+#[derive(Debug, Clone, Copy)]
+enum Ask {
+    Status(RepositoryId),
+    LastPush(RepositoryId),
+}
+
+/// What one request of a fan-out brought back.
+enum Answer {
+    Status(RepositoryId, Fetched<StatisticsStatus>),
+    LastPush(RepositoryId, Fetched<LastPushEvent>),
 }
 
 /// The round that stands for "whatever came last", never used by a fan-out.
@@ -97,6 +124,7 @@ impl Collector {
             client,
             repositories: repositories.into(),
             scrape: config.scrape.clone(),
+            last_push: config.last_push,
         })
     }
 
@@ -142,21 +170,32 @@ impl Collector {
         Snapshot { results, duration }
     }
 
-    /// Asks for one repository now, outside any fan-out (`/probe`).
+    /// Asks for one repository now, outside any fan-out (`/probe`): its statistics status and,
+    /// with `last_push` on, its last push, both at once.
     pub async fn probe(plan: &Plan, repository: Repository, budget: Duration) -> RepositoryResult {
         let deadline = Instant::now() + budget;
-        let fetched = plan
-            .client
-            .statistics_status(repository.id, deadline, deadline)
-            .await;
+        let client = &plan.client;
+        let last_push = async {
+            match plan.last_push {
+                Some(_) => Some(client.last_push(repository.id, deadline, deadline).await),
+                None => None,
+            }
+        };
+        let (fetched, pushed) = futures::join!(
+            client.statistics_status(repository.id, deadline, deadline),
+            last_push
+        );
         let status = fetched.result.as_ref().ok().cloned().map(Arc::new);
+        let mut logged = None;
         RepositoryResult {
-            repository,
             error: fetched.result.as_ref().err().copied(),
             last_success: status.as_ref().map(|_| SystemTime::now()),
             status,
             http_status: fetched.http_status,
             duration: fetched.duration,
+            last_push: pushed
+                .map(|pushed| last_push_of(&push_time(repository.id, pushed.result, &mut logged))),
+            repository,
         }
     }
 
@@ -197,55 +236,83 @@ impl Collector {
     }
 
     /// Asks every repository that is not fresh in the cache, stalest first, at most
-    /// `concurrency` at a time, until `max_duration` has passed. Retries stop at the deadline of
-    /// the scrape that started the fan-out; first attempts go on to fill the cache.
+    /// `concurrency` at a time, until `max_duration` has passed; then, with `last_push` on, the
+    /// last pushes that are due, stalest first, in what is left. Every status request starts
+    /// before any last-push request, so last pushes never cost a status its place. Retries stop
+    /// at the deadline of the scrape that started the fan-out; first attempts go on to fill the
+    /// cache.
     async fn fan_out(&self, plan: &Plan, round: u64, retry_until: Instant) {
         let deadline = Instant::now() + plan.scrape.max_duration;
-        let order = self.order(plan);
-        let concurrency = plan.scrape.concurrency.get();
-        let requests = futures::stream::iter(order)
-            .map(|id| async move {
-                let fetched = plan
-                    .client
-                    .statistics_status(id, deadline, retry_until)
-                    .await;
-                (id, fetched)
+        let (statuses, pushes) = self.order(plan);
+        let asks = statuses
+            .into_iter()
+            .map(Ask::Status)
+            .chain(pushes.into_iter().map(Ask::LastPush));
+        let client = &plan.client;
+        let requests = futures::stream::iter(asks)
+            .map(|ask| async move {
+                match ask {
+                    Ask::Status(id) => Answer::Status(
+                        id,
+                        client.statistics_status(id, deadline, retry_until).await,
+                    ),
+                    Ask::LastPush(id) => {
+                        Answer::LastPush(id, client.last_push(id, deadline, retry_until).await)
+                    }
+                }
             })
-            .buffer_unordered(concurrency)
-            .for_each(|(id, fetched)| {
-                self.record(id, round, fetched);
+            .buffer_unordered(plan.scrape.concurrency.get())
+            .for_each(|answer| {
+                match answer {
+                    Answer::Status(id, fetched) => self.record(id, round, fetched),
+                    Answer::LastPush(id, fetched) => self.record_push(id, fetched),
+                }
                 futures::future::ready(())
             });
         // Each request is bounded by the same deadline; this only stops the queue behind them.
         let _ = tokio::time::timeout_at(deadline, requests).await;
     }
 
-    /// The ids to ask, stalest first; drops state of repositories no longer in the plan and
-    /// skips those whose last success is younger than `min_interval`.
-    fn order(&self, plan: &Plan) -> Vec<RepositoryId> {
+    /// The repositories to ask for their status, and (with `last_push` on) for their last push,
+    /// each stalest first. Drops state of repositories no longer in the plan; skips statuses
+    /// whose last success is younger than `scrape.min_interval` and last pushes fetched within
+    /// `last_push.min_interval`.
+    fn order(&self, plan: &Plan) -> (Vec<RepositoryId>, Vec<RepositoryId>) {
         let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
         let wanted: HashSet<RepositoryId> = plan.repositories.iter().map(|r| r.id).collect();
         store.retain(|id, _| wanted.contains(id));
         let min_interval = plan.scrape.min_interval;
-        let mut order: Vec<(Option<Instant>, usize, RepositoryId)> = Vec::new();
+        let mut statuses: Vec<(Option<Instant>, usize, RepositoryId)> = Vec::new();
+        let mut pushes: Vec<(Option<Instant>, usize, RepositoryId)> = Vec::new();
         let mut hits = 0u64;
         for (index, repository) in plan.repositories.iter().enumerate() {
             let state = store.get(&repository.id);
-            let last = state.and_then(|s| s.last.as_ref());
             if is_cache_fresh(state, min_interval) {
                 hits += 1;
-                continue;
+            } else {
+                let last = state.and_then(|s| s.last.as_ref());
+                statuses.push((last.map(|o| o.finished), index, repository.id));
             }
-            order.push((last.map(|o| o.finished), index, repository.id));
+            if let Some(config) = &plan.last_push {
+                let push = state.and_then(|s| s.push.as_ref());
+                if !push
+                    .is_some_and(|p| p.result.is_ok() && p.finished.elapsed() < config.min_interval)
+                {
+                    pushes.push((push.map(|p| p.finished), index, repository.id));
+                }
+            }
         }
         drop(store);
         self.metrics.count_cache_hits(hits);
         // Never-asked first, then oldest answer first; ties keep the configured order.
-        order.sort_unstable_by_key(|(finished, index, _)| (*finished, *index));
-        order.into_iter().map(|(_, _, id)| id).collect()
+        let stalest_first = |mut order: Vec<(Option<Instant>, usize, RepositoryId)>| {
+            order.sort_unstable_by_key(|(finished, index, _)| (*finished, *index));
+            order.into_iter().map(|(_, _, id)| id).collect()
+        };
+        (stalest_first(statuses), stalest_first(pushes))
     }
 
-    fn record(&self, id: RepositoryId, round: u64, fetched: Fetched) {
+    fn record(&self, id: RepositoryId, round: u64, fetched: Fetched<StatisticsStatus>) {
         // Moved, not cloned: at 10,000 repositories a second copy of every answer is megabytes.
         let status = fetched.result.map(Arc::new);
         let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
@@ -264,6 +331,16 @@ impl Collector {
         });
     }
 
+    fn record_push(&self, id: RepositoryId, fetched: Fetched<LastPushEvent>) {
+        let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
+        let state = store.entry(id).or_default();
+        let result = push_time(id, fetched.result, &mut state.logged_bad_time);
+        state.push = Some(PushOutcome {
+            result,
+            finished: Instant::now(),
+        });
+    }
+
     /// What to show for each repository of `plan`, for a scrape waiting on fan-out `round`.
     fn results(&self, plan: &Plan, round: u64, scrape_started: Instant) -> Vec<RepositoryResult> {
         let store = self.store.lock().unwrap_or_else(|e| e.into_inner());
@@ -273,6 +350,12 @@ impl Collector {
             .map(|repository| {
                 let state = store.get(&repository.id);
                 let last_success = state.and_then(|s| s.last_success).map(|(at, _)| at);
+                // A last push is shown from whichever fan-out got it: it is asked for only every
+                // `last_push.min_interval`.
+                let last_push = plan
+                    .last_push
+                    .and(state.and_then(|s| s.push.as_ref()))
+                    .map(|push| last_push_of(&push.result));
                 // With a cache, a repository this fan-out did not reach (fresh in the cache, or
                 // cut off by the deadline) shows its latest answer, whose age
                 // last_success_timestamp_seconds tells. Without one, it timed out.
@@ -287,6 +370,7 @@ impl Collector {
                         http_status: outcome.http_status,
                         duration: outcome.duration,
                         last_success,
+                        last_push,
                     },
                     // Not answered by this scrape's deadline; for the landing page (LATEST), a
                     // repository never asked yet is pending, not failed.
@@ -297,6 +381,7 @@ impl Collector {
                         http_status: 0,
                         duration: scrape_started.elapsed(),
                         last_success,
+                        last_push,
                     },
                 }
             })
@@ -314,6 +399,39 @@ fn is_cache_fresh(state: Option<&RepositoryState>, min_interval: Duration) -> bo
         (Some(last), Some((_, at))) => last.status.is_ok() && at.elapsed() < min_interval,
         _ => false,
     }
+}
+
+fn last_push_of(result: &Result<Option<f64>, ErrorClass>) -> LastPush {
+    LastPush {
+        up: result.is_ok(),
+        pushed_at: result.ok().flatten(),
+    }
+}
+
+/// The push time of a last-push answer, when usable: a time that does not parse, or lies in the
+/// future, is left out (and logged once at debug level), so it never makes a negative or absurd
+/// lag. A repository with no recorded push has no time.
+fn push_time(
+    id: RepositoryId,
+    fetched: Result<LastPushEvent, ErrorClass>,
+    logged: &mut Option<String>,
+) -> Result<Option<f64>, ErrorClass> {
+    let event = fetched?;
+    let Some(text) = &event.created_at else {
+        return Ok(None);
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let usable = event
+        .pushed_at()
+        .filter(|at| *at <= now + CLOCK_SKEW.as_secs_f64());
+    if usable.is_none() && logged.as_deref() != Some(text.as_str()) {
+        tracing::debug!(repository_id = %id, field = "last push created_at", value = %text,
+            "unparseable or future time; no last push and no lag for this repository");
+        *logged = Some(text.clone());
+    }
+    Ok(usable)
 }
 
 fn log_unparseable_time(id: RepositoryId, status: &StatisticsStatus, logged: &mut Option<String>) {

@@ -18,6 +18,18 @@ pub struct RepositoryResult {
     pub duration: Duration,
     /// When the data shown (or, on failure, the last good data) was fetched.
     pub last_success: Option<SystemTime>,
+    /// The last push, with `last_push` on; `None` while it is off or was never asked.
+    pub last_push: Option<LastPush>,
+}
+
+/// What the latest last-push request said.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LastPush {
+    /// Whether the request succeeded.
+    pub up: bool,
+    /// When the push happened, in Unix seconds; `None` when the request failed, the repository
+    /// has no recorded push, or the time was unusable (unparseable, or in the future).
+    pub pushed_at: Option<f64>,
 }
 
 /// The results of one scrape, in the plan's order.

@@ -15,7 +15,8 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
-    pub(super) fn invalid(key: impl Into<String>, message: impl Into<String>) -> Self {
+    /// An error about `key`.
+    pub fn invalid(key: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Invalid {
             key: key.into(),
             message: message.into(),

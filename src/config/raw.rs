@@ -16,6 +16,10 @@ pub struct RawConfig {
     #[serde(default)]
     pub discovery: RawDiscovery,
     #[serde(default)]
+    pub last_push: RawLastPush,
+    #[serde(default)]
+    pub metrics: RawMetrics,
+    #[serde(default)]
     pub probe: RawProbe,
     #[serde(default)]
     pub scrape: RawScrape,
@@ -98,6 +102,22 @@ pub struct RawDiscovery {
     pub exclude: Vec<String>,
     #[serde(default, deserialize_with = "lenient::option_bool")]
     pub archived: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    #[serde(default)]
+    pub disable: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLastPush {
+    #[serde(default, deserialize_with = "lenient::option_bool")]
+    pub enabled: Option<bool>,
+    #[serde(default, with = "humantime_serde")]
+    pub min_interval: Option<Duration>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -72,6 +72,12 @@ pub struct Config {
     pub codearts: CodeArtsConfig,
     pub repositories: Vec<Repository>,
     pub discovery: Option<DiscoveryConfig>,
+    /// `None` unless `last_push.enabled`.
+    pub last_push: Option<LastPushConfig>,
+    /// `metrics.disable`: per-repository families to leave out, by name without the
+    /// `codearts_repo_statistics_` prefix, as written (the names are checked against the
+    /// families by [`crate::metrics::Families::without`]).
+    pub disabled_metrics: Vec<String>,
     pub probe: ProbeConfig,
     pub scrape: ScrapeConfig,
     pub shard: Shard,
@@ -153,6 +159,22 @@ pub struct DiscoveryConfig {
     pub include: Vec<Regex>,
     pub exclude: Vec<Regex>,
     pub archived: bool,
+}
+
+/// Each repository's last push (`GET /v4/repositories/{id}/last-push-event`), for how far the
+/// statistics trail the code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LastPushConfig {
+    /// A last push fetched less than this ago is not asked again.
+    pub min_interval: Duration,
+}
+
+impl Default for LastPushConfig {
+    fn default() -> Self {
+        Self {
+            min_interval: Duration::from_secs(10 * 60),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -261,17 +283,22 @@ impl Config {
             Some(d) => format!("every {}", humantime::format_duration(d.interval)),
             None => "off".to_owned(),
         };
+        let last_push = match &self.last_push {
+            Some(l) => format!("every {}", humantime::format_duration(l.min_interval)),
+            None => "off".to_owned(),
+        };
         let rate = match self.scrape.rate_limit {
             Some(rps) => format!("{rps}/s"),
             None => "none".to_owned(),
         };
         format!(
-            "endpoint={} auth={} repositories={} discovery={} concurrency={} request_timeout={} \
-             min_interval={} rate_limit={} retries={} shard={}/{}",
+            "endpoint={} auth={} repositories={} discovery={} last_push={} concurrency={} \
+             request_timeout={} min_interval={} rate_limit={} retries={} shard={}/{}",
             self.codearts.endpoint,
             self.codearts.auth.mode(),
             self.repositories.len(),
             discovery,
+            last_push,
             self.scrape.concurrency,
             humantime::format_duration(self.scrape.request_timeout),
             humantime::format_duration(self.scrape.min_interval),

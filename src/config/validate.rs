@@ -68,6 +68,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             "no repositories to watch: list them under repositories or enable discovery",
         ));
     }
+    let last_push = validate_last_push(raw.last_push)?;
     let scrape = validate_scrape(raw.scrape)?;
     let shard = match raw.shard {
         Some(shard) => Shard::new(shard.index, shard.count)
@@ -83,6 +84,8 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         },
         repositories,
         discovery,
+        last_push,
+        disabled_metrics: raw.metrics.disable,
         probe: ProbeConfig {
             allow_unlisted: raw.probe.allow_unlisted.unwrap_or(true),
         },
@@ -354,6 +357,19 @@ fn validate_discovery(raw: raw::RawDiscovery) -> Result<Option<DiscoveryConfig>,
         exclude,
         archived: raw.archived.unwrap_or(false),
     }))
+}
+
+fn validate_last_push(raw: raw::RawLastPush) -> Result<Option<LastPushConfig>, ConfigError> {
+    // Checked even when off, so turning it on later cannot fail.
+    let min_interval = positive(
+        "last_push.min_interval",
+        raw.min_interval,
+        LastPushConfig::default().min_interval,
+    )?;
+    Ok(raw
+        .enabled
+        .unwrap_or(false)
+        .then_some(LastPushConfig { min_interval }))
 }
 
 /// A duration that must not be zero, or `default` when the key is absent.

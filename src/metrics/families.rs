@@ -3,8 +3,74 @@
 
 use crate::client::{StatisticsEvent, StatisticsStatus};
 use crate::collect::RepositoryResult;
+use crate::config::ConfigError;
 
 use super::format::{bounded, push_label_value, push_sample, unix_seconds, Spec, MAX_LABEL_LEN};
+
+/// The prefix every per-repository family shares; `metrics.disable` names families without it.
+const PREFIX: &str = "codearts_repo_statistics_";
+
+/// Which per-repository families a scrape writes: all but those `metrics.disable` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Families {
+    /// Bit `i` set: `FAMILIES[i]` is written.
+    enabled: u32,
+}
+
+impl Families {
+    /// Every family.
+    pub const ALL: Families = Families {
+        enabled: (1 << FAMILIES.len()) - 1,
+    };
+
+    /// Every family but those named in `disable` (`metrics.disable`). A name that is not a
+    /// per-repository family, `up` (which says whether the rest can be believed), or a name
+    /// given twice is an error naming its entry.
+    pub fn without(disable: &[String]) -> Result<Self, ConfigError> {
+        let mut families = Self::ALL;
+        for (index, name) in disable.iter().enumerate() {
+            let key = format!("metrics.disable[{index}]");
+            let name = name.trim();
+            if name == "up" {
+                return Err(ConfigError::invalid(
+                    key,
+                    "up cannot be disabled: it says whether the other series can be believed",
+                ));
+            }
+            let position = FAMILIES
+                .iter()
+                .position(|(spec, _)| spec.name.strip_prefix(PREFIX) == Some(name))
+                .ok_or_else(|| {
+                    ConfigError::invalid(
+                        &key,
+                        format!(
+                            "{name:?} is not a per-repository family; known: {}",
+                            Self::names().join(", ")
+                        ),
+                    )
+                })?;
+            if !families.contains(position) {
+                return Err(ConfigError::invalid(key, format!("{name} is listed twice")));
+            }
+            families.enabled &= !(1 << position);
+        }
+        Ok(families)
+    }
+
+    /// Whether `FAMILIES[index]` is written.
+    pub(super) fn contains(self, index: usize) -> bool {
+        self.enabled & (1 << index) != 0
+    }
+
+    /// The names `metrics.disable` takes.
+    pub fn names() -> Vec<&'static str> {
+        FAMILIES
+            .iter()
+            .filter_map(|(spec, _)| spec.name.strip_prefix(PREFIX))
+            .filter(|name| *name != "up")
+            .collect()
+    }
+}
 
 /// The statuses the state set knows (docs/upstream-api.md, "event.status"); anything else is
 /// `other`.
@@ -74,6 +140,18 @@ pub const LAST_SUCCESS: Spec = Spec {
     name: "codearts_repo_statistics_last_success_timestamp_seconds",
     help: "Unix time at which the statistics data now shown for this repository was fetched.",
 };
+pub const LAST_PUSH: Spec = Spec {
+    name: "codearts_repo_statistics_last_push_timestamp_seconds",
+    help: "API field created_at of the repository's last push (last-push-event) as Unix seconds; absent without a recorded push. Fetched at most every last_push.min_interval.",
+};
+pub const LAG: Spec = Spec {
+    name: "codearts_repo_statistics_lag_seconds",
+    help: "How far the statistics trail the code: the last push's created_at minus API field event.updated_at, 0 when the statistics are newer; absent when either is unknown.",
+};
+pub const LAST_PUSH_UP: Spec = Spec {
+    name: "codearts_repo_statistics_last_push_up",
+    help: "1 if the last last-push-event request for this repository succeeded, else 0 (with last_push.enabled).",
+};
 pub const REPOSITORY_INFO: Spec = Spec {
     name: "codearts_repo_statistics_repository_info",
     help: "Always 1 for a discovered repository; labels carry the repository list's API fields project_name (as project) and project_id (the CodeArts project).",
@@ -131,7 +209,7 @@ fn status(result: &RepositoryResult) -> Option<&StatisticsStatus> {
 }
 
 /// The families, in the order they are written; each writes nothing for a result without data.
-pub(super) const FAMILIES: [Family; 14] = [
+pub(super) const FAMILIES: [Family; 17] = [
     (
         &UP,
         Samples::OfResult(|out, r, p| {
@@ -264,7 +342,48 @@ pub(super) const FAMILIES: [Family; 14] = [
             push_sample(out, &REPOSITORY_INFO, &p.labels, &extra, 1.0);
         }),
     ),
+    (
+        &LAST_PUSH_UP,
+        Samples::OfResult(|out, r, p| {
+            if let Some(push) = r.last_push {
+                let up = if push.up { 1.0 } else { 0.0 };
+                push_sample(out, &LAST_PUSH_UP, &p.labels, &[], up);
+            }
+        }),
+    ),
+    (
+        &LAST_PUSH,
+        Samples::OfResult(|out, r, p| {
+            if let Some(at) = r.last_push.and_then(|push| push.pushed_at) {
+                push_sample(out, &LAST_PUSH, &p.labels, &[], at);
+            }
+        }),
+    ),
+    (
+        &LAG,
+        Samples::OfResult(|out, r, p| {
+            if let Some(lag) = lag(r, p) {
+                push_sample(out, &LAG, &p.labels, &[], lag);
+            }
+        }),
+    ),
 ];
+
+/// How far the statistics trail the last push: 0 when they are newer; `None` when either time
+/// is unknown, or `event.updated_at` lies in the future of when the answer was fetched (a broken
+/// time, which must not make the lag absurd).
+fn lag(result: &RepositoryResult, prepared: &Prepared) -> Option<f64> {
+    let pushed = result.last_push?.pushed_at?;
+    let updated = prepared.updated?;
+    let fetched = unix_seconds(result.last_success?);
+    if updated > fetched + FUTURE_TOLERANCE_SECONDS {
+        return None;
+    }
+    Some((pushed - updated).max(0.0))
+}
+
+/// How far `event.updated_at` may lie after the moment its answer was fetched (clock skew).
+const FUTURE_TOLERANCE_SECONDS: f64 = 300.0;
 
 /// An API string as a label value: cut to [`MAX_LABEL_LEN`], empty when absent.
 fn raw_label(value: &Option<String>) -> &str {

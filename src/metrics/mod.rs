@@ -12,7 +12,7 @@ pub mod families;
 mod format;
 mod text;
 
-pub use families::KNOWN_EVENT_STATUSES;
+pub use families::{Families, KNOWN_EVENT_STATUSES};
 pub use format::{bounded, Spec, MAX_LABEL_LEN};
 pub use text::{RepositoryText, TextCache};
 
@@ -23,9 +23,9 @@ use crate::collect::RepositoryResult;
 /// Content type of the Prometheus text format we serve.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// The per-repository text of `results`, as of `now`, in one string (`/probe`, tests).
+/// The per-repository text of every family of `results`, as of `now`, in one string (tests).
 pub fn render_repositories(results: &[RepositoryResult], now: SystemTime) -> String {
-    let mut text = RepositoryText::new(results.to_vec(), now);
+    let mut text = RepositoryText::new(results.to_vec(), now, Families::ALL);
     let mut out = Vec::new();
     while let Some(piece) = text.next_piece() {
         out.extend_from_slice(&piece);

@@ -5,7 +5,7 @@ use super::families as names;
 use super::format::{push_label_value, push_value};
 use super::*;
 use crate::client::{StatisticsEvent, StatisticsStatus};
-use crate::collect::RepositoryResult;
+use crate::collect::{LastPush, RepositoryResult};
 use crate::config::{Repository, RepositoryId};
 use crate::upstream::ErrorClass;
 
@@ -25,6 +25,7 @@ fn ok(id: i64, status: StatisticsStatus) -> RepositoryResult {
         http_status: 200,
         duration: Duration::from_millis(120),
         last_success: Some(UNIX_EPOCH + Duration::from_secs(1_000)),
+        last_push: None,
     }
 }
 
@@ -60,6 +61,7 @@ fn failure_shows_up_zero_and_one_error_class_only() {
         http_status: 429,
         duration: Duration::from_millis(5),
         last_success: None,
+        last_push: None,
     };
     let text = render(&[result], SystemTime::now());
     assert!(text.contains("codearts_repo_statistics_up{repository_id=\"9\"} 0\n"));
@@ -186,4 +188,156 @@ fn help_names_the_api_field() {
     ] {
         assert!(spec.help.contains("API field"), "{}", spec.name);
     }
+}
+
+fn with_push(updated_at: &str, pushed_at: Option<f64>, up: bool) -> RepositoryResult {
+    let status = StatisticsStatus {
+        can_statistics: Some(true),
+        reason: Some(0),
+        event: Some(StatisticsEvent {
+            updated_at: Some(updated_at.into()),
+            ..Default::default()
+        }),
+    };
+    RepositoryResult {
+        last_push: Some(LastPush { up, pushed_at }),
+        ..ok(4, status)
+    }
+}
+
+fn series(text: &str, name: &str) -> Option<String> {
+    text.lines()
+        .find(|line| line.starts_with(&format!("{name}{{")))
+        .map(|line| line.rsplit(' ').next().unwrap_or_default().to_owned())
+}
+
+#[test]
+fn lag_is_the_push_minus_the_statistics_update() {
+    // Statistics updated at 1,000 s, pushed at 4,600 s: an hour behind.
+    let text = render(
+        &[with_push("1970-01-01T00:16:40Z", Some(4_600.0), true)],
+        SystemTime::now(),
+    );
+    assert_eq!(
+        series(&text, "codearts_repo_statistics_lag_seconds").as_deref(),
+        Some("3600")
+    );
+    assert_eq!(
+        series(
+            &text,
+            "codearts_repo_statistics_last_push_timestamp_seconds"
+        )
+        .as_deref(),
+        Some("4600")
+    );
+    assert_eq!(
+        series(&text, "codearts_repo_statistics_last_push_up").as_deref(),
+        Some("1")
+    );
+}
+
+#[test]
+fn lag_is_zero_when_the_statistics_are_newer_than_the_push() {
+    let text = render(
+        &[with_push("1970-01-01T00:16:40Z", Some(400.0), true)],
+        SystemTime::now(),
+    );
+    assert_eq!(
+        series(&text, "codearts_repo_statistics_lag_seconds").as_deref(),
+        Some("0")
+    );
+}
+
+#[test]
+fn no_lag_without_a_recorded_push_or_when_the_push_request_failed() {
+    let never = render(
+        &[with_push("1970-01-01T00:16:40Z", None, true)],
+        SystemTime::now(),
+    );
+    assert_eq!(series(&never, "codearts_repo_statistics_lag_seconds"), None);
+    assert_eq!(
+        series(
+            &never,
+            "codearts_repo_statistics_last_push_timestamp_seconds"
+        ),
+        None
+    );
+    assert_eq!(
+        series(&never, "codearts_repo_statistics_last_push_up").as_deref(),
+        Some("1")
+    );
+    let failed = render(
+        &[with_push("1970-01-01T00:16:40Z", None, false)],
+        SystemTime::now(),
+    );
+    assert_eq!(
+        series(&failed, "codearts_repo_statistics_lag_seconds"),
+        None
+    );
+    assert_eq!(
+        series(&failed, "codearts_repo_statistics_last_push_up").as_deref(),
+        Some("0")
+    );
+    assert_eq!(
+        series(&failed, "codearts_repo_statistics_up").as_deref(),
+        Some("1"),
+        "the statistics stand"
+    );
+}
+
+#[test]
+fn no_lag_without_statistics_or_with_an_update_time_from_the_future() {
+    let mut failed = with_push("1970-01-01T00:16:40Z", Some(4_600.0), true);
+    failed.status = None;
+    failed.error = Some(ErrorClass::Forbidden);
+    let text = render(&[failed], SystemTime::now());
+    assert_eq!(series(&text, "codearts_repo_statistics_lag_seconds"), None);
+    assert_eq!(
+        series(
+            &text,
+            "codearts_repo_statistics_last_push_timestamp_seconds"
+        )
+        .as_deref(),
+        Some("4600"),
+        "the push is known even when the statistics are not"
+    );
+    // Fetched at 1,000 s (see ok()), updated "at" 1 h later: a broken time, no lag.
+    let future = render(
+        &[with_push("1970-01-01T01:16:40Z", Some(9_000.0), true)],
+        SystemTime::now(),
+    );
+    assert_eq!(
+        series(&future, "codearts_repo_statistics_lag_seconds"),
+        None
+    );
+}
+
+#[test]
+fn without_last_push_there_are_no_push_series() {
+    let status = StatisticsStatus::default();
+    let text = render(&[ok(5, status)], SystemTime::now());
+    assert!(!text.contains("last_push"), "{text}");
+    assert!(!text.contains("lag_seconds"), "{text}");
+}
+
+#[test]
+fn metrics_disable_takes_family_names_without_the_prefix() {
+    let families = Families::without(&["event_info".into(), " http_status ".into()]).unwrap();
+    assert_ne!(families, Families::ALL);
+    assert!(Families::names().contains(&"lag_seconds"));
+    assert!(!Families::names().contains(&"up"));
+    assert_eq!(Families::without(&[]).unwrap(), Families::ALL);
+}
+
+#[test]
+fn metrics_disable_refuses_up_unknown_names_and_duplicates_naming_the_entry() {
+    let error = |names: &[&str]| {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        Families::without(&names).unwrap_err().to_string()
+    };
+    assert!(error(&["up"]).starts_with("metrics.disable[0]: up cannot be disabled"));
+    let unknown = error(&["reason", "codearts_repo_statistics_reason"]);
+    assert!(unknown.starts_with("metrics.disable[1]:"), "{unknown}");
+    assert!(unknown.contains("known: "), "{unknown}");
+    assert!(error(&["reason", "reason"]).starts_with("metrics.disable[1]: reason is listed twice"));
 }

@@ -18,7 +18,7 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 
-use super::families::{Prepared, Samples, FAMILIES};
+use super::families::{Families, Prepared, Samples, FAMILIES};
 use super::format::{push_header, unix_seconds};
 use crate::collect::RepositoryResult;
 
@@ -49,29 +49,49 @@ impl Block {
 ///
 /// Holds about as much as one answer (1.2 KiB per repository), and only while answers are
 /// cached (`min_interval` above zero): without that cache no two scrapes show the same answer.
-#[derive(Default)]
 pub struct TextCache {
-    blocks: Mutex<Vec<Option<Arc<Block>>>>,
+    blocks: Mutex<Cached>,
+}
+
+/// The kept blocks and the families they were written with.
+struct Cached {
+    families: Families,
+    blocks: Vec<Option<Arc<Block>>>,
+}
+
+impl Default for TextCache {
+    fn default() -> Self {
+        Self {
+            blocks: Mutex::new(Cached {
+                families: Families::ALL,
+                blocks: Vec::new(),
+            }),
+        }
+    }
 }
 
 impl TextCache {
-    /// The text of `results` as of `now`. With `keep`, every block whose results are the same
-    /// as the last scrape's is reused, and this scrape's blocks are kept once it is written to
-    /// the end; without, the cache is emptied and nothing is kept.
+    /// The text of `results` as of `now`, of the `families` written. With `keep`, every block
+    /// whose results are the same as the last scrape's is reused (when the families are too),
+    /// and this scrape's blocks are kept once it is written to the end; without, the cache is
+    /// emptied and nothing is kept.
     pub fn text(
         self: &Arc<Self>,
         results: Vec<RepositoryResult>,
         now: SystemTime,
         keep: bool,
+        families: Families,
     ) -> RepositoryText {
         let parts = into_blocks(results);
         let reusable: Vec<Option<Arc<Block>>> = {
             let mut cached = self.blocks.lock().unwrap_or_else(|e| e.into_inner());
-            if !keep {
-                cached.clear();
+            if !keep || cached.families != families {
+                cached.blocks.clear();
+                cached.families = families;
             }
-            cached.truncate(parts.len());
+            cached.blocks.truncate(parts.len());
             cached
+                .blocks
                 .iter_mut()
                 .zip(&parts)
                 .map(|(slot, part)| match slot {
@@ -93,7 +113,7 @@ impl TextCache {
                 None => Source::Written(Block::new(part)),
             })
             .collect();
-        RepositoryText::from_blocks(blocks, now, keep.then(|| self.clone()))
+        RepositoryText::from_blocks(blocks, now, families, keep.then(|| self.clone()))
     }
 }
 
@@ -123,6 +143,7 @@ fn same(a: &RepositoryResult, b: &RepositoryResult) -> bool {
         http_status,
         duration,
         last_success,
+        last_push,
     } = a;
     let same_status = match (status, &b.status) {
         (Some(x), Some(y)) => Arc::ptr_eq(x, y),
@@ -135,6 +156,7 @@ fn same(a: &RepositoryResult, b: &RepositoryResult) -> bool {
         && *http_status == b.http_status
         && *duration == b.duration
         && *last_success == b.last_success
+        && *last_push == b.last_push
 }
 
 /// Where a block's text comes from in this scrape.
@@ -157,6 +179,7 @@ impl Source {
 pub struct RepositoryText {
     blocks: Vec<Source>,
     now: f64,
+    families: Families,
     family: usize,
     block: usize,
     header_written: bool,
@@ -165,19 +188,26 @@ pub struct RepositoryText {
 }
 
 impl RepositoryText {
-    /// The text of `results` as of `now`, written from scratch and kept nowhere.
-    pub fn new(results: Vec<RepositoryResult>, now: SystemTime) -> Self {
+    /// The text of `results` as of `now`, of the `families` written, from scratch and kept
+    /// nowhere.
+    pub fn new(results: Vec<RepositoryResult>, now: SystemTime, families: Families) -> Self {
         let blocks = into_blocks(results)
             .into_iter()
             .map(|part| Source::Written(Block::new(part)))
             .collect();
-        Self::from_blocks(blocks, now, None)
+        Self::from_blocks(blocks, now, families, None)
     }
 
-    fn from_blocks(blocks: Vec<Source>, now: SystemTime, keep_in: Option<Arc<TextCache>>) -> Self {
+    fn from_blocks(
+        blocks: Vec<Source>,
+        now: SystemTime,
+        families: Families,
+        keep_in: Option<Arc<TextCache>>,
+    ) -> Self {
         Self {
             blocks,
             now: unix_seconds(now),
+            families,
             family: 0,
             block: 0,
             header_written: false,
@@ -217,6 +247,13 @@ impl RepositoryText {
     fn write(&mut self, index: usize) -> Option<Bytes> {
         let (spec, samples) = &FAMILIES[self.family];
         let keep = self.keep_in.is_some();
+        if !self.families.contains(self.family) {
+            // Kept blocks hold one text per family, written or not.
+            if let (Source::Written(block), true) = (&mut self.blocks[index], keep) {
+                block.texts.push(Bytes::new());
+            }
+            return None;
+        }
         let samples = match (&mut self.blocks[index], samples) {
             (Source::Reused(block), Samples::OfResult(_)) => block.texts[self.family].clone(),
             (Source::Written(block), Samples::OfResult(write)) => {
@@ -271,7 +308,11 @@ impl RepositoryText {
                 })
             })
             .collect();
-        *cache.blocks.lock().unwrap_or_else(|e| e.into_inner()) = blocks;
+        let mut cached = cache.blocks.lock().unwrap_or_else(|e| e.into_inner());
+        // Kept only if no scrape with other families came in between.
+        if cached.families == self.families {
+            cached.blocks = blocks;
+        }
     }
 }
 

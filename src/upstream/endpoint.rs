@@ -7,13 +7,15 @@ pub enum Endpoint {
     StatisticsStatus = 0,
     UserRepositories = 1,
     IamToken = 2,
+    LastPushEvent = 3,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 3] = [
+    pub const ALL: [Endpoint; 4] = [
         Endpoint::StatisticsStatus,
         Endpoint::UserRepositories,
         Endpoint::IamToken,
+        Endpoint::LastPushEvent,
     ];
 
     pub fn as_label(self) -> &'static str {
@@ -21,6 +23,7 @@ impl Endpoint {
             Endpoint::StatisticsStatus => "statistics_status",
             Endpoint::UserRepositories => "user_repositories",
             Endpoint::IamToken => "iam_token",
+            Endpoint::LastPushEvent => "last_push_event",
         }
     }
 }

@@ -5,7 +5,7 @@ use super::*;
 
 /// The text of `results` written from scratch, in one string.
 fn render_repositories(results: &[RepositoryResult], now: SystemTime) -> String {
-    let mut text = RepositoryText::new(results.to_vec(), now);
+    let mut text = RepositoryText::new(results.to_vec(), now, Families::ALL);
     let mut out = Vec::new();
     while let Some(piece) = text.next_piece() {
         out.extend_from_slice(&piece);
@@ -13,6 +13,7 @@ fn render_repositories(results: &[RepositoryResult], now: SystemTime) -> String 
     String::from_utf8(out).expect("utf-8")
 }
 use crate::client::{StatisticsEvent, StatisticsStatus};
+use crate::collect::LastPush;
 use crate::config::{Project, Repository, RepositoryId};
 use crate::upstream::ErrorClass;
 
@@ -51,7 +52,11 @@ fn result(id: i64) -> RepositoryResult {
         error: failed.then_some(ErrorClass::Throttled),
         http_status: if failed { 429 } else { 200 },
         duration: Duration::from_millis(id as u64),
-        last_success: Some(UNIX_EPOCH + Duration::from_secs(1_700_000_000 + id as u64)),
+        last_success: Some(UNIX_EPOCH + Duration::from_secs(1_790_000_000 + id as u64)),
+        last_push: (id % 4 != 3).then(|| LastPush {
+            up: id % 11 != 0,
+            pushed_at: (id % 11 != 0 && id % 2 == 0).then_some(1_767_225_600.0 + id as f64),
+        }),
     }
 }
 
@@ -71,7 +76,7 @@ fn written(mut text: RepositoryText) -> String {
 #[test]
 fn text_from_a_cache_is_the_text_written_from_scratch() {
     let cache = Arc::new(TextCache::default());
-    let first = cache.text(results(), at(1_800_000_000), true);
+    let first = cache.text(results(), at(1_800_000_000), true, Families::ALL);
     assert_eq!(first.reused_blocks(), 0);
     assert_eq!(
         written(first),
@@ -83,10 +88,10 @@ fn text_from_a_cache_is_the_text_written_from_scratch() {
 fn unchanged_results_reuse_every_block_and_still_age_their_events() {
     let cache = Arc::new(TextCache::default());
     let results = results();
-    written(cache.text(results.clone(), at(1_800_000_000), true));
+    written(cache.text(results.clone(), at(1_800_000_000), true, Families::ALL));
 
     let later = at(1_800_000_100);
-    let second = cache.text(results.clone(), later, true);
+    let second = cache.text(results.clone(), later, true, Families::ALL);
     assert_eq!(second.reused_blocks(), 3);
     let text = written(second);
     assert_eq!(text, render_repositories(&results, later));
@@ -100,14 +105,14 @@ fn unchanged_results_reuse_every_block_and_still_age_their_events() {
 fn a_new_answer_rewrites_its_block_and_shows() {
     let cache = Arc::new(TextCache::default());
     let mut results = results();
-    written(cache.text(results.clone(), at(1_800_000_000), true));
+    written(cache.text(results.clone(), at(1_800_000_000), true, Families::ALL));
 
     // A new fetch of repository 300 (second block) that now says it cannot run.
     let mut refreshed = (*results[299].status.clone().unwrap()).clone();
     refreshed.can_statistics = Some(false);
     results[299].status = Some(Arc::new(refreshed));
 
-    let second = cache.text(results.clone(), at(1_800_000_000), true);
+    let second = cache.text(results.clone(), at(1_800_000_000), true, Families::ALL);
     assert_eq!(second.reused_blocks(), 2);
     let text = written(second);
     assert!(text.contains(
@@ -122,10 +127,12 @@ fn a_new_fetch_with_equal_content_is_written_again() {
     // last_success or duration, and comparing content would cost as much as writing it.
     let cache = Arc::new(TextCache::default());
     let mut results = results();
-    written(cache.text(results.clone(), at(1_800_000_000), true));
+    written(cache.text(results.clone(), at(1_800_000_000), true, Families::ALL));
     results[0].status = Some(Arc::new((*results[0].status.clone().unwrap()).clone()));
     assert_eq!(
-        cache.text(results, at(1_800_000_000), true).reused_blocks(),
+        cache
+            .text(results, at(1_800_000_000), true, Families::ALL)
+            .reused_blocks(),
         2
     );
 }
@@ -141,9 +148,9 @@ fn a_changed_error_duration_or_last_success_is_written_again() {
     for change in changes {
         let cache = Arc::new(TextCache::default());
         let mut results = results();
-        written(cache.text(results.clone(), at(1_800_000_000), true));
+        written(cache.text(results.clone(), at(1_800_000_000), true, Families::ALL));
         change(&mut results[599]);
-        let second = cache.text(results.clone(), at(1_800_000_000), true);
+        let second = cache.text(results.clone(), at(1_800_000_000), true, Families::ALL);
         assert_eq!(second.reused_blocks(), 2);
         assert_eq!(
             written(second),
@@ -156,9 +163,9 @@ fn a_changed_error_duration_or_last_success_is_written_again() {
 fn repositories_that_left_leave_the_text() {
     let cache = Arc::new(TextCache::default());
     let results = results();
-    written(cache.text(results.clone(), at(1_800_000_000), true));
+    written(cache.text(results.clone(), at(1_800_000_000), true, Families::ALL));
     let fewer: Vec<_> = results.into_iter().take(300).collect();
-    let second = cache.text(fewer.clone(), at(1_800_000_000), true);
+    let second = cache.text(fewer.clone(), at(1_800_000_000), true, Families::ALL);
     assert_eq!(second.reused_blocks(), 1);
     let text = written(second);
     assert!(!text.contains("repository_id=\"301\""));
@@ -169,12 +176,14 @@ fn repositories_that_left_leave_the_text() {
 fn without_keep_nothing_is_reused_or_kept() {
     let cache = Arc::new(TextCache::default());
     let results = results();
-    written(cache.text(results.clone(), at(1_800_000_000), true));
-    let uncached = cache.text(results.clone(), at(1_800_000_000), false);
+    written(cache.text(results.clone(), at(1_800_000_000), true, Families::ALL));
+    let uncached = cache.text(results.clone(), at(1_800_000_000), false, Families::ALL);
     assert_eq!(uncached.reused_blocks(), 0, "keep off means no reuse");
     written(uncached);
     assert_eq!(
-        cache.text(results, at(1_800_000_000), true).reused_blocks(),
+        cache
+            .text(results, at(1_800_000_000), true, Families::ALL)
+            .reused_blocks(),
         0,
         "keep off empties the cache"
     );
@@ -184,10 +193,10 @@ fn without_keep_nothing_is_reused_or_kept() {
 fn a_text_not_written_to_the_end_is_not_kept() {
     let cache = Arc::new(TextCache::default());
     let results = results();
-    let mut abandoned = cache.text(results.clone(), at(1_800_000_000), true);
+    let mut abandoned = cache.text(results.clone(), at(1_800_000_000), true, Families::ALL);
     abandoned.next_piece().unwrap();
     drop(abandoned);
-    let next = cache.text(results.clone(), at(1_800_000_000), true);
+    let next = cache.text(results.clone(), at(1_800_000_000), true, Families::ALL);
     assert_eq!(next.reused_blocks(), 0);
     assert_eq!(
         written(next),
@@ -197,7 +206,11 @@ fn a_text_not_written_to_the_end_is_not_kept() {
 
 #[test]
 fn each_family_has_one_header_before_its_first_sample() {
-    let text = written(RepositoryText::new(results(), at(1_800_000_000)));
+    let text = written(RepositoryText::new(
+        results(),
+        at(1_800_000_000),
+        Families::ALL,
+    ));
     for (spec, _) in &FAMILIES {
         let header = format!("# TYPE {} gauge\n", spec.name);
         assert_eq!(text.matches(&header).count(), 1, "{}", spec.name);
@@ -205,4 +218,37 @@ fn each_family_has_one_header_before_its_first_sample() {
         let first_sample = text.find(&format!("\n{}{{", spec.name)).unwrap();
         assert!(header_at < first_sample, "{}", spec.name);
     }
+}
+
+#[test]
+fn disabled_families_are_left_out_and_the_rest_is_unchanged() {
+    let families = Families::without(&["event_status".into(), "lag_seconds".into()]).unwrap();
+    let all = written(RepositoryText::new(
+        results(),
+        at(1_800_000_000),
+        Families::ALL,
+    ));
+    let some = written(RepositoryText::new(results(), at(1_800_000_000), families));
+    assert!(!some.contains("codearts_repo_statistics_event_status"));
+    assert!(!some.contains("codearts_repo_statistics_lag_seconds"));
+    let others = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| !l.contains("event_status") && !l.contains("lag_seconds"))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(others(&some), others(&all));
+}
+
+#[test]
+fn a_change_of_families_writes_anew_instead_of_reusing() {
+    let cache = Arc::new(TextCache::default());
+    let results = results();
+    let some = Families::without(&["reason".into()]).unwrap();
+    written(cache.text(results.clone(), at(1_800_000_000), true, some));
+    let all = cache.text(results.clone(), at(1_800_000_000), true, Families::ALL);
+    assert_eq!(all.reused_blocks(), 0);
+    assert!(written(all).contains("codearts_repo_statistics_reason"));
+    let again = cache.text(results, at(1_800_000_000), true, Families::ALL);
+    assert!(again.reused_blocks() > 0);
 }

@@ -1,0 +1,155 @@
+//! `metrics.disable`: whole per-repository families left out, by name; `up` stays; a bad list
+//! stops the start or a reload names its entry and keeps the running config.
+
+mod common;
+
+use codearts_repo_exporter::app::{App, StartError};
+use common::*;
+use wiremock::matchers::{method, path_regex};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+async fn upstream() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path_regex(
+            r"^/v4/repositories/\d+/repository/statistics-status$",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(status_body(
+            true,
+            1,
+            "finish",
+            "2025-06-04T16:14:29+08:00",
+        )))
+        .mount(&server)
+        .await;
+    server
+}
+
+fn with_disable(endpoint: &str, disable: &str) -> String {
+    format!(
+        "{}metrics:\n  disable: {disable}\n",
+        config_yaml(endpoint, &[1], "")
+    )
+}
+
+fn families(body: &str) -> std::collections::BTreeSet<String> {
+    samples(body)
+        .into_iter()
+        .filter(|s| s.name.starts_with("codearts_repo_statistics_"))
+        .map(|s| s.name)
+        .collect()
+}
+
+#[tokio::test]
+async fn disabled_families_leave_the_scrape_and_the_rest_stays() {
+    let server = upstream().await;
+    let all = families(
+        &scrape(&app(&config_yaml(&server.uri(), &[1], "")), None)
+            .await
+            .body,
+    );
+    let app = app(&with_disable(
+        &server.uri(),
+        "[event_info, request_duration_seconds]",
+    ));
+    let some = families(&scrape(&app, None).await.body);
+    let missing: Vec<&String> = all.difference(&some).collect();
+    assert_eq!(
+        missing,
+        [
+            "codearts_repo_statistics_event_info",
+            "codearts_repo_statistics_request_duration_seconds"
+        ]
+    );
+    let probe = request(&app, "GET", "/probe?repository_id=1", None)
+        .await
+        .body;
+    assert!(
+        !probe.contains("codearts_repo_statistics_event_info"),
+        "{probe}"
+    );
+}
+
+#[tokio::test]
+async fn the_minimal_preset_leaves_five_series_of_a_healthy_repository() {
+    let server = upstream().await;
+    let preset = "[event_status, event_info, event_id, event_created_timestamp_seconds, \
+                  event_age_seconds, http_status, request_duration_seconds, repository_info, \
+                  last_push_timestamp_seconds, last_push_up]";
+    let app = app(&with_disable(&server.uri(), preset));
+    let body = scrape(&app, None).await.body;
+    let series = samples(&body)
+        .into_iter()
+        .filter(|s| s.labels.get("repository_id").map(String::as_str) == Some("1"))
+        .count();
+    assert_eq!(series, 5);
+    let default = scrape(&common::app(&config_yaml(&server.uri(), &[1], "")), None)
+        .await
+        .body;
+    let default_series = samples(&default)
+        .into_iter()
+        .filter(|s| s.labels.get("repository_id").map(String::as_str) == Some("1"))
+        .count();
+    assert_eq!(default_series, 15);
+}
+
+#[tokio::test]
+async fn up_unknown_names_and_duplicates_stop_the_start_naming_the_entry() {
+    for (disable, key) in [
+        ("[up]", "metrics.disable[0]: up cannot be disabled"),
+        ("[reason, nonsense]", "metrics.disable[1]:"),
+        (
+            "[reason, reason]",
+            "metrics.disable[1]: reason is listed twice",
+        ),
+    ] {
+        let config = parse_config(&with_disable("http://127.0.0.1:1", disable));
+        match App::new(config, None, None) {
+            Err(StartError::Config(err)) => {
+                assert!(err.to_string().starts_with(key), "{disable}: {err}")
+            }
+            Err(other) => panic!("{disable}: {other}"),
+            Ok(_) => panic!("{disable} was accepted"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_bad_list_on_reload_keeps_the_running_config() {
+    let server = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yml");
+    std::fs::write(&path, with_disable(&server.uri(), "[event_info]")).unwrap();
+    let app = app_from_file(&path);
+    std::fs::write(&path, with_disable(&server.uri(), "[event_info, up]")).unwrap();
+    let answer = request(&app, "POST", "/-/reload", None).await;
+    assert_eq!(answer.status.as_u16(), 500);
+    assert!(
+        answer.body.contains("metrics.disable[1]"),
+        "{}",
+        answer.body
+    );
+    let body = scrape(&app, None).await.body;
+    assert!(!body.contains("codearts_repo_statistics_event_info"));
+    assert_eq!(
+        value(
+            &body,
+            "codearts_repo_exporter_config_last_reload_successful",
+            &[]
+        ),
+        Some(0.0)
+    );
+    std::fs::write(&path, config_yaml(&server.uri(), &[1], "")).unwrap();
+    assert_eq!(
+        request(&app, "POST", "/-/reload", None)
+            .await
+            .status
+            .as_u16(),
+        200
+    );
+    let body = scrape(&app, None).await.body;
+    assert!(
+        body.contains("codearts_repo_statistics_event_info"),
+        "reloadable"
+    );
+}
