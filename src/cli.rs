@@ -1,4 +1,4 @@
-//! Command-line flags (CONTRACT §2), in the Prometheus exporter-toolkit style. Every flag but
+//! Command-line flags (README.md, "Command line"), in the Prometheus exporter-toolkit style. Every flag but
 //! the switches can also come from the environment; secrets never come from flags.
 
 use std::net::SocketAddr;

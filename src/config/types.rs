@@ -12,7 +12,7 @@ use url::Url;
 
 use super::secret::Secret;
 
-/// A CodeArts Repo repository id: 1..=2147483647 (reference §1.1).
+/// A CodeArts Repo repository id: 1..=2147483647 (docs/upstream-api.md, "Statistics status").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RepositoryId(u32);
 

@@ -1,5 +1,5 @@
-//! The closed set of failure classes (CONTRACT §4) and the one function that maps a failure to
-//! its class.
+//! The closed set of failure classes (docs/upstream-api.md, "Error classes") and the one
+//! function that maps a failure to its class.
 
 use std::fmt;
 
@@ -92,7 +92,8 @@ impl Failure {
     }
 }
 
-/// Gateway codes that mean "slow down", whatever the HTTP status (reference §5.1).
+/// Gateway codes that mean "slow down", whatever the HTTP status (docs/upstream-api.md,
+/// "Throttling and retries").
 const THROTTLING_CODES: [&str; 2] = ["APIG.0308", "APIGW.0308"];
 
 /// The class of a failure: the only place this decision is made.

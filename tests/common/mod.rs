@@ -10,7 +10,7 @@ pub use codearts_testkit::prometheus::{
     prometheus_query, promtool_check_metrics, spawn_prometheus,
 };
 
-/// Every metric the exporter exposes (CONTRACT §4 and the README's metric table), as the names of
+/// Every metric the exporter exposes (the README's metric table), as the names of
 /// their families.
 pub const EXPORTER_METRICS: &[&str] = &[
     "codearts_repo_statistics_up",

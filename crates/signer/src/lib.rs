@@ -3,7 +3,9 @@
 //! Pure functions, no I/O and no clock: the caller supplies the `X-Sdk-Date` value (see
 //! [`sdk_date`]) among the headers to sign. The exporter's client signs outgoing requests with
 //! [`sign`]; the simulator recomputes the same signature to check the requests it receives.
-//! The algorithm and its test vectors are in `reference/codearts-api.md` §4b.
+//! The algorithm is the official SDKs' (`huaweicloudsdkcore/signer/signer.py`); the test
+//! vectors are the Go SDK's own and two computed for CodeArts requests. The conformance suite
+//! (`tests/conformance/`) re-signs the exporter's requests with the SDK's signer.
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
