@@ -1074,7 +1074,7 @@ fn check_config(name: &str, config: &Value) -> Vec<String> {
         name,
         auth,
         "codearts.auth",
-        &["token", "token_file", "iam", "aksk"],
+        &["token", "token_file", "iam", "aksk", "ecs_agency"],
     );
     assert_eq!(
         auth.as_mapping().map(Mapping::len),
@@ -1105,10 +1105,28 @@ fn check_config(name: &str, config: &Value) -> Vec<String> {
             name,
             aksk,
             "codearts.auth.aksk",
-            &["access_key_file", "secret_key_file", "project_id"],
+            &[
+                "access_key_file",
+                "secret_key_file",
+                "security_token_file",
+                "project_id",
+                "project",
+                "iam_endpoint",
+            ],
         );
         files.push(str_at(aksk, "access_key_file").to_owned());
         files.push(str_at(aksk, "secret_key_file").to_owned());
+        if aksk.get("security_token_file").is_some() {
+            files.push(str_at(aksk, "security_token_file").to_owned());
+        }
+    }
+    if let Some(agency) = auth.get("ecs_agency") {
+        keys(
+            name,
+            agency,
+            "codearts.auth.ecs_agency",
+            &["metadata_endpoint", "project_id", "project", "iam_endpoint"],
+        );
     }
 
     let repositories = config
@@ -1190,6 +1208,8 @@ fn every_shipped_config_uses_only_contract_keys() {
         "examples/token-file.yml",
         "examples/iam.yml",
         "examples/aksk.yml",
+        "examples/temporary-aksk.yml",
+        "examples/ecs-agency.yml",
         "examples/discovery.yml",
         "deploy/systemd/config.yml",
     ] {

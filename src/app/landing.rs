@@ -8,8 +8,8 @@ use crate::collect::RepositoryResult;
 pub struct Landing {
     /// One line about the running configuration.
     pub summary: String,
-    /// When the credential in use expires, for credentials that do.
-    pub credential_expiry: Option<SystemTime>,
+    /// What expires and when, for credentials that do ("IAM token", time).
+    pub credential_expiry: Option<(&'static str, SystemTime)>,
     /// `None` when discovery is off.
     pub discovery: Option<DiscoveryView>,
     /// Each watched repository's latest result; one never asked yet has neither data nor error.

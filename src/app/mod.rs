@@ -214,7 +214,10 @@ impl App {
         });
         Landing {
             summary: generation.config.summary(),
-            credential_expiry: generation.auth.expiry(),
+            credential_expiry: generation
+                .auth
+                .expiry()
+                .map(|at| (generation.auth.expiring_credential(), at)),
             discovery,
             repositories: self.collector.latest(&generation.plan),
         }

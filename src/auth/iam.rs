@@ -1,5 +1,6 @@
-//! IAM user tokens obtained with the password method (reference §4a), cached, renewed ahead of
-//! expiry, renewed once on a 401 that says the token died, and fetched single-flight.
+//! IAM user tokens obtained with the password method (docs/authentication.md), cached, renewed
+//! ahead of expiry, renewed once on a 401 that says the token died (as often as
+//! [`Rejections`] allows), and fetched single-flight.
 //!
 //! A failed fetch backs off exponentially (long after a 401/403: repeated wrong passwords lock
 //! the account) and the old token keeps being used while it is still valid.
@@ -13,6 +14,7 @@ use tokio::time::Instant;
 
 use super::error::AuthError;
 use super::metrics::Expiry;
+use super::rejection::Rejections;
 use super::secret_file::SecretReader;
 use crate::config::{IamConfig, ProjectScope, Secret};
 use crate::upstream::{classify, parse_time, ApiErrorBody, Endpoint, Failure, Transport};
@@ -25,10 +27,6 @@ const EXPIRY_SAFETY: Duration = Duration::from_secs(10);
 const REFUSED_BACKOFF: (Duration, Duration) = (Duration::from_secs(60), Duration::from_secs(1800));
 /// Backoff after any other failure: doubling from 5 s to 5 min.
 const TRANSIENT_BACKOFF: (Duration, Duration) = (Duration::from_secs(5), Duration::from_secs(300));
-/// After a 401 made us drop a token, another such 401 within this time does not drop the next
-/// one: if a fresh token is refused too, the 401 is not about the token (a repository whose
-/// answer is always "expired" must not cost an IAM request per scrape).
-const REINVALIDATE_AFTER: Duration = Duration::from_secs(300);
 /// How long an IAM request may take at most.
 const IAM_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -42,7 +40,6 @@ struct IamToken {
 #[derive(Default)]
 struct State {
     token: Option<IamToken>,
-    invalidated_at: Option<Instant>,
     failures: u32,
     retry_at: Option<Instant>,
     last_error: Option<String>,
@@ -60,6 +57,8 @@ pub struct IamTokens {
     expiry: Arc<Expiry>,
     /// Held while a token request is in flight: one request, however many callers.
     fetching: tokio::sync::Mutex<()>,
+    /// How soon a refused token may be dropped again.
+    rejections: Rejections,
 }
 
 /// The moment to renew: when less than 10 % of the token's life or 1 h is left, whichever
@@ -84,6 +83,7 @@ impl IamTokens {
             state: Mutex::new(State::default()),
             expiry,
             fetching: tokio::sync::Mutex::new(()),
+            rejections: Rejections::default(),
         }
     }
 
@@ -136,21 +136,24 @@ impl IamTokens {
     pub fn invalidate(&self, token: &Secret) -> bool {
         let mut state = self.state();
         let current = state.token.as_ref().is_some_and(|t| &t.value == token);
+        let may_fetch = state.retry_at.is_none_or(|at| Instant::now() >= at);
         if !current {
-            // Already replaced since this request was sent: retrying with the new one may help.
-            return state.token.is_some();
+            // Already replaced (or dropped) since this request was sent: a retry gets the new
+            // one, or waits for the request under way.
+            return state.token.is_some() || may_fetch;
         }
-        let recently = state
-            .invalidated_at
-            .is_some_and(|at| at.elapsed() < REINVALIDATE_AFTER);
-        if recently {
+        if !self.rejections.allow_renewal() {
             return false;
         }
         tracing::info!("the API refused the IAM token as expired or invalid; renewing it");
         state.token = None;
         self.expiry.set(None);
-        state.invalidated_at = Some(Instant::now());
-        state.retry_at.is_none_or(|at| Instant::now() >= at)
+        may_fetch
+    }
+
+    /// The request retried with a renewed token went through.
+    pub fn renewal_worked(&self) {
+        self.rejections.renewal_worked();
     }
 
     pub fn readiness(&self) -> Result<(), String> {

@@ -1,5 +1,5 @@
-//! The credential metric: when the credential in use expires (an IAM token), shown only while
-//! the current credential has an expiry.
+//! The credential metric: when the credential in use expires (an IAM token, or the temporary
+//! credential of an ECS agency), shown only while the current credential has an expiry.
 
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -11,7 +11,7 @@ use prometheus::{Gauge, Opts, Registry};
 
 const EXPIRY: (&str, &str) = (
     "codearts_repo_exporter_auth_token_expiry_timestamp_seconds",
-    "Unix time at which the IAM token in use expires (iam auth only).",
+    "Unix time at which the credential in use expires: the IAM token (iam auth), or the temporary AK/SK and security token from the metadata service, its expires_at (ecs_agency auth).",
 );
 
 /// When one credential expires; each [`super::Auth`] has its own and updates it.

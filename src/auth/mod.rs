@@ -1,35 +1,47 @@
 //! Credentials for upstream requests: a static token, a token file re-read on change, IAM
-//! tokens obtained and renewed by the exporter, or AK/SK request signing.
+//! tokens obtained and renewed by the exporter, AK/SK request signing with permanent or
+//! temporary keys from files, or the temporary keys of an ECS agency from the metadata service
+//! (docs/authentication.md).
 //!
 //! [`Auth::apply`] adds the credential to a built request; [`Auth::rejected`] is told about a
-//! 401 and says whether one retry with a fresh credential is worth it. Secrets are held as
-//! [`Secret`] and never reach a log line or an error message.
+//! 401 and says whether one retry with a fresh credential is worth it, and
+//! [`Auth::renewal_worked`] that the retry went through. Secrets are held as [`Secret`] and
+//! never reach a log line or an error message.
 
 mod aksk;
+mod backoff;
 mod error;
 mod iam;
+mod metadata;
 mod metrics;
+mod project;
+mod rejection;
 mod secret_file;
+mod signed;
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use reqwest::header::HeaderValue;
 use tokio::time::Instant;
 
 use crate::config::{AuthConfig, Secret};
 use crate::upstream::{ApiErrorBody, Transport};
-use aksk::AkSkSigner;
+use aksk::{KeyFiles, Keys};
 pub use error::AuthError;
 use iam::IamTokens;
+use metadata::AgencyCredentials;
 pub use metrics::AuthMetrics;
 use metrics::Expiry;
+use project::ProjectId;
 use secret_file::{warn_if_world_readable, SecretFile};
+use signed::{KeySource, SignedAuth};
 
 /// What was attached to a request, so a 401 can be matched to the credential that caused it.
 #[derive(Debug, Clone, Default)]
 pub struct Applied {
     token: Option<Secret>,
+    keys: Option<Arc<Keys>>,
 }
 
 /// The configured way to authenticate.
@@ -42,16 +54,21 @@ pub struct Auth {
 enum Mode {
     Static(Secret),
     File(SecretFile),
-    Iam(IamTokens),
-    AkSk(AkSkSigner),
+    Iam(Box<IamTokens>),
+    Signed(Box<SignedAuth>),
 }
 
-/// IAM/gateway codes of a 401 that mean "this token expired or is not valid" (reference §4a).
+/// IAM/gateway codes of a 401 that mean "this token (or security token) expired or is not
+/// valid".
 const TOKEN_DEAD_CODES: [&str; 3] = ["APIG.0301", "APIGW.0301", "DEV.00000003"];
+
+/// How long [`Auth::warm_up`] may take.
+const WARM_UP_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Auth {
     /// Sets up the configured mode and makes it the one [`AuthMetrics`] shows. Nothing is
-    /// fetched yet; IAM tokens are obtained on first use (or [`Auth::warm_up`]).
+    /// fetched yet; IAM tokens, temporary credentials and project ids are obtained on first use
+    /// (or [`Auth::warm_up`]).
     pub fn new(config: &AuthConfig, transport: Arc<Transport>, metrics: &AuthMetrics) -> Self {
         let expiry = Arc::new(Expiry::default());
         metrics.show(expiry.clone());
@@ -61,19 +78,35 @@ impl Auth {
                 warn_if_world_readable(path);
                 Mode::File(SecretFile::new(path.clone()))
             }
-            AuthConfig::Iam(iam) => Mode::Iam(IamTokens::new(iam, transport, expiry.clone())),
-            AuthConfig::AkSk(aksk) => Mode::AkSk(AkSkSigner::new(aksk)),
+            AuthConfig::Iam(iam) => {
+                Mode::Iam(Box::new(IamTokens::new(iam, transport, expiry.clone())))
+            }
+            AuthConfig::AkSk(aksk) => Mode::Signed(Box::new(SignedAuth::new(
+                KeySource::Files(KeyFiles::new(aksk)),
+                ProjectId::new(&aksk.project, "codearts.auth.aksk", transport),
+            ))),
+            AuthConfig::EcsAgency(agency) => Mode::Signed(Box::new(SignedAuth::new(
+                KeySource::Agency(AgencyCredentials::new(
+                    &agency.metadata_endpoint,
+                    transport.clone(),
+                    expiry.clone(),
+                )),
+                ProjectId::new(&agency.project, "codearts.auth.ecs_agency", transport),
+            ))),
         };
         Self { mode, expiry }
     }
 
-    /// Obtains the first credential ahead of the first scrape (IAM), so `/readyz` turns ready
-    /// without waiting for Prometheus.
+    /// Obtains the first credential (an IAM token, a temporary credential, a project id) ahead
+    /// of the first scrape, so `/readyz` turns ready without waiting for Prometheus.
     pub async fn warm_up(&self) {
-        if let Mode::Iam(iam) = &self.mode {
-            let _ = iam
-                .token(Instant::now() + std::time::Duration::from_secs(30))
-                .await;
+        let deadline = Instant::now() + WARM_UP_TIMEOUT;
+        match &self.mode {
+            Mode::Iam(iam) => {
+                let _ = iam.token(deadline).await;
+            }
+            Mode::Signed(signed) => signed.warm_up(deadline).await,
+            Mode::Static(_) | Mode::File(_) => {}
         }
     }
 
@@ -87,9 +120,12 @@ impl Auth {
             Mode::Static(token) => token.clone(),
             Mode::File(file) => file.current().map_err(AuthError)?,
             Mode::Iam(iam) => iam.token(deadline).await?,
-            Mode::AkSk(signer) => {
-                signer.sign(request, time::OffsetDateTime::now_utc())?;
-                return Ok(Applied::default());
+            Mode::Signed(signed) => {
+                let keys = signed.apply(request, deadline).await?;
+                return Ok(Applied {
+                    token: None,
+                    keys: Some(keys),
+                });
             }
         };
         let mut value = HeaderValue::from_str(token.expose()).map_err(|_| {
@@ -97,33 +133,44 @@ impl Auth {
         })?;
         value.set_sensitive(true);
         request.headers_mut().insert("x-auth-token", value);
-        Ok(Applied { token: Some(token) })
+        Ok(Applied {
+            token: Some(token),
+            keys: None,
+        })
     }
 
     /// Called on a 401. Returns `true` when a fresh credential is available, so one retry may
-    /// help: a renewed IAM token, or a token file that changed since the request was sent.
-    /// A signed (AK/SK) request is never retried.
+    /// help: a renewed IAM token or temporary credential, or a token or key file that changed
+    /// since the request was sent. A signature refused for any other reason is never retried.
     pub fn rejected(&self, applied: &Applied, error: &ApiErrorBody) -> bool {
+        let dead = error
+            .error_code
+            .as_deref()
+            .is_some_and(|code| TOKEN_DEAD_CODES.contains(&code));
         match &self.mode {
             Mode::Static(_) => false,
             Mode::File(file) => match (file.current(), &applied.token) {
                 (Ok(current), Some(sent)) => &current != sent,
                 _ => false,
             },
-            Mode::Iam(iam) => {
-                let dead = error
-                    .error_code
-                    .as_deref()
-                    .is_some_and(|code| TOKEN_DEAD_CODES.contains(&code));
-                match (&applied.token, dead) {
-                    (Some(token), true) => iam.invalidate(token),
-                    _ => false,
-                }
-            }
-            Mode::AkSk(signer) => {
-                signer.rejected(error.error_msg.as_deref());
-                false
-            }
+            Mode::Iam(iam) => match (&applied.token, dead) {
+                (Some(token), true) => iam.invalidate(token),
+                _ => false,
+            },
+            Mode::Signed(signed) => match &applied.keys {
+                Some(keys) => signed.rejected(keys, dead, error.error_msg.as_deref()),
+                None => false,
+            },
+        }
+    }
+
+    /// The request retried after [`Auth::rejected`] went through with the fresh credential:
+    /// the next refusal may renew at once again.
+    pub fn renewal_worked(&self) {
+        match &self.mode {
+            Mode::Iam(iam) => iam.renewal_worked(),
+            Mode::Signed(signed) => signed.renewal_worked(),
+            Mode::Static(_) | Mode::File(_) => {}
         }
     }
 
@@ -133,12 +180,22 @@ impl Auth {
             Mode::Static(_) => Ok(()),
             Mode::File(file) => file.current().map(|_| ()),
             Mode::Iam(iam) => iam.readiness(),
-            Mode::AkSk(signer) => signer.readiness(),
+            Mode::Signed(signed) => signed.readiness(),
         }
     }
 
-    /// When the credential in use expires (an IAM token); `None` for credentials that do not.
+    /// When the credential in use expires (an IAM token, a temporary credential of the
+    /// metadata service); `None` for credentials that do not, or whose expiry is not known.
     pub fn expiry(&self) -> Option<SystemTime> {
         self.expiry.get()
+    }
+
+    /// What [`Auth::expiry`] is the expiry of, for the landing page.
+    pub fn expiring_credential(&self) -> &'static str {
+        match &self.mode {
+            Mode::Iam(_) => "IAM token",
+            Mode::Signed(_) => "Temporary credential (ECS agency)",
+            Mode::Static(_) | Mode::File(_) => "Credential",
+        }
     }
 }

@@ -215,7 +215,12 @@ impl CodeArtsClient {
         let mut renewed = false;
         loop {
             let report = match self.attempt(endpoint, url, deadline, &parse).await {
-                Ok(ok) => return Ok(ok),
+                Ok(ok) => {
+                    if renewed {
+                        self.auth.renewal_worked();
+                    }
+                    return Ok(ok);
+                }
                 Err(report) => report,
             };
             if report.class == ErrorClass::Unauthorized && !renewed {

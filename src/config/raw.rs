@@ -47,6 +47,21 @@ pub struct RawAuth {
     pub token_file: Option<String>,
     pub iam: Option<RawIam>,
     pub aksk: Option<RawAkSk>,
+    /// `ecs_agency:` with nothing under it selects the mode with every default.
+    #[serde(default, deserialize_with = "null_is_default")]
+    pub ecs_agency: Option<RawEcsAgency>,
+}
+
+/// A key that is present counts as set even when its value is empty (YAML null): `Some` of the
+/// default then. An absent key stays `None` (through `#[serde(default)]`).
+fn null_is_default<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Some(
+        Option::<T>::deserialize(deserializer)?.unwrap_or_default(),
+    ))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -70,7 +85,19 @@ pub struct RawAkSk {
     #[serde(default, deserialize_with = "lenient::option_text")]
     pub secret_key: Option<String>,
     pub secret_key_file: Option<String>,
+    pub security_token_file: Option<String>,
     pub project_id: Option<String>,
+    pub project: Option<String>,
+    pub iam_endpoint: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEcsAgency {
+    pub metadata_endpoint: Option<String>,
+    pub project_id: Option<String>,
+    pub project: Option<String>,
+    pub iam_endpoint: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -101,8 +101,11 @@ pub enum AuthConfig {
     TokenFile(PathBuf),
     /// Tokens obtained from IAM with the password method.
     Iam(IamConfig),
-    /// Requests signed with an access key / secret key pair.
+    /// Requests signed with an access key / secret key pair, permanent or temporary.
     AkSk(AkSkConfig),
+    /// Requests signed with the temporary AK/SK and security token of the ECS's (or CCE
+    /// node's) agency, from the metadata service.
+    EcsAgency(EcsAgencyConfig),
 }
 
 impl AuthConfig {
@@ -113,6 +116,7 @@ impl AuthConfig {
             AuthConfig::TokenFile(_) => "token_file",
             AuthConfig::Iam(_) => "iam",
             AuthConfig::AkSk(_) => "aksk",
+            AuthConfig::EcsAgency(_) => "ecs_agency",
         }
     }
 }
@@ -144,7 +148,30 @@ pub enum ProjectScope {
 pub struct AkSkConfig {
     pub access_key: SecretSource,
     pub secret_key: SecretSource,
-    pub project_id: Option<String>,
+    /// The security token of a temporary AK/SK, sent and signed as `X-Security-Token`; read
+    /// again when the file changes, like the key files.
+    pub security_token_file: Option<PathBuf>,
+    pub project: ProjectIdSource,
+}
+
+/// Where the temporary credentials of the `ecs_agency` mode come from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EcsAgencyConfig {
+    /// The metadata service, `http://169.254.169.254` on an ECS.
+    pub metadata_endpoint: Url,
+    pub project: ProjectIdSource,
+}
+
+/// The `X-Project-Id` of signed requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProjectIdSource {
+    /// No `X-Project-Id` is sent.
+    None,
+    /// `project_id`, sent as it is.
+    Id(String),
+    /// A project name (`project`, or `codearts.region`), looked up once through IAM
+    /// `GET {iam_endpoint}/v3/projects?name=`, signed with the same credentials.
+    Lookup { name: String, iam_endpoint: Url },
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -11,7 +11,7 @@ use regex::Regex;
 use url::Url;
 
 use super::error::ConfigError;
-use super::raw::{self, RawAkSk, RawAuth, RawConfig, RawIam};
+use super::raw::{self, RawAkSk, RawAuth, RawConfig, RawEcsAgency, RawIam};
 use super::region;
 use super::secret::Secret;
 use super::types::*;
@@ -23,6 +23,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             "missing: the endpoint and auth of CodeArts Repo are required",
         )
     })?;
+    let region = codearts.region.clone();
     let endpoint = match (codearts.endpoint, codearts.region) {
         (Some(_), Some(_)) => {
             return Err(ConfigError::invalid(
@@ -50,7 +51,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             ))
         }
     };
-    let auth = validate_auth(codearts.auth)?;
+    let auth = validate_auth(codearts.auth, region.as_deref())?;
     let tls = TlsConfig {
         ca_file: codearts
             .tls
@@ -163,7 +164,10 @@ fn secret_source(
     }
 }
 
-fn validate_auth(auth: Option<RawAuth>) -> Result<AuthConfig, ConfigError> {
+/// The metadata service of an ECS (and of a CCE node), as the SDK's `MetadataAccessor` has it.
+const DEFAULT_METADATA_ENDPOINT: &str = "http://169.254.169.254";
+
+fn validate_auth(auth: Option<RawAuth>, region: Option<&str>) -> Result<AuthConfig, ConfigError> {
     let auth = auth.unwrap_or_default();
     let mut set = Vec::new();
     if auth.token.is_some() {
@@ -178,11 +182,14 @@ fn validate_auth(auth: Option<RawAuth>) -> Result<AuthConfig, ConfigError> {
     if auth.aksk.is_some() {
         set.push("codearts.auth.aksk");
     }
+    if auth.ecs_agency.is_some() {
+        set.push("codearts.auth.ecs_agency");
+    }
     match set.len() {
         0 => {
             return Err(ConfigError::invalid(
                 "codearts.auth",
-                "missing: set exactly one of token, token_file, iam, aksk",
+                "missing: set exactly one of token, token_file, iam, aksk, ecs_agency",
             ))
         }
         1 => {}
@@ -209,19 +216,33 @@ fn validate_auth(auth: Option<RawAuth>) -> Result<AuthConfig, ConfigError> {
         )?));
     }
     if let Some(iam) = auth.iam {
-        return validate_iam(iam).map(AuthConfig::Iam);
+        return validate_iam(iam, region).map(AuthConfig::Iam);
     }
-    match auth.aksk {
-        Some(aksk) => validate_aksk(aksk).map(AuthConfig::AkSk),
+    if let Some(aksk) = auth.aksk {
+        return validate_aksk(aksk, region).map(AuthConfig::AkSk);
+    }
+    match auth.ecs_agency {
+        Some(agency) => validate_ecs_agency(agency, region).map(AuthConfig::EcsAgency),
         None => Err(ConfigError::invalid("codearts.auth", "missing")),
     }
 }
 
-fn validate_iam(iam: RawIam) -> Result<IamConfig, ConfigError> {
-    let endpoint = parse_http_url(
-        "codearts.auth.iam.endpoint",
-        &non_empty("codearts.auth.iam.endpoint", iam.endpoint)?,
-    )?;
+/// An IAM endpoint given under `key`, or the default for `region`: the official SDK's IAM
+/// region table, else the global endpoint.
+fn iam_endpoint(
+    key: &str,
+    given: Option<String>,
+    region: Option<&str>,
+) -> Result<Url, ConfigError> {
+    match given {
+        Some(text) if text.trim().is_empty() => Err(ConfigError::invalid(key, "must not be empty")),
+        Some(text) => parse_http_url(key, &text),
+        None => parse_http_url(key, region::iam_endpoint_of(region)),
+    }
+}
+
+fn validate_iam(iam: RawIam, region: Option<&str>) -> Result<IamConfig, ConfigError> {
+    let endpoint = iam_endpoint("codearts.auth.iam.endpoint", iam.endpoint, region)?;
     let domain = non_empty("codearts.auth.iam.domain", iam.domain)?;
     let user = non_empty("codearts.auth.iam.user", iam.user)?;
     let password = secret_source(
@@ -250,7 +271,55 @@ fn validate_iam(iam: RawIam) -> Result<IamConfig, ConfigError> {
     })
 }
 
-fn validate_aksk(aksk: RawAkSk) -> Result<AkSkConfig, ConfigError> {
+/// The `X-Project-Id` of a signed mode whose keys live under `section`: `project_id` as given,
+/// else `project` (or, without either, `codearts.region`) looked up through IAM. `iam_endpoint`
+/// serves only that lookup.
+fn project_id_source(
+    section: &str,
+    project_id: Option<String>,
+    project: Option<String>,
+    given_iam_endpoint: Option<String>,
+    region: Option<&str>,
+) -> Result<ProjectIdSource, ConfigError> {
+    let id_key = format!("{section}.project_id");
+    let name_key = format!("{section}.project");
+    let iam_key = format!("{section}.iam_endpoint");
+    let name = match (project_id, project) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::invalid(
+                &id_key,
+                format!("{id_key} and {name_key} are both set; choose one"),
+            ))
+        }
+        (Some(id), None) => {
+            let id = id.trim();
+            if id.is_empty() {
+                return Err(ConfigError::invalid(&id_key, "must not be empty"));
+            }
+            if !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                return Err(ConfigError::invalid(
+                    &id_key,
+                    "must contain only letters, digits and '-'",
+                ));
+            }
+            return Ok(ProjectIdSource::Id(id.to_owned()));
+        }
+        (None, Some(name)) if name.trim().is_empty() => {
+            return Err(ConfigError::invalid(&name_key, "must not be empty"))
+        }
+        (None, Some(name)) => name.trim().to_owned(),
+        (None, None) => match region {
+            Some(region) => region.to_owned(),
+            None => return Ok(ProjectIdSource::None),
+        },
+    };
+    Ok(ProjectIdSource::Lookup {
+        name,
+        iam_endpoint: iam_endpoint(&iam_key, given_iam_endpoint, region)?,
+    })
+}
+
+fn validate_aksk(aksk: RawAkSk, region: Option<&str>) -> Result<AkSkConfig, ConfigError> {
     let access_key = secret_source(
         "codearts.auth.aksk.access_key",
         aksk.access_key,
@@ -263,30 +332,47 @@ fn validate_aksk(aksk: RawAkSk) -> Result<AkSkConfig, ConfigError> {
         "codearts.auth.aksk.secret_key_file",
         aksk.secret_key_file,
     )?;
-    let project_id = match aksk.project_id {
-        Some(id) if id.trim().is_empty() => {
-            return Err(ConfigError::invalid(
-                "codearts.auth.aksk.project_id",
-                "must not be empty",
-            ))
-        }
-        Some(id)
-            if !id
-                .trim()
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-') =>
-        {
-            return Err(ConfigError::invalid(
-                "codearts.auth.aksk.project_id",
-                "must contain only letters, digits and '-'",
-            ))
-        }
-        other => other.map(|id| id.trim().to_owned()),
-    };
+    let security_token_file = aksk
+        .security_token_file
+        .map(|path| existing_file("codearts.auth.aksk.security_token_file", &path))
+        .transpose()?;
+    let project = project_id_source(
+        "codearts.auth.aksk",
+        aksk.project_id,
+        aksk.project,
+        aksk.iam_endpoint,
+        region,
+    )?;
     Ok(AkSkConfig {
         access_key,
         secret_key,
-        project_id,
+        security_token_file,
+        project,
+    })
+}
+
+fn validate_ecs_agency(
+    agency: RawEcsAgency,
+    region: Option<&str>,
+) -> Result<EcsAgencyConfig, ConfigError> {
+    let key = "codearts.auth.ecs_agency.metadata_endpoint";
+    let metadata_endpoint = match agency.metadata_endpoint {
+        Some(text) if text.trim().is_empty() => {
+            return Err(ConfigError::invalid(key, "must not be empty"))
+        }
+        Some(text) => parse_http_url(key, &text)?,
+        None => parse_http_url(key, DEFAULT_METADATA_ENDPOINT)?,
+    };
+    let project = project_id_source(
+        "codearts.auth.ecs_agency",
+        agency.project_id,
+        agency.project,
+        agency.iam_endpoint,
+        region,
+    )?;
+    Ok(EcsAgencyConfig {
+        metadata_endpoint,
+        project,
     })
 }
 

@@ -18,10 +18,10 @@ pub async fn page(State(app): State<Arc<App>>) -> Html<String> {
         repositories,
     } = app.landing();
     let mut summary = escape(&summary);
-    if let Some(expiry) = credential_expiry {
+    if let Some((credential, expiry)) = credential_expiry {
         let _ = write!(
             summary,
-            "<br>IAM token expires at {}",
+            "<br>{credential} expires at {}",
             humantime::format_rfc3339_seconds(expiry)
         );
     }

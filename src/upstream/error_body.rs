@@ -9,7 +9,11 @@
 //! any JSON type are taken as text (`"error_code": 401` is `"401"`). A body that is not a JSON
 //! object keeps its first line, bounded, as the message, as the SDK keeps the raw text.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
+
+use super::echo::redact_echoed_secrets;
 
 /// The key pairs the SDK looks for, in its order.
 const PAIRS: [(&str, &str); 3] = [
@@ -33,9 +37,10 @@ pub struct ApiErrorBody {
 }
 
 impl ApiErrorBody {
-    /// Reads `body`; never fails.
+    /// Reads `body`; never fails. A credential the message echoes is redacted
+    /// ([`redact_echoed_secrets`]).
     pub fn parse(body: &[u8]) -> Self {
-        match serde_json::from_slice::<Value>(body) {
+        let mut found = match serde_json::from_slice::<Value>(body) {
             Ok(Value::Object(object)) => {
                 let mut found = Self::default();
                 search(&object, 0, &mut found);
@@ -45,7 +50,13 @@ impl ApiErrorBody {
                 error_code: None,
                 error_msg: raw_message(body),
             },
+        };
+        if let Some(msg) = &mut found.error_msg {
+            if let Cow::Owned(clean) = redact_echoed_secrets(msg) {
+                *msg = clean;
+            }
         }
+        found
     }
 }
 

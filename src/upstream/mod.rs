@@ -8,6 +8,7 @@
 //! through it, so neither needs the other's internals. It knows no credential and no API
 //! shape beyond an error body.
 
+mod echo;
 mod endpoint;
 mod error_body;
 mod error_class;
@@ -16,6 +17,7 @@ mod rate_limit;
 mod time;
 mod transport;
 
+pub use echo::redact_echoed_secrets;
 pub use endpoint::Endpoint;
 pub use error_body::ApiErrorBody;
 pub use error_class::{classify, ErrorClass, Failure};

@@ -117,7 +117,8 @@ impl Transport {
         self.metrics.endpoint(endpoint)
     }
 
-    /// Sends one request after waiting for the rate limit, and reads its body.
+    /// Sends one request after waiting for the rate limit (for the endpoints that share it,
+    /// [`Endpoint::is_rate_limited`]), and reads its body.
     ///
     /// The request ends at `deadline` at the latest (`Failure::Timeout`); a request whose rate
     /// limit slot would come after the deadline is not sent (and not counted). Transport
@@ -129,7 +130,7 @@ impl Transport {
         request: reqwest::Request,
         deadline: Instant,
     ) -> Result<RawAnswer, Failure> {
-        if !self.limiter.acquire(deadline).await {
+        if endpoint.is_rate_limited() && !self.limiter.acquire(deadline).await {
             return Err(Failure::Timeout);
         }
         let metrics = self.metrics(endpoint);

@@ -3,6 +3,8 @@
 // Each test crate uses a part of this module.
 #![allow(dead_code, unused_imports)]
 
+pub mod credentials;
+
 pub use codearts_testkit::exposition::{samples, value, Sample};
 pub use codearts_testkit::proc_stats::{proc_sample, ProcSample};
 pub use codearts_testkit::procs;

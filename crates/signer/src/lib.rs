@@ -16,8 +16,9 @@ pub const ALGORITHM: &str = "SDK-HMAC-SHA256";
 /// Everything a signature was computed from, plus the header to send.
 ///
 /// The intermediate strings are kept because the gateway echoes its own canonical request on a
-/// mismatch; comparing the two is the fastest way to find a signing bug. They contain no secret,
-/// but `authorization` and `signature` are credentials and must never be logged.
+/// mismatch; comparing the two is the fastest way to find a signing bug. `authorization` and
+/// `signature` are credentials and must never be logged; so is the canonical request's
+/// `x-security-token` line with temporary credentials, which `Debug` redacts.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SignedRequest {
     /// The full `Authorization` header value.
@@ -36,12 +37,27 @@ impl std::fmt::Debug for SignedRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SignedRequest")
             .field("authorization", &"<redacted>")
-            .field("canonical_request", &self.canonical_request)
+            .field(
+                "canonical_request",
+                &redact_security_token(&self.canonical_request),
+            )
             .field("string_to_sign", &self.string_to_sign)
             .field("signature", &"<redacted>")
             .field("signed_headers", &self.signed_headers)
             .finish()
     }
+}
+
+/// `canonical` with the value of its `x-security-token:` line (a temporary credential) replaced.
+fn redact_security_token(canonical: &str) -> String {
+    canonical
+        .split('\n')
+        .map(|line| match line.strip_prefix("x-security-token:") {
+            Some(_) => "x-security-token:<redacted>",
+            None => line,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// `YYYYMMDDTHHMMSSZ` in UTC, the `X-Sdk-Date` value.
@@ -236,6 +252,27 @@ fn hmac_sha256_hex(key: &[u8], message: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn debug_never_shows_the_signature_nor_a_security_token() {
+        let url = url::Url::parse("https://example.huaweicloud.com/path").unwrap();
+        let signed = super::sign(
+            "GET",
+            &url,
+            &[
+                ("x-sdk-date", "20060102T150405Z"),
+                ("x-security-token", "sts-s3cret"),
+            ],
+            b"",
+            "AccessKey",
+            b"SecretKey",
+        );
+        let debug = format!("{signed:?}");
+        assert!(!debug.contains("sts-s3cret"), "{debug}");
+        assert!(!debug.contains(&signed.signature), "{debug}");
+        assert!(debug.contains("x-security-token:<redacted>"), "{debug}");
+        assert!(debug.contains("x-sdk-date:20060102T150405Z"), "{debug}");
+    }
+
     use super::*;
     use proptest::prelude::*;
 
