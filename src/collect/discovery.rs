@@ -23,8 +23,8 @@ pub struct DiscoveryState {
 /// at an empty page, never at a short one).
 pub const PAGE_LIMIT: usize = 100;
 /// A bound on pages per listing, so a server that never ends the list cannot keep us paging
-/// forever (100,000 repositories).
-const MAX_PAGES: usize = 1_000;
+/// forever: a million repositories at 100 a page.
+const MAX_PAGES: usize = 10_000;
 
 /// Lists every repository the credential can see — archived ones too with `archived: true`,
 /// which takes a second listing since the API leaves them out by default — and keeps those the
