@@ -190,13 +190,13 @@ impl ConnState {
         self.with(|a| a.last_activity = Instant::now());
     }
 
-    fn request_started(self: &Arc<Self>) -> InFlight {
+    fn request_started(self: &Arc<Self>) -> ActiveRequest {
         self.with(|a| {
             a.requests_in_flight += 1;
             a.head_started = None;
         });
         self.changed.notify_one();
-        InFlight(self.clone())
+        ActiveRequest(self.clone())
     }
 
     /// When the connection is to be closed if nothing happens; `None` while a request runs.
@@ -214,9 +214,9 @@ impl ConnState {
 }
 
 /// Marks a request as in flight until dropped (when its response is ready, or it is aborted).
-struct InFlight(Arc<ConnState>);
+struct ActiveRequest(Arc<ConnState>);
 
-impl Drop for InFlight {
+impl Drop for ActiveRequest {
     fn drop(&mut self) {
         self.0.with(|a| {
             a.requests_in_flight = a.requests_in_flight.saturating_sub(1);
