@@ -453,7 +453,7 @@ async fn start_alertmanager(dir: &Path, webhook: &str) -> (Proc, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs prometheus, promtool and alertmanager (apt-get install prometheus prometheus-alertmanager); scripts/test-all.sh runs it"]
-async fn demo_auth_failure_reaches_the_alertmanager_webhook() {
+async fn demo_auth_failure_and_statistics_behind_code_reach_the_alertmanager_webhook() {
     let dir = TempDir::new().expect("temp dir");
     let (webhook, mut deliveries) = start_webhook().await;
     let (mut alertmanager, am_addr) = start_alertmanager(dir.path(), &webhook).await;
@@ -465,19 +465,24 @@ async fn demo_auth_failure_reaches_the_alertmanager_webhook() {
     let (mut prometheus, _url) =
         start_prometheus(dir.path(), &instance, &rule_files, Some(&am_addr)).await;
 
-    // The demo's repository `platform/service-mesh` always answers 401 (src/sim/faults.rs), so
-    // CodeArtsRepoStatisticsAuthFailing fires for it.
-    let wanted = "CodeArtsRepoStatisticsAuthFailing";
-    let deadline = Instant::now() + Duration::from_secs(90);
+    // The demo's repository `platform/service-mesh` always answers 401 (the simulator's faults
+    // table, crates/codearts-sim/src/faults.rs), so CodeArtsRepoStatisticsAuthFailing fires for
+    // it; `infra/terraform-modules` and `iot/telemetry-collector` ran statistics days ago and
+    // were pushed to within the hour (crates/codearts-sim/src/answers.rs), so with the demo's
+    // last_push CodeArtsRepoStatisticsBehindCode fires for whichever may start a run now.
+    let deadline = Instant::now() + Duration::from_secs(120);
     let mut seen = Vec::new();
-    let alert = loop {
+    let (mut auth_failing, mut behind_code) = (None, None);
+    while auth_failing.is_none() || behind_code.is_none() {
         for p in [&mut alertmanager, &mut exporter, &mut prometheus] {
             p.assert_running();
         }
         let remaining = deadline.saturating_duration_since(Instant::now());
         assert!(
             !remaining.is_zero(),
-            "no {wanted} alert reached the webhook within 90 s; payload alert names seen: {seen:?}\nprometheus log:\n{}",
+            "AuthFailing {} and BehindCode {} did not both reach the webhook within 120 s; payload alert names seen: {seen:?}\nprometheus log:\n{}",
+            auth_failing.is_some(),
+            behind_code.is_some(),
             prometheus.log_tail(20)
         );
         let Ok(Some(body)) =
@@ -490,18 +495,34 @@ async fn demo_auth_failure_reaches_the_alertmanager_webhook() {
             payload["version"], "4",
             "Alertmanager webhook payload version"
         );
-        let found = payload["alerts"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|a| {
-                seen.push(a["labels"]["alertname"].as_str().unwrap_or("").to_owned());
-                a["labels"]["alertname"] == wanted && a["labels"]["class"] == "unauthorized"
-            });
-        if let Some(a) = found {
-            break a.clone();
+        for a in payload["alerts"].as_array().into_iter().flatten() {
+            let name = a["labels"]["alertname"].as_str().unwrap_or("").to_owned();
+            if name == "CodeArtsRepoStatisticsAuthFailing" && a["labels"]["class"] == "unauthorized"
+            {
+                auth_failing = Some(a.clone());
+            }
+            if name == "CodeArtsRepoStatisticsBehindCode" {
+                behind_code = Some(a.clone());
+            }
+            seen.push(name);
         }
-    };
+    }
+    let behind = behind_code.expect("seen");
+    assert!(
+        ["2111915017", "2111915043"]
+            .contains(&behind["labels"]["repository_id"].as_str().unwrap_or("")),
+        "{behind}"
+    );
+    assert_eq!(behind["labels"]["severity"], "warning", "{behind}");
+    assert_eq!(behind["status"], "firing");
+    assert!(
+        behind["annotations"]["runbook_url"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("RUNBOOK.md#codeartsrepostatisticsbehindcode"),
+        "{behind}"
+    );
+    let alert = auth_failing.expect("seen");
 
     let labels = &alert["labels"];
     let repository = "platform/service-mesh";
