@@ -31,6 +31,12 @@ pub struct Flags {
     #[arg(long = "config.check")]
     pub config_check: bool,
 
+    /// Like --config.check, but without the files the configuration names (secrets, CA,
+    /// certificates) and with unset ${VAR}s left as written: for CI or a machine without the
+    /// deployment's secrets (like promtool check config --syntax-only).
+    #[arg(long = "config.check-syntax-only", conflicts_with_all = ["config_check", "demo"])]
+    pub config_check_syntax_only: bool,
+
     /// Address to listen on (`host:port`, or `:port` for all interfaces); may be repeated.
     #[arg(
         long = "web.listen-address",
@@ -121,5 +127,17 @@ mod tests {
         assert_eq!(flags.shard, Some(Shard { index: 1, count: 4 }));
         assert!(Flags::try_parse_from(["x", "--log.level=loud"]).is_err());
         assert!(Flags::try_parse_from(["x", "--shard=4/4"]).is_err());
+    }
+
+    #[test]
+    fn syntax_only_check_is_a_check_of_its_own() {
+        let flags = Flags::try_parse_from(["x", "--config.check-syntax-only"]).unwrap();
+        assert!(flags.config_check_syntax_only && !flags.config_check);
+        for other in ["--config.check", "--demo"] {
+            assert!(
+                Flags::try_parse_from(["x", "--config.check-syntax-only", other]).is_err(),
+                "{other}"
+            );
+        }
     }
 }

@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 
 use codearts_repo_exporter::app::{App, StartError};
 use codearts_repo_exporter::cli::{parse_listen_address, Flags};
-use codearts_repo_exporter::config::Config;
+use codearts_repo_exporter::config::{CheckMode, Config};
 use codearts_repo_exporter::http::web_config::WebConfig;
 use codearts_repo_exporter::{http, logging};
 
@@ -37,6 +37,9 @@ fn main() -> ExitCode {
 }
 
 async fn run(flags: Flags) -> ExitCode {
+    if flags.config_check_syntax_only {
+        return check_syntax_only(&flags);
+    }
     let web = match &flags.web_config_file {
         None => None,
         Some(path) => match WebConfig::load(path) {
@@ -148,6 +151,33 @@ async fn run(flags: Flags) -> ExitCode {
     .await;
     if drained.is_err() {
         tracing::warn!("in-flight requests did not finish in time; exiting anyway");
+    }
+    ExitCode::SUCCESS
+}
+
+/// `--config.check-syntax-only`: the config and web config without the files they name and
+/// without unset variables, which it lists instead.
+fn check_syntax_only(flags: &Flags) -> ExitCode {
+    match Config::load_checked(&flags.config_file, CheckMode::SyntaxOnly) {
+        Ok((config, unchecked)) => {
+            println!("config OK (syntax only): {}", config.summary());
+            for line in unchecked.lines() {
+                println!("  {line}");
+            }
+        }
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(EXIT_BAD_CONFIG);
+        }
+    }
+    if let Some(path) = &flags.web_config_file {
+        match WebConfig::check_syntax(path) {
+            Ok(summary) => println!("web config OK (syntax only): {summary}"),
+            Err(err) => {
+                eprintln!("--web.config.file: {err}");
+                return ExitCode::from(EXIT_BAD_CONFIG);
+            }
+        }
     }
     ExitCode::SUCCESS
 }

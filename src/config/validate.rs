@@ -1,5 +1,6 @@
 //! From the config as written ([`super::raw`]) to the typed [`Config`]: defaults, ranges,
-//! exactly-one-of choices and file checks, each error naming its key.
+//! exactly-one-of choices, each error naming its key. Whether the files the config names exist
+//! is [`super::paths`]' to check.
 
 use std::collections::HashSet;
 use std::num::NonZeroUsize;
@@ -55,7 +56,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         ca_file: codearts
             .tls
             .ca_file
-            .map(|path| existing_file("codearts.tls.ca_file", &path))
+            .map(|path| file_path("codearts.tls.ca_file", &path))
             .transpose()?,
         insecure_skip_verify: codearts.tls.insecure_skip_verify.unwrap_or(false),
     };
@@ -110,22 +111,13 @@ fn parse_http_url(key: &str, text: &str) -> Result<Url, ConfigError> {
     Ok(url)
 }
 
-fn existing_file(key: &str, path: &str) -> Result<PathBuf, ConfigError> {
+/// The path of a path key, already resolved ([`super::paths`]); whether the file exists is
+/// checked there too, after validation (and not at all by a syntax-only check).
+fn file_path(key: &str, path: &str) -> Result<PathBuf, ConfigError> {
     if path.trim().is_empty() {
         return Err(ConfigError::invalid(key, "empty path"));
     }
-    let path = PathBuf::from(path);
-    match std::fs::metadata(&path) {
-        Ok(meta) if meta.is_file() => Ok(path),
-        Ok(_) => Err(ConfigError::invalid(
-            key,
-            format!("{} is not a regular file", path.display()),
-        )),
-        Err(err) => Err(ConfigError::invalid(
-            key,
-            format!("cannot read {}: {err}", path.display()),
-        )),
-    }
+    Ok(PathBuf::from(path))
 }
 
 fn non_empty(key: &str, value: Option<String>) -> Result<String, ConfigError> {
@@ -152,7 +144,7 @@ fn secret_source(
             Err(ConfigError::invalid(inline_key, "must not be empty"))
         }
         (Some(value), None) => Ok(SecretSource::Inline(Secret::new(value))),
-        (None, Some(path)) => Ok(SecretSource::File(existing_file(file_key, &path)?)),
+        (None, Some(path)) => Ok(SecretSource::File(file_path(file_key, &path)?)),
         (None, None) => Err(ConfigError::invalid(
             file_key,
             format!("missing: set {file_key} (or {inline_key} through ${{VAR}})"),
@@ -200,7 +192,7 @@ fn validate_auth(auth: Option<RawAuth>) -> Result<AuthConfig, ConfigError> {
         return Ok(AuthConfig::Token(Secret::new(token.trim())));
     }
     if let Some(path) = auth.token_file {
-        return Ok(AuthConfig::TokenFile(existing_file(
+        return Ok(AuthConfig::TokenFile(file_path(
             "codearts.auth.token_file",
             &path,
         )?));

@@ -151,19 +151,27 @@ impl WebConfig {
         self.current.load().requires_auth()
     }
 
+    /// Reads and validates the web config at `path` without reading the files it names
+    /// (`--config.check-syntax-only`); returns its summary.
+    pub fn check_syntax(path: &Path) -> Result<String, WebConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| WebConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let raw = parse(&text)?;
+        let tls_spec = raw
+            .tls_server_config
+            .map(|tls| validate_tls(tls, base))
+            .transpose()?;
+        let users = validate_users(raw.basic_auth_users.unwrap_or_default())?;
+        Ok(summary(tls_spec.as_ref(), users.len()))
+    }
+
     /// One line for the start-up log; names no secret.
     pub fn summary(&self) -> String {
         let loaded = self.current.load();
-        let tls = match &loaded.tls_spec {
-            Some(spec) => format!(
-                "tls=on client_auth_type={} min_version={:?} max_version={:?}",
-                spec.client_auth.as_str(),
-                spec.min_version,
-                spec.max_version
-            ),
-            None => "tls=off".to_owned(),
-        };
-        format!("{tls} basic_auth_users={}", loaded.users.len())
+        summary(loaded.tls_spec.as_ref(), loaded.users.len())
     }
 
     /// The TLS server config to use for a new handshake, after checking for rotated files.
@@ -217,6 +225,19 @@ impl WebConfig {
             }
         }
     }
+}
+
+fn summary(tls: Option<&TlsSpec>, users: usize) -> String {
+    let tls = match tls {
+        Some(spec) => format!(
+            "tls=on client_auth_type={} min_version={:?} max_version={:?}",
+            spec.client_auth.as_str(),
+            spec.min_version,
+            spec.max_version
+        ),
+        None => "tls=off".to_owned(),
+    };
+    format!("{tls} basic_auth_users={users}")
 }
 
 fn parse(text: &str) -> Result<RawWebConfig, WebConfigError> {
