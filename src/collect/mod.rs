@@ -8,6 +8,7 @@
 
 pub mod deadline;
 pub mod discovery;
+mod health;
 mod metrics;
 mod result;
 
@@ -23,6 +24,7 @@ use crate::client::{CodeArtsClient, Fetched, StatisticsStatus};
 use crate::config::{Config, Repository, RepositoryId, ScrapeConfig};
 use crate::upstream::{parse_time, ErrorClass};
 pub use discovery::DiscoveryState;
+use health::Health;
 pub use metrics::CollectMetrics;
 pub use result::{RepositoryResult, Snapshot};
 
@@ -51,6 +53,8 @@ struct RepositoryState {
     last_success: Option<(SystemTime, Instant)>,
     /// The last unparseable event time we logged, so it is logged once, not every scrape.
     logged_bad_time: Option<String>,
+    /// The state of the last answer, so that only a change of it is logged.
+    health: Health,
 }
 
 /// The round that stands for "whatever came last", never used by a fan-out.
@@ -204,30 +208,32 @@ impl Collector {
         let order = self.order(plan);
         let concurrency = plan.scrape.concurrency.get();
         let requests = futures::stream::iter(order)
-            .map(|id| async move {
+            .map(|index| async move {
+                let repository = &plan.repositories[index];
                 let fetched = plan
                     .client
-                    .statistics_status(id, deadline, retry_until)
+                    .statistics_status(repository.id, deadline, retry_until)
                     .await;
-                (id, fetched)
+                (repository, fetched)
             })
             .buffer_unordered(concurrency)
-            .for_each(|(id, fetched)| {
-                self.record(id, round, fetched);
+            .for_each(|(repository, fetched)| {
+                self.record(repository, round, fetched);
                 futures::future::ready(())
             });
         // Each request is bounded by the same deadline; this only stops the queue behind them.
         let _ = tokio::time::timeout_at(deadline, requests).await;
     }
 
-    /// The ids to ask, stalest first; drops state of repositories no longer in the plan and
-    /// skips those whose last success is younger than `min_interval`.
-    fn order(&self, plan: &Plan) -> Vec<RepositoryId> {
+    /// The repositories to ask (as indices into the plan), stalest first; drops state of
+    /// repositories no longer in the plan and skips those whose last success is younger than
+    /// `min_interval`.
+    fn order(&self, plan: &Plan) -> Vec<usize> {
         let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
         let wanted: HashSet<RepositoryId> = plan.repositories.iter().map(|r| r.id).collect();
         store.retain(|id, _| wanted.contains(id));
         let min_interval = plan.scrape.min_interval;
-        let mut order: Vec<(Option<Instant>, usize, RepositoryId)> = Vec::new();
+        let mut order: Vec<(Option<Instant>, usize)> = Vec::new();
         let mut hits = 0u64;
         for (index, repository) in plan.repositories.iter().enumerate() {
             let state = store.get(&repository.id);
@@ -236,16 +242,18 @@ impl Collector {
                 hits += 1;
                 continue;
             }
-            order.push((last.map(|o| o.finished), index, repository.id));
+            order.push((last.map(|o| o.finished), index));
         }
         drop(store);
         self.metrics.count_cache_hits(hits);
         // Never-asked first, then oldest answer first; ties keep the configured order.
-        order.sort_unstable_by_key(|(finished, index, _)| (*finished, *index));
-        order.into_iter().map(|(_, _, id)| id).collect()
+        order.sort_unstable();
+        order.into_iter().map(|(_, index)| index).collect()
     }
 
-    fn record(&self, id: RepositoryId, round: u64, fetched: Fetched) {
+    fn record(&self, repository: &Repository, round: u64, fetched: Fetched) {
+        let id = repository.id;
+        let health = Health::of(fetched.result.as_ref().map(|_| ()).map_err(|class| *class));
         // Moved, not cloned: at 10,000 repositories a second copy of every answer is megabytes.
         let status = fetched.result.map(Arc::new);
         let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
@@ -255,6 +263,8 @@ impl Collector {
             state.last_success = Some((SystemTime::now(), now));
             log_unparseable_time(id, status, &mut state.logged_bad_time);
         }
+        let change = health::change(state.health, health);
+        state.health = health;
         state.last = Some(Outcome {
             round,
             status,
@@ -262,6 +272,15 @@ impl Collector {
             duration: fetched.duration,
             finished: now,
         });
+        drop(store);
+        if let Some(change) = change {
+            let details = health::Details {
+                http_status: fetched.http_status,
+                error_code: fetched.error_code.as_deref(),
+                request_id: fetched.request_id.as_deref(),
+            };
+            health::log(repository, change, &details);
+        }
     }
 
     /// What to show for each repository of `plan`, for a scrape waiting on fan-out `round`.
