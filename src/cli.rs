@@ -4,9 +4,11 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::Parser;
 
 use crate::config::Shard;
+use crate::logging::Level;
 
 /// The default port, 9825. The Prometheus wiki's exporter port range is fully allocated, so we
 /// document ours in the README rather than claim a registration.
@@ -54,9 +56,14 @@ pub struct Flags {
     #[arg(long = "web.config.file")]
     pub web_config_file: Option<PathBuf>,
 
-    /// Log level.
-    #[arg(long = "log.level", default_value = "info", value_parser = ["error", "warn", "info", "debug", "trace"])]
-    pub log_level: String,
+    /// Log level; the config's log.level, while set, overrides it (and changes on reload).
+    #[arg(
+        long = "log.level",
+        default_value = "info",
+        value_parser = PossibleValuesParser::new(Level::NAMES)
+            .try_map(|name| Level::parse(&name).ok_or("unknown level"))
+    )]
+    pub log_level: Level,
 
     /// Log format.
     #[arg(long = "log.format", default_value = "logfmt", value_parser = ["logfmt", "json"])]
@@ -124,6 +131,7 @@ mod tests {
         assert_eq!(flags.config_file, PathBuf::from("/etc/x.yml"));
         assert_eq!(flags.listen_addresses, [":1", "127.0.0.1:2"]);
         assert_eq!(flags.telemetry_path, "/m");
+        assert_eq!(flags.log_level, Level::Debug);
         assert_eq!(flags.shard, Some(Shard { index: 1, count: 4 }));
         assert!(Flags::try_parse_from(["x", "--log.level=loud"]).is_err());
         assert!(Flags::try_parse_from(["x", "--shard=4/4"]).is_err());

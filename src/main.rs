@@ -22,7 +22,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 fn main() -> ExitCode {
     let flags = Flags::parse();
-    logging::init(&flags.log_level, &flags.log_format);
+    logging::init(flags.log_level, &flags.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -11,6 +11,7 @@ use regex::Regex;
 use url::Url;
 
 use super::secret::Secret;
+use crate::logging::Level;
 
 /// A CodeArts Repo repository id: 1..=2147483647 (reference §1.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -76,6 +77,14 @@ pub struct Config {
     pub scrape: ScrapeConfig,
     pub shard: Shard,
     pub server: ServerConfig,
+    pub log: LogConfig,
+}
+
+/// The `log:` section.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogConfig {
+    /// Overrides `--log.level` while set; `None` means the flag's level.
+    pub level: Option<Level>,
 }
 
 #[derive(Debug, Clone)]

@@ -16,6 +16,7 @@ use super::raw::{self, RawAkSk, RawAuth, RawConfig, RawIam};
 use super::region;
 use super::secret::Secret;
 use super::types::*;
+use crate::logging::Level;
 
 pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     let codearts = raw.codearts.ok_or_else(|| {
@@ -76,6 +77,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         None => Shard::default(),
     };
     let server = validate_server(raw.server)?;
+    let log = validate_log(raw.log)?;
     Ok(Config {
         codearts: CodeArtsConfig {
             endpoint,
@@ -90,7 +92,24 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         scrape,
         shard,
         server,
+        log,
     })
+}
+
+fn validate_log(raw: raw::RawLog) -> Result<LogConfig, ConfigError> {
+    let level = match raw.level {
+        None => None,
+        Some(text) => Some(Level::parse(text.trim()).ok_or_else(|| {
+            ConfigError::invalid(
+                "log.level",
+                format!(
+                    "unknown level {text:?}; expected one of {}",
+                    Level::NAMES.join(", ")
+                ),
+            )
+        })?),
+    };
+    Ok(LogConfig { level })
 }
 
 fn parse_http_url(key: &str, text: &str) -> Result<Url, ConfigError> {
