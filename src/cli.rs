@@ -69,16 +69,23 @@ pub struct Flags {
     #[arg(long = "log.format", default_value = "logfmt", value_parser = ["logfmt", "json"])]
     pub log_format: String,
 
-    /// Run against the built-in CodeArts simulator; needs no config and no credentials.
+    /// Run against the built-in CodeArts simulator; needs no config and no credentials. The
+    /// simulator accepts the demo credentials: token demo-token; IAM domain demo-domain, user
+    /// demo, password demo-password; AK DEMOACCESSKEY, SK demo-secret-key.
     #[arg(long)]
     pub demo: bool,
+
+    /// Where --demo's simulator listens (`host:port` or `:port`); default: a free port on
+    /// 127.0.0.1, shown in the log and on the landing page.
+    #[arg(long = "demo.listen-address", requires = "demo")]
+    pub demo_listen_address: Option<String>,
 
     /// Watch only the repositories whose id hashes to shard INDEX of COUNT.
     #[arg(long, value_parser = Shard::parse)]
     pub shard: Option<Shard>,
 }
 
-/// Resolves `host:port` or `:port` (all interfaces).
+/// Resolves `host:port` or `:port` (all interfaces); the error does not name the flag.
 pub fn parse_listen_address(text: &str) -> Result<SocketAddr, String> {
     let text = text.trim();
     let full = if text.starts_with(':') {
@@ -90,7 +97,7 @@ pub fn parse_listen_address(text: &str) -> Result<SocketAddr, String> {
         std::net::ToSocketAddrs::to_socket_addrs(&full)
             .ok()
             .and_then(|mut addrs| addrs.next())
-            .ok_or_else(|| format!("--web.listen-address {text:?} is not host:port"))
+            .ok_or_else(|| format!("{text:?} is not host:port"))
     })
 }
 
@@ -135,6 +142,46 @@ mod tests {
         assert_eq!(flags.shard, Some(Shard { index: 1, count: 4 }));
         assert!(Flags::try_parse_from(["x", "--log.level=loud"]).is_err());
         assert!(Flags::try_parse_from(["x", "--shard=4/4"]).is_err());
+    }
+
+    #[test]
+    fn the_simulator_address_needs_demo() {
+        let flags =
+            Flags::try_parse_from(["x", "--demo", "--demo.listen-address=127.0.0.1:8081"]).unwrap();
+        assert_eq!(flags.demo_listen_address.as_deref(), Some("127.0.0.1:8081"));
+        assert_eq!(
+            Flags::try_parse_from(["x", "--demo"])
+                .unwrap()
+                .demo_listen_address,
+            None
+        );
+        assert!(Flags::try_parse_from(["x", "--demo.listen-address=:8081"]).is_err());
+    }
+
+    /// `--help` names the credentials the simulator really accepts.
+    #[cfg(feature = "demo")]
+    #[test]
+    fn demo_help_names_the_simulators_credentials() {
+        use clap::CommandFactory;
+        let command = Flags::command();
+        let help = command
+            .get_arguments()
+            .find(|arg| arg.get_id() == "demo")
+            .and_then(|arg| arg.get_help())
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        let credentials = codearts_sim::SimCredentials::default();
+        for expected in [
+            format!("token {}", credentials.static_token),
+            format!("IAM domain {}", credentials.iam_domain),
+            format!("user {}", credentials.iam_user),
+            format!("password {}", credentials.iam_password),
+            format!("AK {}", credentials.access_key),
+            format!("SK {}", credentials.secret_key),
+        ] {
+            assert!(help.contains(&expected), "{expected:?} not in: {help}");
+        }
     }
 
     #[test]

@@ -51,7 +51,7 @@ async fn run(flags: Flags) -> ExitCode {
         },
     };
     let (config, config_path, _demo) = if flags.demo {
-        match start_demo().await {
+        match start_demo(flags.demo_listen_address.as_deref()).await {
             Ok((config, demo)) => (config, None, Some(demo)),
             Err(err) => {
                 eprintln!("--demo: cannot start the simulator: {err}");
@@ -95,7 +95,7 @@ async fn run(flags: Flags) -> ExitCode {
         let addr = match parse_listen_address(text) {
             Ok(addr) => addr,
             Err(err) => {
-                eprintln!("{err}");
+                eprintln!("--web.listen-address {err}");
                 return ExitCode::from(EXIT_BAD_CONFIG);
             }
         };
@@ -183,14 +183,21 @@ fn check_syntax_only(flags: &Flags) -> ExitCode {
 }
 
 #[cfg(feature = "demo")]
-async fn start_demo() -> Result<(codearts_repo_exporter::config::Config, impl Sized), String> {
-    let (config, demo) = codearts_repo_exporter::demo::start().await?;
+async fn start_demo(
+    listen: Option<&str>,
+) -> Result<(codearts_repo_exporter::config::Config, impl Sized), String> {
+    use codearts_repo_exporter::demo;
+    let listen = parse_listen_address(listen.unwrap_or(demo::DEFAULT_LISTEN))
+        .map_err(|err| format!("--demo.listen-address {err}"))?;
+    let (config, demo) = demo::start(listen).await?;
     tracing::info!(endpoint = %demo.endpoint(), "demo: serving the built-in CodeArts simulator");
     Ok((config, demo))
 }
 
 #[cfg(not(feature = "demo"))]
-async fn start_demo() -> Result<(codearts_repo_exporter::config::Config, ()), String> {
+async fn start_demo(
+    _listen: Option<&str>,
+) -> Result<(codearts_repo_exporter::config::Config, ()), String> {
     Err("this build has no simulator (built without the `demo` feature)".to_owned())
 }
 

@@ -205,7 +205,9 @@ impl App {
             }
         });
         Landing {
-            summary: generation.config.summary(),
+            summary: generation
+                .config
+                .summary_watching(generation.plan.statics, generation.plan.discovered),
             credential_expiry: generation.auth.expiry(),
             discovery,
             repositories: self.collector.latest(&generation.plan),

@@ -34,6 +34,9 @@ pub struct Plan {
     pub client: Arc<CodeArtsClient>,
     pub repositories: Arc<[Repository]>,
     pub scrape: ScrapeConfig,
+    /// How many of `repositories` come from the config, and how many only from discovery.
+    pub statics: usize,
+    pub discovered: usize,
 }
 
 /// The latest answer for a repository.
@@ -101,6 +104,8 @@ impl Collector {
             client,
             repositories: repositories.into(),
             scrape: config.scrape.clone(),
+            statics,
+            discovered: found,
         })
     }
 

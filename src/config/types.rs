@@ -264,8 +264,26 @@ impl Shard {
 }
 
 impl Config {
-    /// One line for `--config.check` and the start-up log.
+    /// One line for `--config.check` and the start-up log: `repositories=` counts the static
+    /// list (discovery has not run yet).
     pub fn summary(&self) -> String {
+        self.summary_of(&self.repositories.len().to_string())
+    }
+
+    /// One line for the landing page, counting the repositories watched now (after the shard
+    /// cut): `repositories=46 static=6 discovered=40` with discovery, `repositories=6` without.
+    pub fn summary_watching(&self, statics: usize, discovered: usize) -> String {
+        let repositories = match self.discovery {
+            Some(_) => format!(
+                "{} static={statics} discovered={discovered}",
+                statics + discovered
+            ),
+            None => statics.to_string(),
+        };
+        self.summary_of(&repositories)
+    }
+
+    fn summary_of(&self, repositories: &str) -> String {
         let discovery = match &self.discovery {
             Some(d) => format!("every {}", humantime::format_duration(d.interval)),
             None => "off".to_owned(),
@@ -279,7 +297,7 @@ impl Config {
              min_interval={} rate_limit={} retries={} shard={}/{}",
             self.codearts.endpoint,
             self.codearts.auth.mode(),
-            self.repositories.len(),
+            repositories,
             discovery,
             self.scrape.concurrency,
             humantime::format_duration(self.scrape.request_timeout),
