@@ -52,7 +52,8 @@ pub struct Flags {
     #[arg(long = "web.telemetry-path", default_value = "/metrics")]
     pub telemetry_path: String,
 
-    /// TLS and basic-auth configuration (exporter-toolkit web config format).
+    /// TLS, response headers, a request rate limit and basic auth (exporter-toolkit web config
+    /// format).
     #[arg(long = "web.config.file")]
     pub web_config_file: Option<PathBuf>,
 

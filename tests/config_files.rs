@@ -344,3 +344,143 @@ fn the_flag_checks_a_web_config_without_its_certificate_files() {
         "{err}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// README tables
+
+/// The text of README.md's table after `marker`, as rows of cells.
+fn readme_table(marker: &str) -> Vec<Vec<String>> {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let at = readme
+        .find(marker)
+        .unwrap_or_else(|| panic!("README.md has no {marker:?}"));
+    readme[at..]
+        .lines()
+        .skip(1)
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2) // header and separator
+        .map(|row| {
+            row.trim()
+                .trim_start_matches('|')
+                .trim_end_matches('|')
+                .split('|')
+                .map(|cell| cell.trim().trim_matches('`').to_owned())
+                .collect()
+        })
+        .collect()
+}
+
+/// The field names serde says it expected, from an "unknown field" error.
+fn expected_fields(error: &str) -> Option<Vec<String>> {
+    let (_, expected) = error.split_once("unknown field `__probe__`, expected ")?;
+    Some(
+        expected
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
+/// `value` with `{__probe__: 1}` at `path` (`[]` descends into a one-element list).
+fn probe_yaml(path: &[String]) -> serde_yaml_ng::Value {
+    use serde_yaml_ng::{Mapping, Value};
+    let mut value = Value::Mapping(Mapping::from_iter([(
+        Value::from("__probe__"),
+        Value::from(1),
+    )]));
+    for segment in path.iter().rev() {
+        value = if segment == "[]" {
+            Value::Sequence(vec![value])
+        } else {
+            Value::Mapping(Mapping::from_iter([(Value::from(segment.as_str()), value)]))
+        };
+    }
+    value
+}
+
+/// Every leaf key the config parser accepts, found by asking it: a key holding a mapping answers
+/// an unknown field with the fields it expects.
+fn parser_keys(path: &mut Vec<String>, out: &mut Vec<String>) {
+    let try_path = |path: &[String]| {
+        let yaml = serde_yaml_ng::to_string(&probe_yaml(path)).unwrap();
+        let err = Config::parse(&yaml, &no_env).unwrap_err().to_string();
+        expected_fields(&err)
+    };
+    let fields = try_path(path).or_else(|| {
+        let mut list = path.clone();
+        list.push("[]".to_owned());
+        let fields = try_path(&list)?;
+        path.push("[]".to_owned());
+        Some(fields)
+    });
+    match fields {
+        Some(fields) => {
+            for field in fields {
+                path.push(field);
+                parser_keys(path, out);
+                path.pop();
+            }
+            if path.last().is_some_and(|l| l == "[]") {
+                path.pop();
+            }
+        }
+        None => out.push(path.join(".").replace(".[]", "[]")),
+    }
+}
+
+#[test]
+fn the_readme_key_table_lists_every_key_the_parser_knows() {
+    let mut parsed = Vec::new();
+    parser_keys(&mut Vec::new(), &mut parsed);
+    assert!(
+        parsed.contains(&"codearts.auth.iam.password_file".to_owned())
+            && parsed.contains(&"repositories[].id".to_owned()),
+        "the probe finds nested and list keys: {parsed:?}"
+    );
+    let table: Vec<String> = readme_table("<!-- config-keys:")
+        .into_iter()
+        .map(|row| row[0].clone())
+        .collect();
+    let missing: Vec<&String> = parsed.iter().filter(|k| !table.contains(k)).collect();
+    let unknown: Vec<&String> = table.iter().filter(|k| !parsed.contains(k)).collect();
+    assert!(
+        missing.is_empty() && unknown.is_empty(),
+        "README.md's key table lacks {missing:?} and lists unknown {unknown:?}"
+    );
+    for row in readme_table("<!-- config-keys:") {
+        assert_eq!(row.len(), 5, "{row:?}");
+        let reloadable = if row[0].starts_with("server.") {
+            "no"
+        } else {
+            "yes"
+        };
+        assert_eq!(
+            row[3], reloadable,
+            "{}: server limits alone need a restart",
+            row[0]
+        );
+    }
+}
+
+#[test]
+fn the_readme_region_table_is_the_built_in_one() {
+    use codearts_repo_exporter::config::region;
+    let rows = readme_table("<!-- regions:");
+    let listed: Vec<&str> = rows.iter().map(|row| row[0].as_str()).collect();
+    let known: Vec<String> = region::known_regions()
+        .split(", ")
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(listed, known, "README.md's regions");
+    for row in &rows {
+        assert_eq!(
+            region::endpoint_of(&row[0]),
+            Some(row[1].as_str()),
+            "{}",
+            row[0]
+        );
+    }
+}
