@@ -4,6 +4,8 @@
 //! minutes (so renewal shows), a static list and discovery, last pushes (so lag shows), and
 //! the simulator's repositories that fail with each error class.
 
+use std::net::SocketAddr;
+
 use tokio::net::TcpListener;
 
 use codearts_sim::{serve, SimConfig, SimHandle};
@@ -13,11 +15,16 @@ use crate::config::Config;
 /// How many repositories the demo lists statically; discovery finds the rest.
 const STATIC_REPOSITORIES: usize = 6;
 
-/// Starts the simulator and returns a config for it. Keep the handle alive while serving.
-pub async fn start() -> Result<(Config, SimHandle), String> {
-    let listener = TcpListener::bind("127.0.0.1:0")
+/// Where the simulator listens unless `--demo.listen-address` says otherwise: a free port on
+/// loopback, so that a demo never collides with anything and is reachable from nowhere else.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:0";
+
+/// Starts the simulator on `listen` and returns a config for it. Keep the handle alive while
+/// serving.
+pub async fn start(listen: SocketAddr) -> Result<(Config, SimHandle), String> {
+    let listener = TcpListener::bind(listen)
         .await
-        .map_err(|err| format!("cannot listen on loopback: {err}"))?;
+        .map_err(|err| format!("cannot listen on {listen}: {err}"))?;
     let sim = SimConfig::demo();
     let credentials = sim.credentials.clone();
     let handle = serve(sim, listener)

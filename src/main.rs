@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 
 use codearts_repo_exporter::app::{App, StartError};
 use codearts_repo_exporter::cli::{parse_listen_address, Flags};
-use codearts_repo_exporter::config::Config;
+use codearts_repo_exporter::config::{CheckMode, Config};
 use codearts_repo_exporter::http::web_config::WebConfig;
 use codearts_repo_exporter::{http, logging};
 
@@ -22,7 +22,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 fn main() -> ExitCode {
     let flags = Flags::parse();
-    logging::init(&flags.log_level, &flags.log_format);
+    logging::init(flags.log_level, &flags.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -37,6 +37,9 @@ fn main() -> ExitCode {
 }
 
 async fn run(flags: Flags) -> ExitCode {
+    if flags.config_check_syntax_only {
+        return check_syntax_only(&flags);
+    }
     let web = match &flags.web_config_file {
         None => None,
         Some(path) => match WebConfig::load(path) {
@@ -48,7 +51,7 @@ async fn run(flags: Flags) -> ExitCode {
         },
     };
     let (config, config_path, _demo) = if flags.demo {
-        match start_demo().await {
+        match start_demo(flags.demo_listen_address.as_deref()).await {
             Ok((config, demo)) => (config, None, Some(demo)),
             Err(err) => {
                 eprintln!("--demo: cannot start the simulator: {err}");
@@ -96,7 +99,7 @@ async fn run(flags: Flags) -> ExitCode {
         let addr = match parse_listen_address(text) {
             Ok(addr) => addr,
             Err(err) => {
-                eprintln!("{err}");
+                eprintln!("--web.listen-address {err}");
                 return ExitCode::from(EXIT_BAD_CONFIG);
             }
         };
@@ -156,15 +159,49 @@ async fn run(flags: Flags) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// `--config.check-syntax-only`: the config and web config without the files they name and
+/// without unset variables, which it lists instead.
+fn check_syntax_only(flags: &Flags) -> ExitCode {
+    match Config::load_checked(&flags.config_file, CheckMode::SyntaxOnly) {
+        Ok((config, unchecked)) => {
+            println!("config OK (syntax only): {}", config.summary());
+            for line in unchecked.lines() {
+                println!("  {line}");
+            }
+        }
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(EXIT_BAD_CONFIG);
+        }
+    }
+    if let Some(path) = &flags.web_config_file {
+        match WebConfig::check_syntax(path) {
+            Ok(summary) => println!("web config OK (syntax only): {summary}"),
+            Err(err) => {
+                eprintln!("--web.config.file: {err}");
+                return ExitCode::from(EXIT_BAD_CONFIG);
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
 #[cfg(feature = "demo")]
-async fn start_demo() -> Result<(codearts_repo_exporter::config::Config, impl Sized), String> {
-    let (config, demo) = codearts_repo_exporter::demo::start().await?;
+async fn start_demo(
+    listen: Option<&str>,
+) -> Result<(codearts_repo_exporter::config::Config, impl Sized), String> {
+    use codearts_repo_exporter::demo;
+    let listen = parse_listen_address(listen.unwrap_or(demo::DEFAULT_LISTEN))
+        .map_err(|err| format!("--demo.listen-address {err}"))?;
+    let (config, demo) = demo::start(listen).await?;
     tracing::info!(endpoint = %demo.endpoint(), "demo: serving the built-in CodeArts simulator");
     Ok((config, demo))
 }
 
 #[cfg(not(feature = "demo"))]
-async fn start_demo() -> Result<(codearts_repo_exporter::config::Config, ()), String> {
+async fn start_demo(
+    _listen: Option<&str>,
+) -> Result<(codearts_repo_exporter::config::Config, ()), String> {
     Err("this build has no simulator (built without the `demo` feature)".to_owned())
 }
 

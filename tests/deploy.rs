@@ -1265,10 +1265,12 @@ fn systemd_config_reads_the_iam_password_from_the_credentials_directory() {
     assert!(unit
         .lines()
         .any(|l| l == "LoadCredential=iam-password:/etc/codearts-repo-exporter/iam-password"));
-    // The config check before start stays a commented suggestion until its flags settle.
+    // The config is checked before each start, without the credential files (which
+    // LoadCredential= already requires) and with the same extra flags as the start.
     assert!(
-        !unit.lines().any(|l| l.starts_with("ExecStartPre=")),
-        "ExecStartPre= stays commented"
+        unit.lines().any(|l| l
+            == "ExecStartPre=/usr/local/bin/codearts-repo-exporter --config.check-syntax-only $CODEARTS_EXPORTER_ARGS"),
+        "ExecStartPre= runs the syntax-only check"
     );
     assert!(unit
         .lines()

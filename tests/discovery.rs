@@ -396,3 +396,26 @@ async fn landing_page_shows_repositories_not_yet_asked_as_pending() {
         "{after}"
     );
 }
+
+#[tokio::test]
+async fn landing_summary_counts_static_and_discovered_repositories_like_its_table() {
+    let server = MockServer::start().await;
+    mount_listing(&server, false, entries(1..=5)).await;
+    mount_statuses(&server).await;
+    // Repository 1 is listed statically and discovered: it counts once, as static.
+    let statics = "  - id: 1\n    name: pinned\n  - id: 99\n";
+    let app = app(&discovery_yaml(&server.uri(), statics, ""));
+    app.refresh_discovery().await;
+    let landing = request(&app, "GET", "/", None).await.body;
+    assert!(
+        landing.contains(" repositories=6 static=2 discovered=4 "),
+        "{landing}"
+    );
+    assert!(landing.contains("<h2>Repositories (6)</h2>"), "{landing}");
+    // --config.check and the start-up log know only the static list.
+    assert!(
+        app.summary().contains(" repositories=2 "),
+        "{}",
+        app.summary()
+    );
+}

@@ -106,3 +106,55 @@ async fn config_check_prints_a_summary_and_bad_configs_exit_2_naming_the_key() {
     let missing = run(&dir.path().join("nope.yml"));
     assert_eq!(missing.status.code(), Some(2));
 }
+
+/// `--demo.listen-address` pins the simulator's port; the landing page's summary counts what
+/// its table lists (static and discovered), and the simulator takes the documented credentials.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_simulator_listens_where_asked_and_the_landing_page_counts_every_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, sim_port) = (procs::free_port(), procs::free_port());
+    let sim_listen = format!("127.0.0.1:{sim_port}");
+    let _exporter = spawn_exporter(
+        &["--demo", "--demo.listen-address", &sim_listen],
+        port,
+        dir.path(),
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let sim = format!("http://{sim_listen}");
+    let stats = client.get(format!("{sim}/-/stats")).send().await.unwrap();
+    assert!(
+        stats.status().is_success(),
+        "the simulator is on {sim_listen}"
+    );
+    // The credentials the README and --help give: the static token works there, another not.
+    let status_with = |token: &'static str| {
+        let request = client
+            .get(format!(
+                "{sim}/v4/repositories/2111915000/repository/statistics-status"
+            ))
+            .header("X-Auth-Token", token)
+            .send();
+        async move { request.await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status_with("demo-token").await, 200);
+    assert_eq!(status_with("not-the-demo-token").await, 401);
+
+    let landing = client
+        .get(format!("http://127.0.0.1:{port}/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let rows = landing.matches("<tr><td>").count();
+    assert!(rows > 6, "discovered repositories are listed: {rows}");
+    assert!(
+        landing.contains(&format!(
+            " repositories={rows} static=6 discovered={} ",
+            rows - 6
+        )),
+        "the summary counts the {rows} rows: {landing}"
+    );
+}

@@ -8,7 +8,7 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use web_fixtures::{exporter_config, Pki};
+use web_fixtures::{exporter_config, https_client, Pki};
 
 const EXPORTER: &str = env!("CARGO_BIN_EXE_codearts-repo-exporter");
 
@@ -165,5 +165,84 @@ fn a_broken_web_config_exits_2_naming_the_key() {
             && stderr.contains("missing.pem")
             && stderr.trim().lines().count() == 1,
         "{stderr}"
+    );
+}
+
+/// A web config as node_exporter's users write it, with every section of exporter-toolkit's
+/// format, starts the exporter (it used to stop it with exit 2 at `http_server_config`), which
+/// then serves HTTPS with the configured headers and says that it serves HTTP/1.1 only.
+#[tokio::test]
+async fn a_node_exporter_web_config_with_every_section_starts_the_exporter() {
+    let pki = Pki::new();
+    pki.install_server_cert(&pki.server_cert("exporter", 1));
+    let hash = bcrypt::hash("scrape-secret", 4).expect("bcrypt");
+    std::fs::write(
+        pki.path("web.yml"),
+        format!(
+            "tls_server_config:
+  cert_file: server.pem
+  key_file: server-key.pem
+  min_version: TLS12
+  cipher_suites:
+    - TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+    - TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+  prefer_server_cipher_suites: true
+  curve_preferences: [X25519, CurveP256]
+http_server_config:
+  http2: true
+  headers:
+    X-Content-Type-Options: nosniff
+    Strict-Transport-Security: max-age=31536000
+rate_limit:
+  interval: 100ms
+  burst: 20
+basic_auth_users:
+  prometheus: '{hash}'
+auth_excluded_paths: [/readyz]
+"
+        ),
+    )
+    .unwrap();
+    std::fs::write(pki.path("exporter.yml"), exporter_config("")).unwrap();
+    let log = pki.path("exporter.log");
+    let port = free_port();
+    let mut exporter = Running(
+        Command::new(EXPORTER)
+            .arg("--config.file")
+            .arg(pki.path("exporter.yml"))
+            .arg("--web.config.file")
+            .arg(pki.path("web.yml"))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start the exporter"),
+    );
+    wait_for_port(port, &mut exporter);
+
+    let client = https_client(&pki, None);
+    let metrics = client
+        .get(format!("https://127.0.0.1:{port}/metrics"))
+        .basic_auth("prometheus", Some("scrape-secret"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), reqwest::StatusCode::OK);
+    assert_eq!(metrics.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(
+        metrics.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
+    let readyz = client
+        .get(format!("https://127.0.0.1:{port}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(readyz.status(), reqwest::StatusCode::UNAUTHORIZED);
+
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.contains("http_server_config.http2: true is accepted, but only HTTP/1.1 is served"),
+        "{logged}"
     );
 }

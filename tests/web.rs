@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+use tokio_rustls::rustls::{self, CipherSuite, NamedGroup};
 
 use codearts_repo_exporter::app::App;
 use codearts_repo_exporter::config::Config;
@@ -280,10 +283,10 @@ fn unknown_keys_in_the_web_config_are_named() {
     let pki = Pki::new();
     let path = web_config(
         &pki,
-        &format!("{TLS_ONLY}  prefer_server_cipher_suites: true\n"),
+        &format!("{TLS_ONLY}  prefer_server_ciphersuites: true\n"),
     );
     let err = WebConfig::load(&path).unwrap_err().to_string();
-    assert!(err.contains("prefer_server_cipher_suites"), "{err}");
+    assert!(err.contains("prefer_server_ciphersuites"), "{err}");
     assert!(err.starts_with("tls_server_config"), "{err}");
 
     let path = web_config(&pki, "basic_auth_user:\n  a: b\n");
@@ -321,6 +324,282 @@ fn a_key_that_does_not_match_the_certificate_is_refused() {
     assert!(
         err.starts_with("tls_server_config.key_file: ") && err.contains("does not belong"),
         "{err}"
+    );
+}
+
+// --- the other exporter-toolkit keys ----------------------------------------------------
+
+/// What a rustls client negotiated with the server, or why the handshake failed.
+#[derive(Debug)]
+struct Negotiated {
+    suite: CipherSuite,
+    group: Option<NamedGroup>,
+    alpn: Option<Vec<u8>>,
+}
+
+/// A TLS handshake offering only `suites` and `groups` (in that order of preference; empty:
+/// rustls' own) over `versions`, with ALPN `h2` then `http/1.1`.
+async fn handshake(
+    server: &Server,
+    pki: &Pki,
+    suites: &[CipherSuite],
+    groups: &[NamedGroup],
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Result<Negotiated, String> {
+    let mut provider = rustls::crypto::ring::default_provider();
+    if !suites.is_empty() {
+        provider
+            .cipher_suites
+            .retain(|s| suites.contains(&s.suite()));
+        provider
+            .cipher_suites
+            .sort_by_key(|s| suites.iter().position(|x| *x == s.suite()));
+    }
+    if !groups.is_empty() {
+        provider.kx_groups.retain(|g| groups.contains(&g.name()));
+        provider
+            .kx_groups
+            .sort_by_key(|g| groups.iter().position(|x| *x == g.name()));
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(pki.ca_pem().as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let tcp = TcpStream::connect(server.addr).await.unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .map_err(|err| err.to_string())?;
+    let (_, connection) = tls.get_ref();
+    Ok(Negotiated {
+        suite: connection.negotiated_cipher_suite().unwrap().suite(),
+        group: connection.negotiated_key_exchange_group().map(|g| g.name()),
+        alpn: connection.alpn_protocol().map(<[u8]>::to_vec),
+    })
+}
+
+const TLS12: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS12];
+const TLS13: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13];
+const AES128: CipherSuite = CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256;
+const AES256: CipherSuite = CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384;
+const CHACHA: CipherSuite = CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256;
+
+#[tokio::test]
+async fn cipher_suites_limit_tls12_and_the_servers_order_wins_unless_told_otherwise() {
+    let pki = Pki::new();
+    pki.install_server_cert(&pki.server_cert("first", 1));
+    let suites = "  cipher_suites:\n    - TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256\n    - TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256\n";
+    let server = start("", Some(&web_config(&pki, &format!("{TLS_ONLY}{suites}")))).await;
+
+    let refused = handshake(&server, &pki, &[AES256], &[], TLS12).await;
+    assert!(refused.is_err(), "a suite not listed: {refused:?}");
+    // The client prefers ChaCha; the server's list (AES first) wins, the toolkit's default.
+    let chosen = handshake(&server, &pki, &[CHACHA, AES128], &[], TLS12)
+        .await
+        .unwrap();
+    assert_eq!(chosen.suite, AES128);
+    // TLS 1.3 is not governed by cipher_suites, as in Go.
+    assert!(handshake(&server, &pki, &[], &[], TLS13).await.is_ok());
+
+    let server = start(
+        "",
+        Some(&web_config(
+            &pki,
+            &format!("{TLS_ONLY}{suites}  prefer_server_cipher_suites: false\n"),
+        )),
+    )
+    .await;
+    let chosen = handshake(&server, &pki, &[CHACHA, AES128], &[], TLS12)
+        .await
+        .unwrap();
+    assert_eq!(chosen.suite, CHACHA, "the client's order wins");
+}
+
+#[tokio::test]
+async fn curve_preferences_limit_the_key_exchange() {
+    let pki = Pki::new();
+    pki.install_server_cert(&pki.server_cert("first", 1));
+    let yaml = format!("{TLS_ONLY}  curve_preferences: [CurveP384]\n");
+    let server = start("", Some(&web_config(&pki, &yaml))).await;
+    let refused = handshake(&server, &pki, &[], &[NamedGroup::X25519], TLS13).await;
+    assert!(refused.is_err(), "a group not listed: {refused:?}");
+    let chosen = handshake(
+        &server,
+        &pki,
+        &[],
+        &[NamedGroup::X25519, NamedGroup::secp384r1],
+        TLS13,
+    )
+    .await
+    .unwrap();
+    assert_eq!(chosen.group, Some(NamedGroup::secp384r1));
+}
+
+#[tokio::test]
+async fn http2_either_way_is_accepted_and_http11_is_negotiated() {
+    let pki = Pki::new();
+    pki.install_server_cert(&pki.server_cert("first", 1));
+    for http2 in ["false", "true"] {
+        let yaml = format!("{TLS_ONLY}http_server_config:\n  http2: {http2}\n");
+        let server = start("", Some(&web_config(&pki, &yaml))).await;
+        let negotiated = handshake(&server, &pki, &[], &[], TLS13).await.unwrap();
+        assert_eq!(
+            negotiated.alpn.as_deref(),
+            Some(&b"http/1.1"[..]),
+            "http2: {http2}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn inline_certificate_and_key_serve_https_and_the_key_is_never_shown() {
+    let pki = Pki::new();
+    let issued = pki.server_cert("inline", 1);
+    let quote = |text: &str| serde_json::Value::from(text).to_string();
+    let yaml = format!(
+        "tls_server_config:\n  cert: {}\n  key: {}\n",
+        quote(&issued.cert_pem),
+        quote(&issued.key_pem)
+    );
+    let path = web_config(&pki, &yaml);
+    let server = start("", Some(&path)).await;
+    let answer = https_client(&pki, None)
+        .get(server.url("https", "/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert_eq!(peer_certificate(&answer), issued.der);
+
+    // A key of another certificate: refused naming the key, without showing it.
+    let other = pki.server_cert("other", 2);
+    std::fs::write(
+        &path,
+        format!(
+            "tls_server_config:\n  cert: {}\n  key: {}\n",
+            quote(&issued.cert_pem),
+            quote(&other.key_pem)
+        ),
+    )
+    .unwrap();
+    let err = WebConfig::load(&path).unwrap_err().to_string();
+    assert!(
+        err.starts_with("tls_server_config.key: inline PEM does not belong"),
+        "{err}"
+    );
+    let key_body = other.key_pem.lines().nth(1).unwrap();
+    assert!(!err.contains(key_body), "{err}");
+    let web = WebConfig::load(&web_config(&pki, &yaml)).unwrap();
+    let shown = format!("{web:?} {}", web.summary());
+    assert!(
+        !shown.contains(issued.key_pem.lines().nth(1).unwrap()),
+        "{shown}"
+    );
+}
+
+#[tokio::test]
+async fn client_allowed_sans_accept_only_certificates_naming_one() {
+    let pki = Pki::new();
+    pki.install_server_cert(&pki.server_cert("first", 1));
+    let yaml = format!(
+        "{TLS_ONLY}  client_ca_file: ca.pem\n  client_auth_type: RequireAndVerifyClientCert\n  client_allowed_sans: [prometheus.example, 10.0.0.7]\n"
+    );
+    let server = start("", Some(&web_config(&pki, &yaml))).await;
+    let get = |identity: &web_fixtures::Issued| {
+        https_client(&pki, Some(identity))
+            .get(server.url("https", "/healthz"))
+            .send()
+    };
+    for allowed in [
+        pki.client_cert_with_sans("prometheus", &["prometheus.example"]),
+        pki.client_cert_with_sans("by-ip", &["10.0.0.7"]),
+    ] {
+        assert_eq!(get(&allowed).await.unwrap().status(), StatusCode::OK);
+    }
+    for refused in [
+        pki.client_cert_with_sans("intruder", &["intruder.example"]),
+        // A wildcard is compared as written, as in exporter-toolkit.
+        pki.client_cert_with_sans("wildcard", &["*.example"]),
+        pki.client_cert("no-sans"),
+    ] {
+        let result = get(&refused).await;
+        assert!(result.is_err(), "{result:?}");
+    }
+}
+
+#[tokio::test]
+async fn headers_go_on_every_answer_401_and_healthz_included() {
+    let pki = Pki::new();
+    let yaml = format!(
+        "http_server_config:\n  headers:\n    X-Frame-Options: deny\n    Content-Security-Policy: \"default-src 'self'\"\n{}",
+        users_yaml("prometheus", "s3cret")
+    );
+    let server = start("", Some(&web_config(&pki, &yaml))).await;
+    for (path, status) in [
+        ("/metrics", StatusCode::UNAUTHORIZED),
+        ("/healthz", StatusCode::OK),
+    ] {
+        let answer = plain_client()
+            .get(server.url("http", path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), status, "{path}");
+        assert_eq!(answer.headers()["x-frame-options"], "deny", "{path}");
+        assert_eq!(
+            answer.headers()["content-security-policy"],
+            "default-src 'self'",
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn rate_limit_answers_429_beyond_the_burst_but_never_to_healthz() {
+    let pki = Pki::new();
+    let server = start(
+        "",
+        Some(&web_config(
+            &pki,
+            "rate_limit:\n  interval: 1h\n  burst: 2\n",
+        )),
+    )
+    .await;
+    let status = |path: &'static str| {
+        let request = plain_client().get(server.url("http", path)).send();
+        async move { request.await.unwrap().status() }
+    };
+    assert_eq!(status("/").await, StatusCode::OK);
+    assert_eq!(status("/").await, StatusCode::OK);
+    assert_eq!(status("/").await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(status("/metrics").await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(status("/healthz").await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn auth_excluded_paths_are_answered_without_credentials() {
+    let pki = Pki::new();
+    let yaml = format!(
+        "{}auth_excluded_paths: [/metrics]\n",
+        users_yaml("prometheus", "s3cret")
+    );
+    let server = start("", Some(&web_config(&pki, &yaml))).await;
+    let status = |path: &'static str| {
+        let request = plain_client().get(server.url("http", path)).send();
+        async move { request.await.unwrap().status() }
+    };
+    assert_eq!(status("/metrics").await, StatusCode::OK);
+    assert_eq!(status("/").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        status("/metrics/").await,
+        StatusCode::UNAUTHORIZED,
+        "exact match only"
     );
 }
 

@@ -113,6 +113,7 @@ impl App {
         // The config's parse is garbage by now; at 10,000 repositories it is a third of the
         // idle memory unless given back.
         crate::heap::release_free_memory();
+        crate::logging::set_config_level(generation.config.log.level);
         metrics.observe_reload(true, now_unix());
         Ok(Arc::new(Self {
             registry,
@@ -213,7 +214,9 @@ impl App {
             }
         });
         Landing {
-            summary: generation.config.summary(),
+            summary: generation
+                .config
+                .summary_watching(generation.plan.statics, generation.plan.discovered),
             credential_expiry: generation
                 .auth
                 .expiry()
@@ -323,6 +326,7 @@ impl App {
         crate::heap::release_free_memory();
         match result {
             Ok(generation) => {
+                crate::logging::set_config_level(generation.config.log.level);
                 tracing::info!(summary = %generation.config.summary(), "configuration reloaded");
                 self.current.store(Arc::new(generation));
                 self.metrics.observe_reload(true, now_unix());

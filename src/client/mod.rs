@@ -30,6 +30,23 @@ pub struct Fetched<T> {
     pub http_status: u16,
     /// Time from the first attempt to the final answer, retries included.
     pub duration: Duration,
+    /// The gateway's `error_code` of a failed answer (bounded), for the log line of a change of
+    /// state; `None` on success or when the body had none.
+    pub error_code: Option<String>,
+    /// The `X-Request-Id` of a failed answer (bounded), which Huawei support asks for; `None` on
+    /// success or when no answer came.
+    pub request_id: Option<String>,
+}
+
+/// The longest `error_code` and request id kept: both are short identifiers, but they come
+/// from outside and end up in logs.
+const MAX_ID_LEN: usize = 128;
+
+fn bounded_id(text: Option<String>) -> Option<String> {
+    text.map(|mut text| {
+        text.truncate(text.floor_char_boundary(MAX_ID_LEN));
+        text
+    })
 }
 
 /// Retry pacing. Full jitter spreads retries of many repositories apart; throttling waits at
@@ -124,8 +141,8 @@ impl CodeArtsClient {
         let answer = self
             .get_with_retries(endpoint, &url, deadline, retry_until, parse)
             .await;
-        let (result, http_status) = match answer {
-            Ok((value, http_status)) => (Ok(value), http_status),
+        let (result, http_status, error_code, request_id) = match answer {
+            Ok((value, http_status)) => (Ok(value), http_status, None, None),
             Err(report) => {
                 tracing::debug!(
                     repository_id = %id,
@@ -137,13 +154,20 @@ impl CodeArtsClient {
                     request_id = report.request_id.as_deref().unwrap_or(""),
                     "request failed"
                 );
-                (Err(report.class), report.http_status)
+                (
+                    Err(report.class),
+                    report.http_status,
+                    bounded_id(report.error.error_code),
+                    bounded_id(report.request_id),
+                )
             }
         };
         Fetched {
             result,
             http_status,
             duration: started.elapsed(),
+            error_code,
+            request_id,
         }
     }
 
@@ -358,6 +382,18 @@ pub fn backoff(attempt: u32, class: ErrorClass, retry_after: Option<Duration>) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identifiers_from_the_answer_are_bounded() {
+        assert_eq!(
+            bounded_id(Some("APIG.0308".to_owned())).as_deref(),
+            Some("APIG.0308")
+        );
+        let long = "é".repeat(100);
+        let cut = bounded_id(Some(long)).unwrap();
+        assert!(cut.len() <= MAX_ID_LEN && cut.chars().all(|c| c == 'é'));
+        assert_eq!(bounded_id(None), None);
+    }
 
     #[test]
     fn retry_after_wins_over_backoff() {

@@ -8,6 +8,7 @@
 
 pub mod deadline;
 pub mod discovery;
+mod health;
 mod metrics;
 mod result;
 
@@ -23,6 +24,7 @@ use crate::client::{CodeArtsClient, Fetched, LastPushEvent, StatisticsStatus};
 use crate::config::{Config, LastPushConfig, Repository, RepositoryId, ScrapeConfig};
 use crate::upstream::{parse_time, ErrorClass};
 pub use discovery::DiscoveryState;
+use health::Health;
 pub use metrics::CollectMetrics;
 pub use result::{LastPush, RepositoryResult, Snapshot};
 
@@ -32,6 +34,9 @@ pub struct Plan {
     pub client: Arc<CodeArtsClient>,
     pub repositories: Arc<[Repository]>,
     pub scrape: ScrapeConfig,
+    /// How many of `repositories` come from the config, and how many only from discovery.
+    pub statics: usize,
+    pub discovered: usize,
     /// `None` unless last pushes are asked for too.
     pub last_push: Option<LastPushConfig>,
 }
@@ -65,18 +70,22 @@ struct RepositoryState {
     push: Option<PushOutcome>,
     /// The last unusable time we logged, so it is logged once, not every scrape.
     logged_bad_time: Option<String>,
+    /// The state of the last answer, so that only a change of it is logged.
+    health: Health,
 }
 
 /// One request of a fan-out.
 #[derive(Debug, Clone, Copy)]
 enum Ask {
-    Status(RepositoryId),
-    LastPush(RepositoryId),
+    /// The status of the plan's repository at this index.
+    Status(usize),
+    /// The last push of the plan's repository at this index.
+    LastPush(usize),
 }
 
 /// What one request of a fan-out brought back.
-enum Answer {
-    Status(RepositoryId, Fetched<StatisticsStatus>),
+enum Answer<'a> {
+    Status(&'a Repository, Fetched<StatisticsStatus>),
     LastPush(RepositoryId, Fetched<LastPushEvent>),
 }
 
@@ -124,6 +133,8 @@ impl Collector {
             client,
             repositories: repositories.into(),
             scrape: config.scrape.clone(),
+            statics,
+            discovered: found,
             last_push: config.last_push,
         })
     }
@@ -252,11 +263,14 @@ impl Collector {
         let requests = futures::stream::iter(asks)
             .map(|ask| async move {
                 match ask {
-                    Ask::Status(id) => Answer::Status(
-                        id,
-                        client.statistics_status(id, deadline, retry_until).await,
-                    ),
-                    Ask::LastPush(id) => {
+                    Ask::Status(index) => {
+                        let repository = &plan.repositories[index];
+                        let id = repository.id;
+                        let fetched = client.statistics_status(id, deadline, retry_until).await;
+                        Answer::Status(repository, fetched)
+                    }
+                    Ask::LastPush(index) => {
+                        let id = plan.repositories[index].id;
                         Answer::LastPush(id, client.last_push(id, deadline, retry_until).await)
                     }
                 }
@@ -264,7 +278,7 @@ impl Collector {
             .buffer_unordered(plan.scrape.concurrency.get())
             .for_each(|answer| {
                 match answer {
-                    Answer::Status(id, fetched) => self.record(id, round, fetched),
+                    Answer::Status(repository, fetched) => self.record(repository, round, fetched),
                     Answer::LastPush(id, fetched) => self.record_push(id, fetched),
                 }
                 futures::future::ready(())
@@ -274,16 +288,16 @@ impl Collector {
     }
 
     /// The repositories to ask for their status, and (with `last_push` on) for their last push,
-    /// each stalest first. Drops state of repositories no longer in the plan; skips statuses
-    /// whose last success is younger than `scrape.min_interval` and last pushes fetched within
-    /// `last_push.min_interval`.
-    fn order(&self, plan: &Plan) -> (Vec<RepositoryId>, Vec<RepositoryId>) {
+    /// as indices into the plan, each stalest first. Drops state of repositories no longer in the
+    /// plan; skips statuses whose last success is younger than `scrape.min_interval` and last
+    /// pushes fetched within `last_push.min_interval`.
+    fn order(&self, plan: &Plan) -> (Vec<usize>, Vec<usize>) {
         let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
         let wanted: HashSet<RepositoryId> = plan.repositories.iter().map(|r| r.id).collect();
         store.retain(|id, _| wanted.contains(id));
         let min_interval = plan.scrape.min_interval;
-        let mut statuses: Vec<(Option<Instant>, usize, RepositoryId)> = Vec::new();
-        let mut pushes: Vec<(Option<Instant>, usize, RepositoryId)> = Vec::new();
+        let mut statuses: Vec<(Option<Instant>, usize)> = Vec::new();
+        let mut pushes: Vec<(Option<Instant>, usize)> = Vec::new();
         let mut hits = 0u64;
         for (index, repository) in plan.repositories.iter().enumerate() {
             let state = store.get(&repository.id);
@@ -291,28 +305,30 @@ impl Collector {
                 hits += 1;
             } else {
                 let last = state.and_then(|s| s.last.as_ref());
-                statuses.push((last.map(|o| o.finished), index, repository.id));
+                statuses.push((last.map(|o| o.finished), index));
             }
             if let Some(config) = &plan.last_push {
                 let push = state.and_then(|s| s.push.as_ref());
                 if !push
                     .is_some_and(|p| p.result.is_ok() && p.finished.elapsed() < config.min_interval)
                 {
-                    pushes.push((push.map(|p| p.finished), index, repository.id));
+                    pushes.push((push.map(|p| p.finished), index));
                 }
             }
         }
         drop(store);
         self.metrics.count_cache_hits(hits);
         // Never-asked first, then oldest answer first; ties keep the configured order.
-        let stalest_first = |mut order: Vec<(Option<Instant>, usize, RepositoryId)>| {
-            order.sort_unstable_by_key(|(finished, index, _)| (*finished, *index));
-            order.into_iter().map(|(_, _, id)| id).collect()
+        let stalest_first = |mut order: Vec<(Option<Instant>, usize)>| {
+            order.sort_unstable();
+            order.into_iter().map(|(_, index)| index).collect()
         };
         (stalest_first(statuses), stalest_first(pushes))
     }
 
-    fn record(&self, id: RepositoryId, round: u64, fetched: Fetched<StatisticsStatus>) {
+    fn record(&self, repository: &Repository, round: u64, fetched: Fetched<StatisticsStatus>) {
+        let id = repository.id;
+        let health = Health::of(fetched.result.as_ref().map(|_| ()).map_err(|class| *class));
         // Moved, not cloned: at 10,000 repositories a second copy of every answer is megabytes.
         let status = fetched.result.map(Arc::new);
         let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
@@ -322,6 +338,8 @@ impl Collector {
             state.last_success = Some((SystemTime::now(), now));
             log_unparseable_time(id, status, &mut state.logged_bad_time);
         }
+        let change = health::change(state.health, health);
+        state.health = health;
         state.last = Some(Outcome {
             round,
             status,
@@ -329,6 +347,15 @@ impl Collector {
             duration: fetched.duration,
             finished: now,
         });
+        drop(store);
+        if let Some(change) = change {
+            let details = health::Details {
+                http_status: fetched.http_status,
+                error_code: fetched.error_code.as_deref(),
+                request_id: fetched.request_id.as_deref(),
+            };
+            health::log(repository, change, &details);
+        }
     }
 
     fn record_push(&self, id: RepositoryId, fetched: Fetched<LastPushEvent>) {

@@ -3,12 +3,14 @@
 //!
 //! Every error names the key it is about (`scrape.concurrency: must be at least 1`), so an
 //! operator can fix the file without reading code. This module reads the files the config
-//! points at only to check that they exist; reading secrets is the job of [`crate::auth`].
+//! points at only to check that they exist (relative paths are relative to the config file);
+//! reading secrets is the job of [`crate::auth`].
 
 mod error;
 mod expand;
 mod lenient;
 mod load;
+mod paths;
 mod raw;
 pub mod region;
 mod secret;
@@ -16,5 +18,8 @@ mod types;
 mod validate;
 
 pub use error::ConfigError;
+pub use expand::UnsetVariable;
+pub use load::{CheckMode, Unchecked};
+pub use paths::FileKey;
 pub use secret::Secret;
 pub use types::*;

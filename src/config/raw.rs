@@ -27,6 +27,14 @@ pub struct RawConfig {
     pub shard: Option<RawShard>,
     #[serde(default)]
     pub server: RawServer,
+    #[serde(default)]
+    pub log: RawLog,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    pub level: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -11,6 +11,7 @@ use regex::Regex;
 use url::Url;
 
 use super::secret::Secret;
+use crate::logging::Level;
 
 /// A CodeArts Repo repository id: 1..=2147483647 (docs/upstream-api.md, "Statistics status").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -82,6 +83,14 @@ pub struct Config {
     pub scrape: ScrapeConfig,
     pub shard: Shard,
     pub server: ServerConfig,
+    pub log: LogConfig,
+}
+
+/// The `log:` section.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogConfig {
+    /// Overrides `--log.level` while set; `None` means the flag's level.
+    pub level: Option<Level>,
 }
 
 #[derive(Debug, Clone)]
@@ -304,8 +313,26 @@ impl Shard {
 }
 
 impl Config {
-    /// One line for `--config.check` and the start-up log.
+    /// One line for `--config.check` and the start-up log: `repositories=` counts the static
+    /// list (discovery has not run yet).
     pub fn summary(&self) -> String {
+        self.summary_of(&self.repositories.len().to_string())
+    }
+
+    /// One line for the landing page, counting the repositories watched now (after the shard
+    /// cut): `repositories=46 static=6 discovered=40` with discovery, `repositories=6` without.
+    pub fn summary_watching(&self, statics: usize, discovered: usize) -> String {
+        let repositories = match self.discovery {
+            Some(_) => format!(
+                "{} static={statics} discovered={discovered}",
+                statics + discovered
+            ),
+            None => statics.to_string(),
+        };
+        self.summary_of(&repositories)
+    }
+
+    fn summary_of(&self, repositories: &str) -> String {
         let discovery = match &self.discovery {
             Some(d) => format!("every {}", humantime::format_duration(d.interval)),
             None => "off".to_owned(),
@@ -323,7 +350,7 @@ impl Config {
              request_timeout={} min_interval={} rate_limit={} retries={} shard={}/{}",
             self.codearts.endpoint,
             self.codearts.auth.mode(),
-            self.repositories.len(),
+            repositories,
             discovery,
             last_push,
             self.scrape.concurrency,

@@ -1,5 +1,6 @@
 //! From the config as written ([`super::raw`]) to the typed [`Config`]: defaults, ranges,
-//! exactly-one-of choices and file checks, each error naming its key.
+//! exactly-one-of choices, each error naming its key. Whether the files the config names exist
+//! is [`super::paths`]' to check.
 
 use std::collections::HashSet;
 use std::num::NonZeroUsize;
@@ -15,6 +16,7 @@ use super::raw::{self, RawAkSk, RawAuth, RawConfig, RawEcsAgency, RawIam};
 use super::region;
 use super::secret::Secret;
 use super::types::*;
+use crate::logging::Level;
 
 pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     let codearts = raw.codearts.ok_or_else(|| {
@@ -56,7 +58,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         ca_file: codearts
             .tls
             .ca_file
-            .map(|path| existing_file("codearts.tls.ca_file", &path))
+            .map(|path| file_path("codearts.tls.ca_file", &path))
             .transpose()?,
         insecure_skip_verify: codearts.tls.insecure_skip_verify.unwrap_or(false),
     };
@@ -77,6 +79,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         None => Shard::default(),
     };
     let server = validate_server(raw.server)?;
+    let log = validate_log(raw.log)?;
     Ok(Config {
         codearts: CodeArtsConfig {
             endpoint,
@@ -93,7 +96,24 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         scrape,
         shard,
         server,
+        log,
     })
+}
+
+fn validate_log(raw: raw::RawLog) -> Result<LogConfig, ConfigError> {
+    let level = match raw.level {
+        None => None,
+        Some(text) => Some(Level::parse(text.trim()).ok_or_else(|| {
+            ConfigError::invalid(
+                "log.level",
+                format!(
+                    "unknown level {text:?}; expected one of {}",
+                    Level::NAMES.join(", ")
+                ),
+            )
+        })?),
+    };
+    Ok(LogConfig { level })
 }
 
 fn parse_http_url(key: &str, text: &str) -> Result<Url, ConfigError> {
@@ -114,22 +134,13 @@ fn parse_http_url(key: &str, text: &str) -> Result<Url, ConfigError> {
     Ok(url)
 }
 
-fn existing_file(key: &str, path: &str) -> Result<PathBuf, ConfigError> {
+/// The path of a path key, already resolved ([`super::paths`]); whether the file exists is
+/// checked there too, after validation (and not at all by a syntax-only check).
+fn file_path(key: &str, path: &str) -> Result<PathBuf, ConfigError> {
     if path.trim().is_empty() {
         return Err(ConfigError::invalid(key, "empty path"));
     }
-    let path = PathBuf::from(path);
-    match std::fs::metadata(&path) {
-        Ok(meta) if meta.is_file() => Ok(path),
-        Ok(_) => Err(ConfigError::invalid(
-            key,
-            format!("{} is not a regular file", path.display()),
-        )),
-        Err(err) => Err(ConfigError::invalid(
-            key,
-            format!("cannot read {}: {err}", path.display()),
-        )),
-    }
+    Ok(PathBuf::from(path))
 }
 
 fn non_empty(key: &str, value: Option<String>) -> Result<String, ConfigError> {
@@ -156,7 +167,7 @@ fn secret_source(
             Err(ConfigError::invalid(inline_key, "must not be empty"))
         }
         (Some(value), None) => Ok(SecretSource::Inline(Secret::new(value))),
-        (None, Some(path)) => Ok(SecretSource::File(existing_file(file_key, &path)?)),
+        (None, Some(path)) => Ok(SecretSource::File(file_path(file_key, &path)?)),
         (None, None) => Err(ConfigError::invalid(
             file_key,
             format!("missing: set {file_key} (or {inline_key} through ${{VAR}})"),
@@ -210,7 +221,7 @@ fn validate_auth(auth: Option<RawAuth>, region: Option<&str>) -> Result<AuthConf
         return Ok(AuthConfig::Token(Secret::new(token.trim())));
     }
     if let Some(path) = auth.token_file {
-        return Ok(AuthConfig::TokenFile(existing_file(
+        return Ok(AuthConfig::TokenFile(file_path(
             "codearts.auth.token_file",
             &path,
         )?));
@@ -334,7 +345,7 @@ fn validate_aksk(aksk: RawAkSk, region: Option<&str>) -> Result<AkSkConfig, Conf
     )?;
     let security_token_file = aksk
         .security_token_file
-        .map(|path| existing_file("codearts.auth.aksk.security_token_file", &path))
+        .map(|path| file_path("codearts.auth.aksk.security_token_file", &path))
         .transpose()?;
     let project = project_id_source(
         "codearts.auth.aksk",

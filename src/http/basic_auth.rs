@@ -1,6 +1,6 @@
 //! HTTP basic auth against the `basic_auth_users` of the web config, as a middleware on every
 //! route but `/healthz` (liveness probes carry no credentials, and "the process serves" is no
-//! secret).
+//! secret) and the web config's `auth_excluded_paths`.
 //!
 //! bcrypt is slow on purpose (tens of milliseconds at cost 10), so a successful check is
 //! remembered: per user, the bcrypt hash it was made against and SHA-256(per-process random
@@ -48,7 +48,7 @@ async fn require(State(guard): State<Arc<Guard>>, request: Request, next: Next) 
         return next.run(request).await;
     }
     let loaded = guard.web.current();
-    if !loaded.requires_auth() {
+    if !loaded.requires_auth() || loaded.auth_excluded(request.uri().path()) {
         return next.run(request).await;
     }
     let accepted = match credentials(request.headers()) {

@@ -1,12 +1,14 @@
 //! The exporter's HTTP endpoints (README.md, "Endpoints"): `/`, `/metrics`, `/probe`, `/healthz`,
 //! `/readyz` and `POST /-/reload`; and how they are served: [`server`] (the accept loop and its
-//! limits), [`web_config`] (`--web.config.file`: TLS and basic auth).
+//! limits), [`web_config`] (`--web.config.file`: TLS, headers, rate limit and basic auth), applied
+//! to each request by `web_guard` and `basic_auth`.
 
 mod basic_auth;
 mod compression;
 mod landing;
 pub mod server;
 pub mod web_config;
+mod web_guard;
 
 use std::sync::Arc;
 

@@ -36,6 +36,7 @@ use tower_service::Service;
 
 use super::basic_auth;
 use super::web_config::WebConfig;
+use super::web_guard;
 use crate::config::ServerConfig;
 
 /// The largest request head (request line and headers) we read.
@@ -47,8 +48,10 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Serves `router` on `listener` until `shutdown` turns `true` and the connections have drained.
 ///
-/// With a `web` config, connections are TLS when it has `tls_server_config`, and every route
-/// but `/healthz` needs basic auth when it has `basic_auth_users`. Accept, handshake and
+/// With a `web` config, connections are TLS when it has `tls_server_config`, every route but
+/// `/healthz` (and `auth_excluded_paths`) needs basic auth when it has `basic_auth_users`, every
+/// route but `/healthz` is subject to its `rate_limit`, and every answer carries its
+/// `http_server_config.headers`. Accept, handshake and
 /// connection errors are logged, never fatal. The future owns what it needs, so it can be
 /// spawned.
 pub fn serve(
@@ -59,7 +62,9 @@ pub fn serve(
     shutdown: watch::Receiver<bool>,
 ) -> impl Future<Output = ()> + Send + 'static {
     let router = match &web {
-        Some(web) => basic_auth::protect(router, web.clone()),
+        // The guard is the outer layer: the rate limit comes before basic auth's bcrypt, and
+        // the headers go on every answer, 401 included.
+        Some(web) => web_guard::apply(basic_auth::protect(router, web.clone()), web.clone()),
         None => router,
     };
     let tls = web.filter(|web| web.tls_enabled());

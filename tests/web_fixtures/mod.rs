@@ -63,6 +63,12 @@ impl Pki {
         self.issue(common_name, 99, vec![], ExtendedKeyUsagePurpose::ClientAuth)
     }
 
+    /// A client certificate with these Subject Alternative Names (DNS names, or IP addresses).
+    pub fn client_cert_with_sans(&self, common_name: &str, sans: &[&str]) -> Issued {
+        let names = sans.iter().map(|s| s.to_string()).collect();
+        self.issue(common_name, 98, names, ExtendedKeyUsagePurpose::ClientAuth)
+    }
+
     fn issue(
         &self,
         common_name: &str,

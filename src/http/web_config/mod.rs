@@ -1,63 +1,61 @@
-//! The `--web.config.file`: TLS and basic auth in the Prometheus exporter-toolkit format
-//! (`tls_server_config`, `basic_auth_users`), loaded and validated at start, and re-read while
-//! running so that rotated certificates and changed users apply without a restart.
+//! The `--web.config.file`, in the Prometheus exporter-toolkit format: TLS, HTTP response
+//! headers, a request rate limit and basic auth ([`spec`] lists every key and what it does
+//! here), loaded and validated at start, and re-read while running so that rotated certificates
+//! and changed users apply without a restart.
 //!
-//! Re-reading: at most once per second, on a new TLS handshake or an authenticated request, the
-//! web config file and the files it names are `stat`ed (device, inode, size, mtime); when any
-//! changed, everything is re-read and validated and the result swapped in. A broken new version
-//! is logged and the last good one kept: a half-written rotation never drops the server to
-//! plain HTTP or locks everybody out. Whether TLS is on at all is fixed at start, for the same
-//! reason.
-//!
-//! Not supported (an error naming the key, like any unknown key): `http_server_config`,
-//! `rate_limit`, `cipher_suites`, `curve_preferences`, inline `cert`/`key`, TLS 1.0/1.1.
+//! Re-reading: at most once per second, on a new TLS handshake or a request, the web config file
+//! and the files it names are `stat`ed (device, inode, size, mtime); when any changed,
+//! everything is re-read and validated and the result swapped in. A broken new version is
+//! logged and the last good one kept: a half-written rotation never drops the server to plain
+//! HTTP or locks everybody out. Whether TLS is on at all is fixed at start, for the same reason.
 
+mod client_sans;
 mod error;
+mod rate_limit;
+mod spec;
 mod tls;
+mod tls_names;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
-use serde::Deserialize;
+use axum::http::{HeaderName, HeaderValue};
 use tokio_rustls::rustls::ServerConfig;
 
 pub use error::WebConfigError;
-use tls::{ClientAuth, TlsSpec, TlsVersion};
+use rate_limit::RequestLimit;
+use spec::Spec;
+use tls::TlsSpec;
 
 use crate::watched_file::{Stamp, Throttle};
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawWebConfig {
-    #[serde(default)]
-    tls_server_config: Option<RawTls>,
-    #[serde(default)]
-    basic_auth_users: Option<BTreeMap<String, String>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTls {
-    cert_file: Option<String>,
-    key_file: Option<String>,
-    client_ca_file: Option<String>,
-    client_auth_type: Option<String>,
-    min_version: Option<String>,
-    max_version: Option<String>,
-}
-
 /// A validated web config and what was built from it.
-#[derive(Debug)]
 pub(crate) struct Loaded {
     tls_spec: Option<TlsSpec>,
     /// `None` without `tls_server_config`.
     tls: Option<Arc<ServerConfig>>,
     /// User name → bcrypt hash.
     users: BTreeMap<String, String>,
+    excluded_paths: BTreeSet<String>,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    limit: Option<RequestLimit>,
     /// The files as they were just before they were read (the web config file first).
     stamps: Vec<Option<Stamp>>,
+}
+
+/// By hand: user names only, never their hashes (password equivalents for offline guessing).
+impl std::fmt::Debug for Loaded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Loaded")
+            .field("tls_spec", &self.tls_spec)
+            .field("users", &self.users.keys().collect::<Vec<_>>())
+            .field("excluded_paths", &self.excluded_paths)
+            .field("headers", &self.headers)
+            .field("limit", &self.limit)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Loaded {
@@ -75,28 +73,45 @@ impl Loaded {
         !self.users.is_empty()
     }
 
+    /// Whether `path` is answered without basic auth (`auth_excluded_paths`).
+    pub(crate) fn auth_excluded(&self, path: &str) -> bool {
+        self.excluded_paths.contains(path)
+    }
+
+    /// The `http_server_config.headers` to set on every answer.
+    pub(crate) fn headers(&self) -> &[(HeaderName, HeaderValue)] {
+        &self.headers
+    }
+
+    /// Takes a token of `rate_limit`; `true` without one.
+    pub(crate) fn admit(&self) -> bool {
+        self.limit.as_ref().is_none_or(RequestLimit::try_acquire)
+    }
+
     fn load(path: &Path) -> Result<Self, WebConfigError> {
         let web_stamp = Stamp::of(path).ok();
-        let text = std::fs::read_to_string(path).map_err(|source| WebConfigError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        let raw = parse(&text)?;
-        let tls_spec = raw
-            .tls_server_config
-            .map(|tls| validate_tls(tls, base))
-            .transpose()?;
-        let users = validate_users(raw.basic_auth_users.unwrap_or_default())?;
-        let mut stamps = vec![web_stamp];
-        if let Some(spec) = &tls_spec {
-            stamps.extend(Stamp::of_all(spec.files()));
+        let spec = read_spec(path)?;
+        if spec.http2 == Some(true) {
+            tracing::warn!(
+                path = %path.display(),
+                "http_server_config.http2: true is accepted, but only HTTP/1.1 is served: \
+                 TLS clients are offered http/1.1 (ALPN) and use it"
+            );
         }
-        let tls = tls_spec.as_ref().map(TlsSpec::build).transpose()?;
+        let mut stamps = vec![web_stamp];
+        if let Some(tls) = &spec.tls {
+            stamps.extend(Stamp::of_all(tls.files()));
+        }
+        let tls = spec.tls.as_ref().map(TlsSpec::build).transpose()?;
         Ok(Self {
-            tls_spec,
             tls,
-            users,
+            tls_spec: spec.tls,
+            users: spec.users,
+            excluded_paths: spec.excluded_paths.into_iter().collect(),
+            headers: spec.headers,
+            limit: spec
+                .rate_limit
+                .map(|(interval, burst)| RequestLimit::new(interval, burst)),
             stamps,
         })
     }
@@ -108,6 +123,15 @@ impl Loaded {
         }
         Stamp::of_all(paths)
     }
+}
+
+/// Reads and validates the web config at `path`, without the files it names.
+fn read_spec(path: &Path) -> Result<Spec, WebConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| WebConfigError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    spec::parse(&text, path.parent().unwrap_or(Path::new(".")))
 }
 
 /// The running web config; cheap to share, safe to use from every connection.
@@ -151,19 +175,30 @@ impl WebConfig {
         self.current.load().requires_auth()
     }
 
+    /// Reads and validates the web config at `path` without reading the files it names
+    /// (`--config.check-syntax-only`); returns its summary.
+    pub fn check_syntax(path: &Path) -> Result<String, WebConfigError> {
+        let spec = read_spec(path)?;
+        let limit = spec
+            .rate_limit
+            .map(|(interval, burst)| RequestLimit::new(interval, burst));
+        Ok(summary(
+            spec.tls.as_ref(),
+            spec.users.len(),
+            spec.headers.len(),
+            limit.as_ref(),
+        ))
+    }
+
     /// One line for the start-up log; names no secret.
     pub fn summary(&self) -> String {
         let loaded = self.current.load();
-        let tls = match &loaded.tls_spec {
-            Some(spec) => format!(
-                "tls=on client_auth_type={} min_version={:?} max_version={:?}",
-                spec.client_auth.as_str(),
-                spec.min_version,
-                spec.max_version
-            ),
-            None => "tls=off".to_owned(),
-        };
-        format!("{tls} basic_auth_users={}", loaded.users.len())
+        summary(
+            loaded.tls_spec.as_ref(),
+            loaded.users.len(),
+            loaded.headers.len(),
+            loaded.limit.as_ref(),
+        )
     }
 
     /// The TLS server config to use for a new handshake, after checking for rotated files.
@@ -219,104 +254,29 @@ impl WebConfig {
     }
 }
 
-fn parse(text: &str) -> Result<RawWebConfig, WebConfigError> {
-    // An empty file (or one holding only comments) means "no TLS, no auth", as in the toolkit.
-    let value: serde_yaml_ng::Value = serde_yaml_ng::from_str(text)
-        .map_err(|err| WebConfigError::invalid("web config", format!("invalid YAML: {err}")))?;
-    if value.is_null() {
-        return Ok(RawWebConfig::default());
-    }
-    serde_path_to_error::deserialize(serde_yaml_ng::Deserializer::from_str(text)).map_err(|err| {
-        let key = err.path().to_string();
-        let key = if key == "." {
-            "web config".to_owned()
-        } else {
-            key
-        };
-        WebConfigError::invalid(key, err.into_inner().to_string())
-    })
-}
-
-fn validate_tls(raw: RawTls, base: &Path) -> Result<TlsSpec, WebConfigError> {
-    let resolve = |key: &str, value: Option<String>| -> Result<PathBuf, WebConfigError> {
-        match value {
-            Some(v) if !v.trim().is_empty() => Ok(base.join(v)),
-            _ => Err(WebConfigError::invalid(
-                key,
-                "missing: a PEM file is required",
-            )),
-        }
+fn summary(
+    tls: Option<&TlsSpec>,
+    users: usize,
+    headers: usize,
+    limit: Option<&RequestLimit>,
+) -> String {
+    let mut line = match tls {
+        Some(spec) => format!(
+            "tls=on client_auth_type={} min_version={:?} max_version={:?}",
+            spec.client_auth.as_str(),
+            spec.min_version,
+            spec.max_version
+        ),
+        None => "tls=off".to_owned(),
     };
-    let cert_file = resolve("tls_server_config.cert_file", raw.cert_file)?;
-    let key_file = resolve("tls_server_config.key_file", raw.key_file)?;
-    let client_ca_file = match raw.client_ca_file {
-        Some(v) if !v.trim().is_empty() => Some(base.join(v)),
-        _ => None,
-    };
-    let client_auth = match raw.client_auth_type.as_deref() {
-        // As in the toolkit: a client CA without a policy means "require and verify".
-        None | Some("") if client_ca_file.is_some() => ClientAuth::RequireAndVerifyClientCert,
-        None => ClientAuth::NoClientCert,
-        Some(text) => ClientAuth::parse(text)?,
-    };
-    if client_auth == ClientAuth::NoClientCert && client_ca_file.is_some() {
-        return Err(WebConfigError::invalid(
-            ClientAuth::KEY,
-            "client_ca_file is set but client_auth_type is NoClientCert; set \
-             VerifyClientCertIfGiven or RequireAndVerifyClientCert, or remove client_ca_file",
-        ));
+    line.push_str(&format!(" basic_auth_users={users}"));
+    if headers > 0 {
+        line.push_str(&format!(" headers={headers}"));
     }
-    if client_auth != ClientAuth::NoClientCert && client_ca_file.is_none() {
-        return Err(WebConfigError::invalid(
-            "tls_server_config.client_ca_file",
-            format!("required when client_auth_type is {}", client_auth.as_str()),
-        ));
+    if let Some(limit) = limit {
+        line.push_str(&format!(" rate_limit=\"{}\"", limit.describe()));
     }
-    let min_version = match raw.min_version.as_deref() {
-        None | Some("") => TlsVersion::Tls12,
-        Some(text) => TlsVersion::parse("tls_server_config.min_version", text)?,
-    };
-    let max_version = match raw.max_version.as_deref() {
-        None | Some("") => TlsVersion::Tls13,
-        Some(text) => TlsVersion::parse("tls_server_config.max_version", text)?,
-    };
-    if min_version > max_version {
-        return Err(WebConfigError::invalid(
-            "tls_server_config.max_version",
-            "is lower than min_version",
-        ));
-    }
-    Ok(TlsSpec {
-        cert_file,
-        key_file,
-        client_ca_file,
-        client_auth,
-        min_version,
-        max_version,
-    })
-}
-
-fn validate_users(
-    users: BTreeMap<String, String>,
-) -> Result<BTreeMap<String, String>, WebConfigError> {
-    for (user, hash) in &users {
-        let key = format!("basic_auth_users.{user}");
-        if user.is_empty() || user.contains(':') {
-            return Err(WebConfigError::invalid(
-                key,
-                "a user name must be non-empty and cannot contain ':'",
-            ));
-        }
-        // Never echo the hash: it is a password equivalent for offline guessing.
-        hash.parse::<bcrypt::HashParts>().map_err(|_| {
-            WebConfigError::invalid(
-                key,
-                "not a bcrypt hash (expected $2a$, $2b$ or $2y$, a cost and 53 characters; \
-                 make one with `htpasswd -nbBC 10 USER PASSWORD`)",
-            )
-        })?;
-    }
-    Ok(users)
+    line
 }
 
 #[cfg(test)]
@@ -342,14 +302,42 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_named_at_any_level() {
-        let err = error_of("basic_auth_users: {}\nrate_limit:\n  interval: 1s\n");
-        assert!(err.contains("rate_limit"), "{err}");
+        let err = error_of("basic_auth_users: {}\nip_socket_config:\n  dscp: 46\n");
+        assert!(
+            err.starts_with("ip_socket_config: ")
+                && err.contains("unknown field `ip_socket_config`"),
+            "{err}"
+        );
         let err =
-            error_of("tls_server_config:\n  cert_file: a\n  key_file: b\n  cipher_suites: []\n");
-        assert!(err.contains("cipher_suites"), "{err}");
-        assert!(err.starts_with("tls_server_config"), "{err}");
-        let err = error_of("http_server_config:\n  http2: false\n");
-        assert!(err.contains("http_server_config"), "{err}");
+            error_of("tls_server_config:\n  cert_file: a\n  key_file: b\n  cipher_suite: []\n");
+        assert!(
+            err.starts_with("tls_server_config.cipher_suite: ")
+                && err.contains("unknown field `cipher_suite`"),
+            "{err}"
+        );
+        let err = error_of("http_server_config:\n  http3: false\n");
+        assert!(
+            err.starts_with("http_server_config.http3: ") && err.contains("unknown field `http3`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn debug_shows_neither_an_inline_key_nor_a_password_hash() {
+        let pki_key =
+            "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleS1ieXRlcw==\n-----END PRIVATE KEY-----\n";
+        let spec = spec::parse(
+            &format!(
+                "tls_server_config:\n  cert_file: c.pem\n  key: |\n    {}\nbasic_auth_users:\n  alice: '{}'\n",
+                pki_key.trim_end().replace('\n', "\n    "),
+                "$2y$10$X0Wk5pQvBNy0GqOxV3sRjeyhaAr5ra.5XJ4Jv6u1y1bUcbKzN4Ib6"
+            ),
+            Path::new("/etc"),
+        )
+        .unwrap();
+        let shown = format!("{spec:?}");
+        assert!(!shown.contains("c2VjcmV0"), "{shown}");
+        assert!(!shown.contains("$2y$"), "{shown}");
     }
 
     #[test]

@@ -1,0 +1,106 @@
+//! The config's `log.level` changes the level of the running exporter on reload; a bad value is
+//! refused naming the key (and the level stays); a reload without it returns to `--log.level`.
+//!
+//! One test in its own binary: it installs the process-wide subscriber, as `main` does.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use codearts_repo_exporter::logging::{self, Level};
+use common::*;
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    /// What was logged since the last call.
+    fn take(&self) -> String {
+        let mut bytes = self.0.lock().unwrap();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        bytes.clear();
+        text
+    }
+}
+
+/// A line every scrape logs at debug.
+const DEBUG_LINE: &str = "writing the per-repository text";
+
+#[tokio::test]
+async fn log_level_follows_the_config_across_reloads() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    logging::init_with_writer(Level::Info, "logfmt", move || writer.clone());
+
+    let upstream = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(status_body(
+            true,
+            0,
+            "finish",
+            "2025-06-04T16:14:29+08:00",
+        )))
+        .mount(&upstream)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yml");
+    let base = config_yaml(&upstream.uri(), &[1], "");
+    let write = |path: &Path, log: &str| std::fs::write(path, format!("{base}{log}")).unwrap();
+
+    // Started without log.level: the flag's info.
+    write(&path, "");
+    let app = app_from_file(&path);
+    scrape(&app, None).await;
+    assert!(!captured.take().contains(DEBUG_LINE));
+
+    // A reload with log.level: debug turns debug on, and says so.
+    write(&path, "log:\n  level: debug\n");
+    app.reload().await.expect("reload");
+    let logged = captured.take();
+    assert!(
+        logged.contains("log level changed") && logged.contains("log_level=debug"),
+        "{logged}"
+    );
+    scrape(&app, None).await;
+    assert!(captured.take().contains(DEBUG_LINE));
+
+    // A bad level is refused naming the key; the running level stays.
+    write(&path, "log:\n  level: loud\n");
+    let err = app.reload().await.expect_err("refused").to_string();
+    assert!(
+        err.starts_with("log.level: unknown level \"loud\""),
+        "{err}"
+    );
+    scrape(&app, None).await;
+    assert!(captured.take().contains(DEBUG_LINE));
+
+    // Without the key, back to --log.level (info).
+    write(&path, "");
+    app.reload().await.expect("reload");
+    captured.take();
+    scrape(&app, None).await;
+    assert!(!captured.take().contains(DEBUG_LINE));
+
+    // warn silences the info lines of a reload; the change itself is still logged, before it.
+    write(&path, "log:\n  level: warn\n");
+    app.reload().await.expect("reload");
+    let logged = captured.take();
+    assert!(
+        logged.contains("log level changed") && !logged.contains("configuration reloaded"),
+        "{logged}"
+    );
+}

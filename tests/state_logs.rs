@@ -1,0 +1,226 @@
+//! A repository's change of state is logged once at the default level — ok → failing at
+//! `warn`, one class → another at `warn`, failing → ok at `info` — with its id, name, class,
+//! HTTP status, the gateway's error code and request id; and never again while the state stays.
+
+mod common;
+
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use serde_json::Value;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+/// Answers each request with the next template; the last one repeats.
+struct Sequence {
+    answers: Vec<ResponseTemplate>,
+    next: AtomicUsize,
+}
+
+impl Sequence {
+    fn new(answers: Vec<ResponseTemplate>) -> Self {
+        Self {
+            answers,
+            next: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl Respond for Sequence {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        let n = self.next.fetch_add(1, Ordering::SeqCst);
+        self.answers[n.min(self.answers.len() - 1)].clone()
+    }
+}
+
+fn ok() -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(status_body(
+        true,
+        0,
+        "finish",
+        "2025-06-04T16:14:29+08:00",
+    ))
+}
+
+fn failure(status: u16, code: &str, request_id: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status)
+        .insert_header("X-Request-Id", request_id)
+        .set_body_json(serde_json::json!({"error_code": code, "error_msg": "no"}))
+}
+
+/// Every line the code under test logs, as JSON objects.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+
+    /// The state-change lines logged so far, and forget them. Fails on a line with the token.
+    fn take_changes(&self) -> Vec<Value> {
+        let text = self.text();
+        self.0.lock().unwrap().clear();
+        assert!(
+            !text.contains("test-token"),
+            "the token reached a log line: {text}"
+        );
+        text.lines()
+            .map(|line| serde_json::from_str::<Value>(line).unwrap())
+            .filter(|line| {
+                line["message"].as_str().is_some_and(|m| {
+                    m.starts_with("repository failing") || m.starts_with("repository recovered")
+                })
+            })
+            .collect()
+    }
+}
+
+/// The line about repository `id`, if any.
+fn about(lines: &[Value], id: u32) -> Vec<Value> {
+    lines
+        .iter()
+        .filter(|l| l["repository_id"].as_str() == Some(&id.to_string()))
+        .cloned()
+        .collect()
+}
+
+fn assert_line(line: &Value, level: &str, fields: &[(&str, &str)]) {
+    assert_eq!(line["level"], level, "{line}");
+    for (key, value) in fields {
+        let shown = match &line[*key] {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        assert_eq!(&shown, value, "{key} in {line}");
+    }
+}
+
+// A current-thread runtime: the fan-out task runs on this thread and sees its subscriber.
+#[tokio::test]
+async fn each_change_of_state_is_logged_once_with_the_answers_identifiers() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let upstream = MockServer::start().await;
+    // Repository 1: healthy, then not found twice, then healthy again.
+    Mock::given(method("GET"))
+        .and(path(status_path(1)))
+        .respond_with(Sequence::new(vec![
+            ok(),
+            failure(404, "CH.004404", "req-404-a"),
+            failure(404, "CH.004404", "req-404-b"),
+            ok(),
+        ]))
+        .mount(&upstream)
+        .await;
+    // Repository 2: unauthorized from the very first request, three times, then forbidden.
+    Mock::given(method("GET"))
+        .and(path(status_path(2)))
+        .respond_with(Sequence::new(vec![
+            failure(401, "DEV.00000003", "req-401-a"),
+            failure(401, "DEV.00000003", "req-401-b"),
+            failure(401, "DEV.00000003", "req-401-c"),
+            failure(403, "CH.004403", "req-403"),
+        ]))
+        .mount(&upstream)
+        .await;
+    // Repository 3: healthy throughout.
+    Mock::given(method("GET"))
+        .and(path(status_path(3)))
+        .respond_with(ok())
+        .mount(&upstream)
+        .await;
+    let app = app(&config_yaml(&upstream.uri(), &[1, 2, 3], ""));
+
+    // First scrape: a repository failing from the start logs once; healthy ones log nothing.
+    scrape(&app, None).await;
+    let lines = captured.take_changes();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_line(
+        &lines[0],
+        "WARN",
+        &[
+            ("repository_id", "2"),
+            ("repository", "group/repo-2"),
+            ("class", "unauthorized"),
+            ("previous", "none"),
+            ("http_status", "401"),
+            ("error_code", "DEV.00000003"),
+            ("request_id", "req-401-a"),
+        ],
+    );
+
+    // Second: repository 1 goes from ok to not_found; repository 2 stays as it was.
+    scrape(&app, None).await;
+    let lines = captured.take_changes();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_line(
+        &lines[0],
+        "WARN",
+        &[
+            ("repository_id", "1"),
+            ("class", "not_found"),
+            ("previous", "ok"),
+            ("http_status", "404"),
+            ("error_code", "CH.004404"),
+            ("request_id", "req-404-a"),
+        ],
+    );
+
+    // Third: nothing changed, nothing logged.
+    scrape(&app, None).await;
+    assert_eq!(captured.take_changes(), Vec::<Value>::new());
+
+    // Fourth: repository 1 recovers (info); repository 2 changes class (warn).
+    scrape(&app, None).await;
+    let lines = captured.take_changes();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let recovered = about(&lines, 1);
+    assert_line(
+        &recovered[0],
+        "INFO",
+        &[
+            ("repository_id", "1"),
+            ("repository", "group/repo-1"),
+            ("previous", "not_found"),
+            ("http_status", "200"),
+        ],
+    );
+    let forbidden = about(&lines, 2);
+    assert_line(
+        &forbidden[0],
+        "WARN",
+        &[
+            ("class", "forbidden"),
+            ("previous", "unauthorized"),
+            ("http_status", "403"),
+            ("error_code", "CH.004403"),
+            ("request_id", "req-403"),
+        ],
+    );
+    assert!(about(&lines, 3).is_empty());
+
+    // Fifth: all steady again.
+    scrape(&app, None).await;
+    assert_eq!(captured.take_changes(), Vec::<Value>::new());
+}
