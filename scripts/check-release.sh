@@ -5,8 +5,8 @@
 # - each tarball for the asked architectures is named codearts-repo-exporter-<version>.linux-<arch>
 #   (version: Cargo.toml's) and holds exactly that top directory with the binary, LICENSE,
 #   README.md, RUNBOOK.md, examples/*.yml and the dashboards, with the checkout's contents;
-# - each binary is an ELF for its architecture whose --version shows the version and this
-#   checkout's revision (an arm64 one runs under qemu-aarch64); the binary of this machine's
+# - each binary is an ELF for its architecture, needs no glibc newer than 2.34, and its
+#   --version shows the version and this checkout's revision (an arm64 one runs under qemu-aarch64); the binary of this machine's
 #   architecture also serves a --demo scrape whose build_info shows both.
 #
 #   scripts/check-release.sh [--arch amd64,arm64] DIR
@@ -83,6 +83,11 @@ for arch in "${arch_list[@]}"; do
         amd64:62 | arm64:183) ;;
         *) fail "$name/codearts-repo-exporter is not an ELF for $arch (e_machine $machine)" ;;
     esac
+
+    # README "Install" promises glibc 2.34 (Debian 12, Ubuntu 22.04, RHEL 9, openEuler 22.03).
+    newest_glibc="$(grep -ao 'GLIBC_2\.[0-9]*' "$binary" | sort -Vu | tail -n 1)"
+    [[ "$(printf '%s\n' "$newest_glibc" GLIBC_2.34 | sort -V | tail -n 1)" == GLIBC_2.34 ]] ||
+        fail "$name/codearts-repo-exporter needs $newest_glibc; the README promises glibc 2.34"
 
     run=("$binary")
     if [[ "$arch" != "$host_arch" ]]; then
