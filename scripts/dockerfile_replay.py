@@ -698,7 +698,7 @@ class Replay:
         keyword = instruction.keyword
         variables = state.variables()
         if keyword == "ARG":
-            name, value = self.arg_value(instruction, self.global_args)
+            name, value = self.arg_value(instruction, variables)
             state.args.pop(name, None)
             if value is not None:
                 state.args[name] = value

@@ -10,6 +10,7 @@ seconds, not a build.
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import subprocess
@@ -156,6 +157,18 @@ class DockerfileReading(unittest.TestCase):
         self.assertEqual([s.name for s in stages], ["unused", "one", "two", "stage-3"])
         self.assertEqual([s.name for s in replay.needed_stages(stages, stages[-1])],
                          ["one", "two", "stage-3"])
+
+    def test_stage_args_take_build_args_then_defaults_then_the_global_value(self) -> None:
+        options = argparse.Namespace(context=REPO_ROOT, platform="linux/amd64",
+                                     build_arg=["GIVEN=from-the-command-line"])
+        builder = replay.Replay(options, Path("/nonexistent"))
+        builder.global_args = {"GLOBAL": "global", "TARGETARCH": "arm64"}
+        state = replay.StageState(replay.Stage(0, "s", "rust", {}), Path("/nonexistent"),
+                                  env={"E": "env"})
+        for arg in ("DEFAULT=${E}-x", "GIVEN=default", "GLOBAL", "TARGETARCH", "UNSET"):
+            builder.apply(state, replay.parse_dockerfile(f"ARG {arg}\n")[0])
+        self.assertEqual(state.args, {"DEFAULT": "env-x", "GIVEN": "from-the-command-line",
+                                      "GLOBAL": "global", "TARGETARCH": "arm64"})
 
     def test_platform_arguments_follow_buildx(self) -> None:
         args = replay.platform_args("linux/arm64", "linux/amd64")
