@@ -74,7 +74,7 @@ revision="$(git rev-parse HEAD)"
 version="$(package_version)"
 mkdir -p target/ship
 
-timed "Dockerfile replay: .dockerignore rules and broken build contexts" \
+timed "shipping script tests: .dockerignore rules, broken build contexts, a refused arm64 target" \
     python3 -m unittest discover -s scripts -p 'test_*.py'
 
 # replay ARCH [ARG...]: replays the image build for linux/ARCH and runs its binary.
