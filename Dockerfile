@@ -31,9 +31,11 @@ ARG RUST_VERSION=1
 
 # Stage 1: the workspace's manifests and an empty stub for every target they declare, nothing
 # else. The builder compiles the dependencies against this, so the layer holding them changes
-# only when a manifest, Cargo.lock or the set of targets changes, not on every edit to a source.
-# cargo refuses a manifest whose declared targets (the [[bench]], src/bin/codearts-sim.rs, each
-# crate's lib) are missing, hence the stubs; cargo metadata names every one of them.
+# only when a manifest, Cargo.lock, build.rs or the set of targets changes, not on every edit to
+# a source. cargo refuses a manifest whose declared targets (the [[bench]],
+# src/bin/codearts-sim.rs, each crate's lib) are missing, hence the stubs; cargo metadata names
+# every one of them. build.rs stays real: it is compiled for the build machine, once for every
+# target platform, and a stub of it would only be compiled again.
 FROM --platform=$BUILDPLATFORM rust:${RUST_VERSION}-bookworm AS manifests
 WORKDIR /build
 COPY . .
@@ -41,10 +43,10 @@ RUN set -eu; \
     cargo metadata --locked --offline --no-deps --format-version 1 > /tmp/metadata.json; \
     grep -o '"src_path":"[^"]*"' /tmp/metadata.json > /tmp/src_paths; \
     cut -d '"' -f 4 /tmp/src_paths > /tmp/targets; \
-    find . -type f ! -name Cargo.toml ! -name Cargo.lock -delete; \
+    find . -type f ! -name Cargo.toml ! -name Cargo.lock ! -name build.rs -delete; \
     while read -r target; do \
         mkdir -p "$(dirname "$target")"; \
-        printf '#![allow(dead_code)]\nfn main() {}\n' > "$target"; \
+        [ -e "$target" ] || printf '#![allow(dead_code)]\nfn main() {}\n' > "$target"; \
     done < /tmp/targets; \
     find . -type d -empty -delete
 
@@ -82,6 +84,7 @@ RUN set -eu; \
 
 # Real sources. COPY keeps the files' original mtimes, which can be older than the stub build
 # above; touching them makes sure cargo rebuilds our crates instead of shipping the stub binary.
+# build.rs was real already: touching it would only rebuild it.
 COPY . .
 # The binary reports its git revision from this variable (build.rs; the context has no .git) in
 # --version and codearts_repo_exporter_build_info. Declared after the dependency layer so a new
@@ -90,7 +93,7 @@ ARG REVISION=unknown
 ENV CODEARTS_EXPORTER_REVISION=${REVISION}
 RUN set -eu; \
     target="$(cat /rust-target)"; \
-    find . -path ./target -prune -o -type f -exec touch {} +; \
+    find . -path ./target -prune -o -type f ! -name build.rs -exec touch {} +; \
     cargo build --release --locked --target "$target" --bin codearts-repo-exporter; \
     install -D -m 0755 "target/$target/release/codearts-repo-exporter" /out/codearts-repo-exporter
 
