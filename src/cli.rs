@@ -17,7 +17,8 @@ pub const DEFAULT_LISTEN: &str = ":9825";
 #[derive(Debug, Parser)]
 #[command(
     name = "codearts-repo-exporter",
-    version,
+    // build.rs always sets the revision: from the environment, from git, or "unknown".
+    version = concat!(env!("CARGO_PKG_VERSION"), " (revision: ", env!("CODEARTS_EXPORTER_REVISION"), ")"),
     about = "Prometheus exporter for Huawei Cloud CodeArts Repo repository statistics status"
 )]
 pub struct Flags {

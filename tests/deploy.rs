@@ -1333,39 +1333,104 @@ fn dockerfile_context_sources() -> Vec<String> {
     sources
 }
 
+/// The non-comment lines of `.dockerignore`.
+fn dockerignore_patterns() -> Vec<String> {
+    read(".dockerignore")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect()
+}
+
+// These read the Dockerfile; scripts/dockerfile_replay.py (run by scripts/test-all.sh) runs it.
+
 #[test]
 fn dockerfile_copies_only_paths_that_exist_and_the_context_keeps() {
     let sources = dockerfile_context_sources();
     assert!(
-        sources
-            .iter()
-            .any(|s| s == "src" || s == "src/" || s == "./src"),
-        "the sources are copied: {sources:?}"
+        !sources.is_empty(),
+        "the Dockerfile copies from the build context"
     );
-    let ignore = read(".dockerignore");
-    let patterns: Vec<&str> = ignore
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .collect();
-    let allowlist = patterns.first() == Some(&"*");
+    let patterns = dockerignore_patterns();
+    let allowlist = patterns.first().map(String::as_str) == Some("*");
     for source in sources {
         let source = source.trim_start_matches("./").trim_end_matches('/');
+        if source.is_empty() || source == "." {
+            continue; // the whole context: the next test checks what it holds
+        }
         assert!(
             root().join(source).exists(),
             "Dockerfile copies `{source}`, which does not exist"
         );
         if allowlist {
             assert!(
-                patterns.contains(&format!("!{source}").as_str()),
+                patterns.contains(&format!("!{source}")),
                 ".dockerignore excludes `{source}`: add `!{source}`"
             );
         } else {
             assert!(
-                !patterns.contains(&source),
+                !patterns.iter().any(|p| p == source),
                 ".dockerignore excludes `{source}`"
             );
         }
+    }
+}
+
+#[test]
+fn build_context_keeps_every_path_cargo_reads_to_load_the_workspace() {
+    // cargo loads every workspace member and needs every target a manifest declares (the
+    // fanout bench too) before it builds anything; build.rs bakes in the revision.
+    let patterns = dockerignore_patterns();
+    assert_eq!(
+        patterns.first().map(String::as_str),
+        Some("*"),
+        "an allowlist"
+    );
+    for path in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "build.rs",
+        "src",
+        "crates",
+        "benches",
+    ] {
+        assert!(root().join(path).exists(), "{path} exists");
+        assert!(
+            patterns.contains(&format!("!{path}")),
+            ".dockerignore leaves out `{path}`, which the build reads: add `!{path}`"
+        );
+    }
+}
+
+#[test]
+fn dockerfile_cross_compiles_on_the_build_platform_for_both_architectures() {
+    let instructions = dockerfile_instructions();
+    let froms: Vec<&str> = instructions
+        .iter()
+        .filter(|(i, _)| i == "FROM")
+        .map(|(_, a)| a.as_str())
+        .collect();
+    let (runtime, builders) = froms.split_last().expect("FROM");
+    for from in builders {
+        assert!(
+            from.starts_with("--platform=$BUILDPLATFORM "),
+            "a build stage runs natively and cross-compiles: {from}"
+        );
+    }
+    assert!(
+        !runtime.contains("--platform"),
+        "the runtime stage is of the target platform: {runtime}"
+    );
+    let text = read("Dockerfile");
+    for needed in [
+        "ARG TARGETARCH",
+        "amd64)",
+        "arm64)",
+        "arch=aarch64",
+        "--target",
+    ] {
+        assert!(text.contains(needed), "the Dockerfile has `{needed}`");
     }
 }
 
