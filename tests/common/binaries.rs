@@ -35,7 +35,7 @@ impl Exporter {
 
 /// The exporter binary with `args`, on a free port, at log level warn; ready once `/healthz`
 /// answers. Its output goes to `<log_dir>/exporter.log`.
-pub async fn start_exporter(args: &[&str], log_dir: &Path) -> Exporter {
+pub async fn spawn_exporter(args: &[&str], log_dir: &Path) -> Exporter {
     let addr = format!("127.0.0.1:{}", free_port());
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_codearts-repo-exporter"));
     cmd.args(args)
@@ -44,19 +44,6 @@ pub async fn start_exporter(args: &[&str], log_dir: &Path) -> Exporter {
     proc.wait_http_ok(&format!("http://{addr}/healthz"), Duration::from_secs(30))
         .await;
     Exporter { proc, addr }
-}
-
-/// The exporter binary as a child process with `args`, ready on `port`.
-pub async fn spawn_exporter(args: &[&str], port: u16, log_dir: &Path) -> Proc {
-    let listen = format!("127.0.0.1:{port}");
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_codearts-repo-exporter"));
-    cmd.args(args)
-        .args(["--web.listen-address", &listen, "--log.level", "warn"]);
-    let mut exporter = Proc::spawn("exporter", &mut cmd, log_dir);
-    exporter
-        .wait_http_ok(&format!("http://{listen}/healthz"), Duration::from_secs(30))
-        .await;
-    exporter
 }
 
 /// The simulator binary with `args`, on a free port; returns it and its endpoint.

@@ -34,5 +34,5 @@ pub use codearts_testkit::exposition::{samples, value, Sample};
 pub use codearts_testkit::proc_stats::{proc_sample, ProcSample};
 pub use codearts_testkit::procs;
 pub use codearts_testkit::prometheus::{
-    prometheus_query, promtool_check_metrics, spawn_prometheus,
+    prometheus_query, promtool_check_metrics, query_until, spawn_prometheus,
 };
