@@ -53,13 +53,7 @@ async fn the_metadata_flow_gets_a_session_token_then_the_security_key_and_signs_
     let codearts = Upstream::start().await;
     codearts_accepting(&codearts, 1).await;
     let app = agency_app(&codearts.uri(), &[1], &metadata.uri(), "");
-    let before = readyz(&app).await;
-    assert_eq!(before.status, 503);
-    assert!(
-        before.body.contains("no temporary credential"),
-        "{}",
-        before.body
-    );
+    assert_not_ready(&app, &["no temporary credential"]).await;
     app.warm_up().await;
     assert_eq!(readyz(&app).await.status, 200);
 
@@ -186,16 +180,14 @@ async fn an_ecs_without_an_agency_is_a_readiness_reason_and_not_asked_twice() {
         let body = scrape(&app, None).await.body;
         assert_eq!(body.class(1), Some("unauthorized"));
     }
-    let ready = readyz(&app).await;
-    assert_eq!(ready.status, 503);
-    assert!(
-        ready
-            .body
-            .contains("Please configure Cloud Service Agency first")
-            && ready.body.contains("has no agency"),
-        "{}",
-        ready.body
-    );
+    assert_not_ready(
+        &app,
+        &[
+            "Please configure Cloud Service Agency first",
+            "has no agency",
+        ],
+    )
+    .await;
     assert!(codearts.requests().await.is_empty());
 }
 
@@ -247,13 +239,7 @@ async fn renews_ahead_of_expiry_keeps_the_old_credential_while_renewal_fails_and
     let body = scrape(&app, None).await.body;
     assert_eq!(body.class(1), Some("unauthorized"), "expired, none new");
     assert_eq!(keys.calls(), 2, "backing off, not hammering the service");
-    let ready = readyz(&app).await;
-    assert_eq!(ready.status, 503);
-    assert!(
-        ready.body.contains("no valid temporary credential") && ready.body.contains("answered 500"),
-        "{}",
-        ready.body
-    );
+    assert_not_ready(&app, &["no valid temporary credential", "answered 500"]).await;
 
     keys.fail_with(None);
     tokio::time::sleep(Duration::from_millis(7500).saturating_sub(started.elapsed())).await;
@@ -441,9 +427,7 @@ async fn on_the_simulator_each_metadata_fault_has_its_class_and_reason() {
             "{fault:?}: {}",
             answer.body
         );
-        let ready = readyz(&app).await;
-        assert_eq!(ready.status, 503, "{fault:?}");
-        assert!(ready.body.contains(reason), "{fault:?}: {}", ready.body);
+        assert_not_ready(&app, &[reason]).await;
     }
     sim.set_metadata_fault(MetadataFault::None);
 }

@@ -307,18 +307,10 @@ async fn broken_reload_keeps_the_running_config() {
     scrape(&app, None).await;
 
     std::fs::write(&file, "codearts: [this is: not valid\n").unwrap();
-    let refused = reload(&app).await;
-    assert_eq!(refused.status, 500);
-    assert!(refused.body.contains("invalid YAML"), "{}", refused.body);
+    assert_reload_refused(&app, "invalid YAML").await;
 
     std::fs::write(&file, config_yaml(&upstream.uri(), &[1, 0], "")).unwrap();
-    let refused = reload(&app).await;
-    assert_eq!(refused.status, 500);
-    assert!(
-        refused.body.contains("repositories[1].id"),
-        "{}",
-        refused.body
-    );
+    assert_reload_refused(&app, "repositories[1].id").await;
 
     let body = scrape(&app, None).await.body;
     for id in [1, 2] {

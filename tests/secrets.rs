@@ -42,15 +42,7 @@ async fn observe_app(observed: &mut Observed, app: &Arc<codearts_repo_exporter::
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_reaches_logs_metrics_pages_or_errors() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    // Everything at trace, except the test's own mock server, which prints the requests it
-    // receives (that is the upstream's side, not ours).
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("trace,wiremock=off"))
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .init();
+    let captured = capture_every_log_line();
 
     let mut observed = Observed::default();
     let upstream = Upstream::start().await;

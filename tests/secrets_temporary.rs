@@ -37,13 +37,7 @@ fn echoing_refusal(code: &str, token: &str) -> ResponseTemplate {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_temporary_credential_reaches_logs_answers_errors_or_debug_prints() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("trace,wiremock=off"))
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .init();
+    let captured = capture_every_log_line();
     let mut observed = String::new();
     let mut secrets: Vec<String> = vec![
         FILE_ACCESS.into(),

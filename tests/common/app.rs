@@ -104,3 +104,23 @@ pub async fn scrape(app: &Arc<App>, scrape_timeout: Option<&str>) -> Answer {
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     answer
 }
+
+/// `GET /readyz` answers 503, and its body names each of `reasons`.
+pub async fn assert_not_ready(app: &Arc<App>, reasons: &[&str]) {
+    let ready = readyz(app).await;
+    assert_eq!(ready.status, 503, "{}", ready.body);
+    for reason in reasons {
+        assert!(ready.body.contains(reason), "{reason:?} in {}", ready.body);
+    }
+}
+
+/// `POST /-/reload` answers 500, and its body names `reason`.
+pub async fn assert_reload_refused(app: &Arc<App>, reason: &str) {
+    let answer = reload(app).await;
+    assert_eq!(answer.status, 500, "{}", answer.body);
+    assert!(
+        answer.body.contains(reason),
+        "{reason:?} in {}",
+        answer.body
+    );
+}

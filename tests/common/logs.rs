@@ -33,3 +33,17 @@ impl Write for Captured {
         Ok(())
     }
 }
+
+/// Installs the process-wide log subscriber at trace, dependencies included, writing without
+/// colours to the capture it returns — except the test's own mock servers, which print the
+/// requests they receive (that is the upstream's side, not ours). Once per test binary.
+pub fn capture_every_log_line() -> Captured {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("trace,wiremock=off"))
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .init();
+    captured
+}
