@@ -3,7 +3,11 @@
 
 mod common;
 
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+
+use codearts_repo_exporter::app::App;
 
 use common::*;
 use wiremock::matchers::{header, header_exists};
@@ -119,6 +123,22 @@ async fn readyz_waits_for_the_first_iam_token() {
     assert_eq!(readyz(&app).await.status, 200);
 }
 
+/// An app watching repository 1 at `endpoint` with its token read from a file that holds
+/// `content`; returns the file's directory (the file lives as long as it does), its path and
+/// the app.
+fn token_file_app(endpoint: &str, content: &str) -> (tempfile::TempDir, PathBuf, Arc<App>) {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, content).unwrap();
+    let app = app(&config_with_auth(
+        endpoint,
+        &[1],
+        &token_file_auth(&token),
+        "",
+    ));
+    (dir, token, app)
+}
+
 #[tokio::test]
 async fn token_file_rotation_is_picked_up_without_restart() {
     let upstream = Upstream::start().await;
@@ -126,15 +146,7 @@ async fn token_file_rotation_is_picked_up_without_restart() {
     upstream
         .for_token("second-token", status_answer(false, 1, "finish"))
         .await;
-    let dir = tempfile::tempdir().unwrap();
-    let token = dir.path().join("token");
-    std::fs::write(&token, "first-token\n").unwrap();
-    let app = app(&config_with_auth(
-        &upstream.uri(),
-        &[1],
-        &token_file_auth(&token),
-        "",
-    ));
+    let (dir, token, app) = token_file_app(&upstream.uri(), "first-token\n");
     let first = scrape(&app, None).await.body;
     assert_eq!(
         first.series("codearts_repo_statistics_reason", 1),
@@ -157,15 +169,7 @@ async fn token_file_rotation_is_picked_up_without_restart() {
 async fn missing_token_file_is_a_class_and_a_readiness_reason() {
     let upstream = Upstream::start().await;
     upstream.every_get(ok_status()).expect(0).await;
-    let dir = tempfile::tempdir().unwrap();
-    let token = dir.path().join("token");
-    std::fs::write(&token, "t\n").unwrap();
-    let app = app(&config_with_auth(
-        &upstream.uri(),
-        &[1],
-        &token_file_auth(&token),
-        "",
-    ));
+    let (_dir, token, app) = token_file_app(&upstream.uri(), "t\n");
     std::fs::remove_file(&token).unwrap();
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let body = scrape(&app, None).await.body;
@@ -175,15 +179,7 @@ async fn missing_token_file_is_a_class_and_a_readiness_reason() {
 
 #[tokio::test]
 async fn empty_token_file_is_a_readiness_reason() {
-    let dir = tempfile::tempdir().unwrap();
-    let token = dir.path().join("token");
-    std::fs::write(&token, "  \n").unwrap();
-    let app = app(&config_with_auth(
-        "http://127.0.0.1:9",
-        &[1],
-        &token_file_auth(&token),
-        "",
-    ));
+    let (_dir, _token, app) = token_file_app("http://127.0.0.1:9", "  \n");
     assert_not_ready(&app, &["is empty"]).await;
 }
 

@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime};
 use codearts_sim::MetadataFault;
 use common::credentials::*;
 use common::*;
-use wiremock::matchers::{header, method, path};
-use wiremock::{Mock, ResponseTemplate};
+use wiremock::matchers::header;
+use wiremock::ResponseTemplate;
 
 /// The metadata service's errors of `class` so far (0 before the first).
 fn metadata_errors(body: &Body, class: &str) -> f64 {
@@ -90,18 +90,12 @@ async fn the_metadata_flow_gets_a_session_token_then_the_security_key_and_signs_
 async fn without_session_tokens_the_flow_goes_on_without_one() {
     for status in [404, 405, 503] {
         let metadata = Upstream::start().await;
-        Mock::given(method("PUT"))
-            .and(path(TOKEN_PATH))
-            .respond_with(ResponseTemplate::new(status))
+        metadata
+            .metadata_sessions(ResponseTemplate::new(status))
             .expect(1)
-            .mount(&metadata)
             .await;
         let keys = SecurityKeys::new(Duration::from_secs(3600));
-        Mock::given(method("GET"))
-            .and(path(KEY_PATH))
-            .respond_with(keys.clone())
-            .mount(&metadata)
-            .await;
+        metadata.security_keys(keys.clone()).await;
         let codearts = Upstream::start().await;
         codearts_accepting(&codearts, 1).await;
         let app = agency_app(&codearts.uri(), &[1], &metadata.uri(), "");
@@ -129,23 +123,17 @@ impl wiremock::Respond for Sessions {
 #[tokio::test]
 async fn a_refused_session_token_is_replaced_and_the_security_key_asked_once_more() {
     let metadata = Upstream::start().await;
-    Mock::given(method("PUT"))
-        .and(path(TOKEN_PATH))
-        .respond_with(Sessions(Default::default()))
-        .mount(&metadata)
+    metadata
+        .metadata_sessions(Sessions(Default::default()))
         .await;
-    Mock::given(method("GET"))
-        .and(path(KEY_PATH))
+    metadata
+        .security_keys(ResponseTemplate::new(401).set_body_string("401 Unauthorized"))
         .and(header("x-metadata-token", "session-1"))
-        .respond_with(ResponseTemplate::new(401).set_body_string("401 Unauthorized"))
-        .mount(&metadata)
         .await;
     let keys = SecurityKeys::new(Duration::from_secs(3600));
-    Mock::given(method("GET"))
-        .and(path(KEY_PATH))
+    metadata
+        .security_keys(keys.clone())
         .and(header("x-metadata-token", "session-2"))
-        .respond_with(keys.clone())
-        .mount(&metadata)
         .await;
     let codearts = Upstream::start().await;
     codearts_accepting(&codearts, 1).await;
@@ -160,19 +148,15 @@ async fn a_refused_session_token_is_replaced_and_the_security_key_asked_once_mor
 #[tokio::test]
 async fn an_ecs_without_an_agency_is_a_readiness_reason_and_not_asked_twice() {
     let metadata = Upstream::start().await;
-    Mock::given(method("PUT"))
-        .and(path(TOKEN_PATH))
-        .respond_with(ResponseTemplate::new(200).set_body_string(SESSION_TOKEN))
-        .mount(&metadata)
+    metadata
+        .metadata_sessions(session_token(SESSION_TOKEN))
         .await;
-    Mock::given(method("GET"))
-        .and(path(KEY_PATH))
-        .respond_with(
+    metadata
+        .security_keys(
             ResponseTemplate::new(401)
                 .set_body_string("Please configure Cloud Service Agency first"),
         )
         .expect(1)
-        .mount(&metadata)
         .await;
     let codearts = Upstream::start().await;
     let app = agency_app(&codearts.uri(), &[1, 2], &metadata.uri(), "");

@@ -4,7 +4,10 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use codearts_repo_exporter::app::App;
 
 use common::credentials::*;
 use common::*;
@@ -21,6 +24,27 @@ fn signed_headers(request: &wiremock::Request) -> String {
         .and_then(|rest| rest.split(',').next())
         .unwrap()
         .to_owned()
+}
+
+/// An app signing with AK/SK from files (no security token) that looks up the id of project
+/// `project` through IAM at `upstream`, which is CodeArts too. The key files live as long as
+/// the returned directory.
+fn lookup_app(
+    upstream: &Upstream,
+    project: &str,
+    ids: &[u32],
+    scrape: &str,
+) -> (tempfile::TempDir, Arc<App>) {
+    let dir = tempfile::tempdir().unwrap();
+    let auth = aksk_files_yaml(
+        dir.path(),
+        "AK",
+        "SK",
+        None,
+        &project_lookup(project, &upstream.uri()),
+    );
+    let app = app(&config_with_auth(&upstream.uri(), ids, &auth, scrape));
+    (dir, app)
 }
 
 /// The requests counted so far to upstream `endpoint` (0 before the first).
@@ -208,21 +232,8 @@ async fn a_project_name_iam_does_not_know_fails_requests_with_a_class_and_backs_
     let upstream = Upstream::start().await;
     upstream.projects("mars-1", serde_json::json!([])).await;
     upstream.status(1, ok_status()).expect(0).await;
-    let dir = tempfile::tempdir().unwrap();
-    let auth = aksk_files_yaml(
-        dir.path(),
-        "AK",
-        "SK",
-        None,
-        &project_lookup("mars-1", &upstream.uri()),
-    );
     let ids: Vec<u32> = (1..=20).collect();
-    let app = app(&config_with_auth(
-        &upstream.uri(),
-        &ids,
-        &auth,
-        "  retries: 3\n",
-    ));
+    let (_keys, app) = lookup_app(&upstream, "mars-1", &ids, "  retries: 3\n");
     for _ in 0..3 {
         let answer = scrape(&app, Some("5")).await;
         assert!(answer.elapsed < Duration::from_secs(5));
@@ -253,15 +264,7 @@ async fn several_projects_of_one_name_ask_for_a_project_id() {
             serde_json::json!([project("aaaa", "cn-north-4"), project("bbbb", "cn-north-4")]),
         )
         .await;
-    let dir = tempfile::tempdir().unwrap();
-    let auth = aksk_files_yaml(
-        dir.path(),
-        "AK",
-        "SK",
-        None,
-        &project_lookup("cn-north-4", &upstream.uri()),
-    );
-    let app = app(&config_with_auth(&upstream.uri(), &[1], &auth, ""));
+    let (_keys, app) = lookup_app(&upstream, "cn-north-4", &[1], "");
     app.warm_up().await;
     assert_not_ready(&app, &["aaaa, bbbb", "set project_id"]).await;
 }
@@ -272,15 +275,7 @@ async fn an_iam_outage_during_the_lookup_is_counted_and_explained() {
     upstream
         .project_lookups(ResponseTemplate::new(503).set_body_string("<html>busy</html>"))
         .await;
-    let dir = tempfile::tempdir().unwrap();
-    let auth = aksk_files_yaml(
-        dir.path(),
-        "AK",
-        "SK",
-        None,
-        &project_lookup("cn-north-4", &upstream.uri()),
-    );
-    let app = app(&config_with_auth(&upstream.uri(), &[1], &auth, ""));
+    let (_keys, app) = lookup_app(&upstream, "cn-north-4", &[1], "");
     let body = scrape(&app, None).await.body;
     assert_eq!(body.class(1), Some("unauthorized"));
     assert_eq!(body.errors("iam_projects", "server_error"), Some(1.0));

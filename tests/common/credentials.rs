@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use codearts_sim::{SimConfig, SimHandle};
-use wiremock::matchers::{header, method, path};
-use wiremock::{Mock, Request, Respond, ResponseTemplate};
+use wiremock::matchers::header;
+use wiremock::{Request, Respond, ResponseTemplate};
 
 use super::{iam_time, Upstream};
 
@@ -91,19 +91,20 @@ impl Respond for SecurityKeys {
 /// answers from `keys`.
 pub async fn metadata_service(keys: SecurityKeys) -> Upstream {
     let metadata = Upstream::start().await;
-    Mock::given(method("PUT"))
-        .and(path(TOKEN_PATH))
+    metadata
+        .metadata_sessions(session_token(SESSION_TOKEN))
         .and(header("x-metadata-token-ttl-seconds", "21600"))
-        .respond_with(ResponseTemplate::new(200).set_body_string(SESSION_TOKEN))
-        .mount(&metadata)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(KEY_PATH))
-        .and(header("x-metadata-token", SESSION_TOKEN))
-        .respond_with(keys)
-        .mount(&metadata)
         .await;
     metadata
+        .security_keys(keys)
+        .and(header("x-metadata-token", SESSION_TOKEN))
+        .await;
+    metadata
+}
+
+/// The metadata service's answer handing out session token `token`.
+pub fn session_token(token: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_string(token)
 }
 
 /// Replaces a secret file the way a Kubernetes Secret volume does: a new inode.

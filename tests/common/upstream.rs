@@ -13,6 +13,7 @@ use wiremock::matchers::{
 use wiremock::{Match, Mock, MockBuilder, MockServer, Request, Respond};
 
 use super::answers::{answer_json, IamTokens};
+use super::credentials::{KEY_PATH, TOKEN_PATH};
 
 /// The API path of repository `id`'s statistics status.
 pub fn status_path(id: u32) -> String {
@@ -147,6 +148,18 @@ impl Upstream {
         .and(header_exists("authorization"))
         .and(header_exists("x-sdk-date"))
         .await;
+    }
+
+    /// Every request of the ECS metadata service for a session token
+    /// (`PUT /meta-data/latest/api/token`) answers `answer`.
+    pub fn metadata_sessions<R: Respond + 'static>(&self, answer: R) -> Mounting<'_, R> {
+        self.mount(Mock::given(method("PUT")).and(path(TOKEN_PATH)), answer)
+    }
+
+    /// Every request of the ECS metadata service for the temporary credential
+    /// (`GET /openstack/latest/securitykey`) answers `answer`.
+    pub fn security_keys<R: Respond + 'static>(&self, answer: R) -> Mounting<'_, R> {
+        self.mount(Mock::given(method("GET")).and(path(KEY_PATH)), answer)
     }
 
     /// One discovery listing (archived repositories, or the default without them) of `entries`:
