@@ -608,6 +608,7 @@ fn single_value(result: &[Json]) -> f64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs prometheus (apt-get install prometheus); scripts/test-all.sh runs it"]
 async fn mixed_mode_one_failing_probe_alerts_per_repository_not_as_a_mass_failure() {
     let dir = TempDir::new().expect("temp dir");
     let (mut exporter, instance) = start_exporter(dir.path()).await;
