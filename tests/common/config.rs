@@ -85,3 +85,16 @@ pub fn ecs_agency_yaml(
     let auth = format!("    ecs_agency:\n      metadata_endpoint: {metadata}\n{extra}");
     config_with_auth(endpoint, ids, &auth, scrape)
 }
+
+/// Fails unless `parsed` is a refusal whose message starts with `key:` (the config key at
+/// fault) and contains `words`.
+pub fn assert_refused_naming<T>(parsed: Result<T, String>, key: &str, words: &str) {
+    let Err(err) = parsed else {
+        panic!("config must be refused ({key}: {words})");
+    };
+    assert!(
+        err.starts_with(&format!("{key}:")),
+        "expected key {key}, got: {err}"
+    );
+    assert!(err.contains(words), "expected {words:?} in: {err}");
+}
