@@ -183,12 +183,22 @@ async fn empty_token_file_is_a_readiness_reason() {
     assert_not_ready(&app, &["is empty"]).await;
 }
 
-/// The demo's AK/SK in files, with `project_id` when given.
-fn aksk_yaml(dir: &std::path::Path, project: Option<&str>) -> String {
+/// An app watching repository 1 at `endpoint`, signing with the demo's AK/SK from files (which
+/// live as long as the returned directory), with `project_id` when given.
+fn aksk_app(endpoint: &str, project: Option<&str>, scrape: &str) -> (tempfile::TempDir, Arc<App>) {
+    let dir = tempfile::tempdir().unwrap();
     let project_id = project
         .map(|project| format!("      project_id: {project}\n"))
         .unwrap_or_default();
-    aksk_files_yaml(dir, "DEMOACCESSKEY", "demo-secret-key", None, &project_id)
+    let auth = aksk_files_yaml(
+        dir.path(),
+        "DEMOACCESSKEY",
+        "demo-secret-key",
+        None,
+        &project_id,
+    );
+    let app = app(&config_with_auth(endpoint, &[1], &auth, scrape));
+    (dir, app)
 }
 
 #[tokio::test]
@@ -200,13 +210,11 @@ async fn aksk_requests_are_signed() {
         .and(header("x-project-id", "0123456789abcdef0123456789abcdef"))
         .expect(1)
         .await;
-    let dir = tempfile::tempdir().unwrap();
-    let app = app(&config_with_auth(
+    let (_keys, app) = aksk_app(
         &upstream.uri(),
-        &[1],
-        &aksk_yaml(dir.path(), Some("0123456789abcdef0123456789abcdef")),
+        Some("0123456789abcdef0123456789abcdef"),
         "",
-    ));
+    );
     let body = scrape(&app, None).await.body;
     assert_eq!(body.up(1), Some(1.0));
     let requests = upstream.requests().await;
@@ -229,13 +237,7 @@ async fn aksk_401_is_never_retried() {
         ))
         .expect(1)
         .await;
-    let dir = tempfile::tempdir().unwrap();
-    let app = app(&config_with_auth(
-        &upstream.uri(),
-        &[1],
-        &aksk_yaml(dir.path(), None),
-        "  retries: 5\n",
-    ));
+    let (_keys, app) = aksk_app(&upstream.uri(), None, "  retries: 5\n");
     let body = scrape(&app, None).await.body;
     assert_eq!(body.class(1), Some("unauthorized"));
 }

@@ -17,6 +17,14 @@ fn metadata_errors(body: &Body, class: &str) -> f64 {
     body.errors("ecs_metadata", class).unwrap_or(0.0)
 }
 
+/// A metadata service ([`metadata_service`]) handing out credentials that live `lifetime`,
+/// counted by the keys returned with it, and a CodeArts that answers nothing yet.
+async fn metadata_and_codearts(lifetime: Duration) -> (SecurityKeys, Upstream, Upstream) {
+    let keys = SecurityKeys::new(lifetime);
+    let metadata = metadata_service(keys.clone()).await;
+    (keys, metadata, Upstream::start().await)
+}
+
 /// A CodeArts that accepts requests signed with temporary credential `n` (its token sent).
 async fn codearts_accepting(codearts: &Upstream, n: usize) {
     codearts
@@ -48,9 +56,7 @@ fn agency_app(
 
 #[tokio::test]
 async fn the_metadata_flow_gets_a_session_token_then_the_security_key_and_signs_with_it() {
-    let keys = SecurityKeys::new(Duration::from_secs(6 * 3600));
-    let metadata = metadata_service(keys.clone()).await;
-    let codearts = Upstream::start().await;
+    let (keys, metadata, codearts) = metadata_and_codearts(Duration::from_secs(6 * 3600)).await;
     codearts_accepting(&codearts, 1).await;
     let app = agency_app(&codearts.uri(), &[1], &metadata.uri(), "");
     assert_not_ready(&app, &["no temporary credential"]).await;
@@ -177,9 +183,7 @@ async fn an_ecs_without_an_agency_is_a_readiness_reason_and_not_asked_twice() {
 
 #[tokio::test]
 async fn two_hundred_requests_without_a_credential_cause_one_fetch() {
-    let keys = SecurityKeys::new(Duration::from_secs(3600));
-    let metadata = metadata_service(keys.clone()).await;
-    let codearts = Upstream::start().await;
+    let (keys, metadata, codearts) = metadata_and_codearts(Duration::from_secs(3600)).await;
     codearts_accepting(&codearts, 1).await;
     let ids: Vec<u32> = (1..=200).collect();
     let app = agency_app(
@@ -196,9 +200,7 @@ async fn two_hundred_requests_without_a_credential_cause_one_fetch() {
 #[tokio::test]
 async fn renews_ahead_of_expiry_keeps_the_old_credential_while_renewal_fails_and_backs_off() {
     // Credentials living 4 s are renewed after 2 s and used until 3.6 s.
-    let keys = SecurityKeys::new(Duration::from_secs(4));
-    let metadata = metadata_service(keys.clone()).await;
-    let codearts = Upstream::start().await;
+    let (keys, metadata, codearts) = metadata_and_codearts(Duration::from_secs(4)).await;
     // Numbers count the service's answers: 2 is the failed one.
     codearts_accepting(&codearts, 1).await;
     codearts_accepting(&codearts, 3).await;
@@ -234,9 +236,7 @@ async fn renews_ahead_of_expiry_keeps_the_old_credential_while_renewal_fails_and
 
 #[tokio::test]
 async fn a_refused_security_token_is_renewed_once_and_the_request_retried() {
-    let keys = SecurityKeys::new(Duration::from_secs(3600));
-    let metadata = metadata_service(keys.clone()).await;
-    let codearts = Upstream::start().await;
+    let (keys, metadata, codearts) = metadata_and_codearts(Duration::from_secs(3600)).await;
     codearts
         .for_security_token(
             &security_token(1),
@@ -253,9 +253,7 @@ async fn a_refused_security_token_is_renewed_once_and_the_request_retried() {
 
 #[tokio::test]
 async fn a_fresh_credential_refused_too_is_not_renewed_again_at_once() {
-    let keys = SecurityKeys::new(Duration::from_secs(3600));
-    let metadata = metadata_service(keys.clone()).await;
-    let codearts = Upstream::start().await;
+    let (keys, metadata, codearts) = metadata_and_codearts(Duration::from_secs(3600)).await;
     codearts
         .status(2, token_refused("verify security token fail"))
         .await;
@@ -280,9 +278,7 @@ async fn a_fresh_credential_refused_too_is_not_renewed_again_at_once() {
 
 #[tokio::test]
 async fn a_second_refusal_after_a_renewal_that_worked_renews_at_once() {
-    let keys = SecurityKeys::new(Duration::from_secs(3600));
-    let metadata = metadata_service(keys.clone()).await;
-    let codearts = Upstream::start().await;
+    let (keys, metadata, codearts) = metadata_and_codearts(Duration::from_secs(3600)).await;
     let refused = || token_refused("verify security token fail");
     // Credential 1 is revoked; 2 works once, then is revoked too; 3 works.
     codearts
