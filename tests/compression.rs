@@ -13,9 +13,9 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 use codearts_repo_exporter::app::App;
-use codearts_repo_exporter::http::{router, server::serve, web_config::WebConfig};
+use codearts_repo_exporter::http::router;
 use common::*;
-use web_fixtures::{https_client, Pki};
+use web_fixtures::{https_client, serve_app, users_yaml, Pki, TLS_ONLY};
 
 /// An upstream where every repository is healthy and answers the same (times fixed), and an
 /// app with a cache, so two scrapes show the same answers.
@@ -154,31 +154,17 @@ async fn other_routes_are_not_compressed() {
 #[tokio::test]
 async fn gzip_through_tls_and_basic_auth() {
     let (_upstream, app) = cached_app(&[1]).await;
-    let pki = Pki::new();
-    pki.install_server_cert(&pki.server_cert("exporter", 1));
-    let hash = bcrypt::hash("s3cret", 4).unwrap();
+    let pki = Pki::with_server_cert("exporter");
     let web = pki.path("web.yml");
     std::fs::write(
         &web,
-        format!(
-            "tls_server_config:\n  cert_file: server.pem\n  key_file: server-key.pem\nbasic_auth_users:\n  prometheus: '{hash}'\n"
-        ),
+        format!("{TLS_ONLY}{}", users_yaml("prometheus", "s3cret")),
     )
     .unwrap();
     let limits = codearts_repo_exporter::config::ServerConfig::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (_stop, stop_rx) = tokio::sync::watch::channel(false);
-    let web = Arc::new(WebConfig::load(&web).unwrap());
-    tokio::spawn(serve(
-        listener,
-        router(app, "/metrics"),
-        &limits,
-        Some(web),
-        stop_rx,
-    ));
+    let server = serve_app(app, &limits, Some(&web)).await;
     let answer = https_client(&pki, None)
-        .get(format!("https://{addr}/metrics"))
+        .get(server.url("https", "/metrics"))
         .basic_auth("prometheus", Some("s3cret"))
         .header("Accept-Encoding", "gzip")
         .send()

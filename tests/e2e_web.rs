@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::procs::{free_port, Proc};
 use common::{query_until, spawn_prometheus};
-use web_fixtures::{exporter_config, https_client, Pki};
+use web_fixtures::{exporter_config, https_client, users_yaml, Pki, TLS_ONLY};
 
 /// The exporter binary with `exporter.yml` and `web.yml` of `pki`'s directory.
 fn exporter_command(pki: &Pki) -> Command {
@@ -42,15 +42,10 @@ fn start_exporter(pki: &Pki) -> (Proc, u16) {
 #[tokio::test]
 #[ignore = "needs prometheus (apt-get install prometheus); scripts/test-all.sh runs it"]
 async fn prometheus_scrapes_the_exporter_over_https_with_basic_auth() {
-    let pki = Pki::new();
-    pki.install_server_cert(&pki.server_cert("exporter", 1));
-    let hash = bcrypt::hash("scrape-secret", 4).expect("bcrypt");
+    let pki = Pki::with_server_cert("exporter");
     std::fs::write(
         pki.path("web.yml"),
-        format!(
-            "tls_server_config:\n  cert_file: server.pem\n  key_file: server-key.pem\n\
-             basic_auth_users:\n  prometheus: '{hash}'\n"
-        ),
+        format!("{TLS_ONLY}{}", users_yaml("prometheus", "scrape-secret")),
     )
     .unwrap();
     std::fs::write(pki.path("exporter.yml"), exporter_config("")).unwrap();
@@ -126,8 +121,7 @@ fn a_broken_web_config_exits_2_naming_the_key() {
 /// then serves HTTPS with the configured headers and says that it serves HTTP/1.1 only.
 #[tokio::test]
 async fn a_node_exporter_web_config_with_every_section_starts_the_exporter() {
-    let pki = Pki::new();
-    pki.install_server_cert(&pki.server_cert("exporter", 1));
+    let pki = Pki::with_server_cert("exporter");
     let hash = bcrypt::hash("scrape-secret", 4).expect("bcrypt");
     std::fs::write(
         pki.path("web.yml"),
