@@ -128,14 +128,7 @@ async fn demo_simulator_listens_where_asked_and_the_landing_page_counts_every_re
     assert_eq!(status_with("demo-token").await, 200);
     assert_eq!(status_with("not-the-demo-token").await, 401);
 
-    let landing = client
-        .get(exporter.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let landing = exporter.get("/").await;
     let rows = landing.matches("<tr><td>").count();
     assert!(rows > 6, "discovered repositories are listed: {rows}");
     assert!(

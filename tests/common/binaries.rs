@@ -20,6 +20,13 @@ impl Exporter {
         format!("http://{}{path}", self.addr)
     }
 
+    /// `GET path`'s text; fails the test unless it answers 200.
+    pub async fn get(&self, path: &str) -> String {
+        let answer = reqwest::get(self.url(path)).await.expect("GET");
+        assert!(answer.status().is_success(), "{path}: {}", answer.status());
+        answer.text().await.expect("body")
+    }
+
     /// `GET /metrics`, with Prometheus' scrape-timeout header when `scrape_timeout` (seconds)
     /// is given; fails the test unless it answers 200.
     pub async fn scrape(&self, scrape_timeout: Option<&str>) -> Body {
