@@ -11,8 +11,8 @@ use super::answers::{status_body, UPDATED_AT};
 /// A running counting upstream; see [`counting_upstream`].
 pub struct CountingUpstream {
     pub endpoint: String,
-    pub max_in_flight: Arc<AtomicUsize>,
-    pub requests: Arc<AtomicUsize>,
+    max_in_flight: Arc<AtomicUsize>,
+    requests: Arc<AtomicUsize>,
     /// (arrival, repository id) of every request, in arrival order.
     pub arrivals: Arc<Mutex<Vec<(Instant, u32)>>>,
 }
