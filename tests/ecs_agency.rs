@@ -371,8 +371,15 @@ async fn on_the_simulator_the_last_good_credential_stays_in_use_while_the_servic
     let body = scrape(&app, None).await.body;
     assert_eq!(body.up(ids[0]), Some(1.0), "{body}");
     sim.set_metadata_fault(MetadataFault::Error);
-    // Renewal is due after at most 2 s; the credential lives at least 2 s more.
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // The simulator hands out a new 4 s credential every 2 s, so the one fetched had 2 to 4 s
+    // left. Renewal is due once half of that has passed, and the credential is used until a
+    // tenth of it is left: at 70 % it is due for renewal and still good, whatever it had.
+    let left = body.token_expiry().expect("expiry metric")
+        - SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+    tokio::time::sleep(Duration::from_secs_f64(left * 0.7)).await;
     let body = scrape(&app, None).await.body;
     assert_eq!(body.up(ids[0]), Some(1.0), "{body}");
     assert!(metadata_errors(&body, "server_error") >= 1.0, "{body}");
