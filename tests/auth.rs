@@ -3,92 +3,38 @@
 
 mod common;
 
-use std::sync::atomic::Ordering;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use codearts_repo_exporter::app::App;
+
 use common::*;
-use wiremock::matchers::{body_partial_json, header, header_exists, method, path, query_param};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::matchers::{header, header_exists};
 
-fn ok_answer() -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(status_body(
-        true,
-        0,
-        "finish",
-        "2025-06-04T16:14:29+08:00",
-    ))
-}
-
-async fn mount_iam(server: &MockServer, responder: IamResponder) {
-    Mock::given(method("POST"))
-        .and(path("/v3/auth/tokens"))
-        .and(query_param("nocatalog", "true"))
-        .and(body_partial_json(serde_json::json!({"auth": {
-            "identity": {"methods": ["password"], "password": {"user": {
-                "name": "exporter-bot", "password": "pw-s3cret", "domain": {"name": "acme"}}}},
-            "scope": {"project": {"name": "cn-north-4"}}}})))
-        .respond_with(responder)
-        .mount(server)
-        .await;
-}
+const DAY: Duration = Duration::from_secs(24 * 3600);
 
 #[tokio::test]
 async fn iam_one_token_serves_200_concurrent_requests() {
-    let server = MockServer::start().await;
-    let iam = IamResponder::new(Duration::from_secs(24 * 3600));
-    let calls = iam.calls.clone();
-    mount_iam(&server, iam).await;
-    Mock::given(method("GET"))
-        .and(header("x-auth-token", "token-1"))
-        .respond_with(ok_answer())
-        .expect(200)
-        .mount(&server)
-        .await;
+    let upstream = Upstream::start().await;
+    let iam = upstream.iam_tokens(DAY).await;
+    upstream.for_token("token-1", ok_status()).expect(200).await;
     let ids: Vec<u32> = (1..=200).collect();
-    let app = app(&config_with_auth(
-        &server.uri(),
-        &ids,
-        &iam_auth_yaml(&server.uri()),
-        "  concurrency: 200\n",
-    ));
+    let app = app(&iam_config(&upstream.uri(), &ids, "  concurrency: 200\n"));
     let body = scrape(&app, None).await.body;
-    assert_eq!(calls.load(Ordering::SeqCst), 1, "exactly one token request");
-    let up = samples(&body)
-        .into_iter()
-        .filter(|s| s.name == "codearts_repo_statistics_up" && s.value == 1.0)
-        .count();
-    assert_eq!(up, 200);
-    assert_eq!(
-        value(
-            &body,
-            "codearts_repo_exporter_api_requests_total",
-            &[("endpoint", "iam_token")]
-        ),
-        Some(1.0)
-    );
+    assert_eq!(iam.issued(), 1, "exactly one token request");
+    assert_eq!(body.healthy().len(), 200);
+    assert_eq!(body.requests("iam_token"), Some(1.0));
 }
 
 #[tokio::test]
 async fn iam_expiry_metric_shows_the_token_expiry() {
-    let server = MockServer::start().await;
-    mount_iam(&server, IamResponder::new(Duration::from_secs(24 * 3600))).await;
-    Mock::given(method("GET"))
-        .respond_with(ok_answer())
-        .mount(&server)
-        .await;
-    let app = app(&config_with_auth(
-        &server.uri(),
-        &[1],
-        &iam_auth_yaml(&server.uri()),
-        "",
-    ));
+    let upstream = Upstream::start().await;
+    upstream.iam_tokens(DAY).await;
+    upstream.every_get(ok_status()).await;
+    let app = app(&iam_config(&upstream.uri(), &[1], ""));
     let body = scrape(&app, None).await.body;
-    let expiry = value(
-        &body,
-        "codearts_repo_exporter_auth_token_expiry_timestamp_seconds",
-        &[],
-    )
-    .expect("expiry metric");
+    let expiry = body.token_expiry().expect("expiry metric");
     let expected = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
@@ -99,85 +45,34 @@ async fn iam_expiry_metric_shows_the_token_expiry() {
 
 #[tokio::test]
 async fn iam_renews_ahead_of_expiry() {
-    let server = MockServer::start().await;
+    let upstream = Upstream::start().await;
     // A 3 s token is due for renewal 0.3 s before it expires.
-    let iam = IamResponder::new(Duration::from_secs(3));
-    let calls = iam.calls.clone();
-    mount_iam(&server, iam).await;
-    Mock::given(method("GET"))
-        .and(header("x-auth-token", "token-1"))
-        .respond_with(ok_answer())
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(header("x-auth-token", "token-2"))
-        .respond_with(ok_answer())
-        .expect(1)
-        .mount(&server)
-        .await;
-    let app = app(&config_with_auth(
-        &server.uri(),
-        &[1],
-        &iam_auth_yaml(&server.uri()),
-        "",
-    ));
+    let iam = upstream.iam_tokens(Duration::from_secs(3)).await;
+    upstream.for_token("token-1", ok_status()).expect(1).await;
+    upstream.for_token("token-2", ok_status()).expect(1).await;
+    let app = app(&iam_config(&upstream.uri(), &[1], ""));
     let first = scrape(&app, None).await.body;
     tokio::time::sleep(Duration::from_millis(2800)).await;
     let second = scrape(&app, None).await.body;
-    assert_eq!(calls.load(Ordering::SeqCst), 2);
-    let expiry = |body: &str| {
-        value(
-            body,
-            "codearts_repo_exporter_auth_token_expiry_timestamp_seconds",
-            &[],
-        )
-        .unwrap()
-    };
+    assert_eq!(iam.issued(), 2);
     assert!(
-        expiry(&second) > expiry(&first) + 2.0,
+        second.token_expiry().unwrap() > first.token_expiry().unwrap() + 2.0,
         "the metric follows the new token"
     );
 }
 
 async fn renew_and_retry_on(code: &str) {
-    let server = MockServer::start().await;
-    let iam = IamResponder::new(Duration::from_secs(24 * 3600));
-    let calls = iam.calls.clone();
-    mount_iam(&server, iam).await;
-    Mock::given(method("GET"))
-        .and(header("x-auth-token", "token-1"))
-        .respond_with(
-            ResponseTemplate::new(401).set_body_json(
-                serde_json::json!({"error_code": code, "error_msg": "token expired"}),
-            ),
-        )
+    let upstream = Upstream::start().await;
+    let iam = upstream.iam_tokens(DAY).await;
+    upstream
+        .for_token("token-1", error(401, code, "token expired"))
         .expect(1)
-        .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(header("x-auth-token", "token-2"))
-        .respond_with(ok_answer())
-        .expect(1)
-        .mount(&server)
-        .await;
-    let app = app(&config_with_auth(
-        &server.uri(),
-        &[1],
-        &iam_auth_yaml(&server.uri()),
-        "",
-    ));
+    upstream.for_token("token-2", ok_status()).expect(1).await;
+    let app = app(&iam_config(&upstream.uri(), &[1], ""));
     let body = scrape(&app, None).await.body;
-    assert_eq!(
-        value(
-            &body,
-            "codearts_repo_statistics_up",
-            &[("repository_id", "1")]
-        ),
-        Some(1.0),
-        "{body}"
-    );
-    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(body.up(1), Some(1.0), "{body}");
+    assert_eq!(iam.issued(), 2);
 }
 
 #[tokio::test]
@@ -192,116 +87,69 @@ async fn iam_renews_and_retries_once_on_undecryptable_token() {
 
 #[tokio::test]
 async fn iam_401_for_other_reasons_is_not_retried() {
-    let server = MockServer::start().await;
-    let iam = IamResponder::new(Duration::from_secs(24 * 3600));
-    let calls = iam.calls.clone();
-    mount_iam(&server, iam).await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(
-            serde_json::json!({"error_code": "CH.00401008", "error_msg": "no permission"}),
-        ))
+    let upstream = Upstream::start().await;
+    let iam = upstream.iam_tokens(DAY).await;
+    upstream
+        .every_get(error(401, "CH.00401008", "no permission"))
         .expect(1)
-        .mount(&server)
         .await;
-    let app = app(&config_with_auth(
-        &server.uri(),
-        &[1],
-        &iam_auth_yaml(&server.uri()),
-        "  retries: 3\n",
-    ));
+    let app = app(&iam_config(&upstream.uri(), &[1], "  retries: 3\n"));
     let body = scrape(&app, None).await.body;
-    assert_eq!(error_class(&body, 1).as_deref(), Some("unauthorized"));
-    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(body.class(1), Some("unauthorized"));
+    assert_eq!(iam.issued(), 1);
 }
 
 #[tokio::test]
 async fn iam_wrong_password_backs_off_instead_of_looping() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v3/auth/tokens"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(
-            serde_json::json!({"error": {"code": "IAM.0004", "message": "The username or password is incorrect."}}),
-        ))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .respond_with(ok_answer())
-        .expect(0)
-        .mount(&server)
-        .await;
+    let upstream = Upstream::start().await;
+    upstream.iam(wrong_password()).expect(1).await;
+    upstream.every_get(ok_status()).expect(0).await;
     let ids: Vec<u32> = (1..=50).collect();
-    let app = app(&config_with_auth(
-        &server.uri(),
-        &ids,
-        &iam_auth_yaml(&server.uri()),
-        "  retries: 3\n",
-    ));
+    let app = app(&iam_config(&upstream.uri(), &ids, "  retries: 3\n"));
     for _ in 0..3 {
         let body = scrape(&app, None).await.body;
-        assert_eq!(error_class(&body, 1).as_deref(), Some("unauthorized"));
+        assert_eq!(body.class(1), Some("unauthorized"));
     }
-    let ready = request(&app, "GET", "/readyz", None).await;
-    assert_eq!(ready.status.as_u16(), 503);
-    assert!(ready.body.contains("IAM answered 401"), "{}", ready.body);
-    assert!(ready.body.contains("IAM.0004"), "{}", ready.body);
+    assert_not_ready(&app, &["IAM answered 401", "IAM.0004"]).await;
 }
 
 #[tokio::test]
 async fn readyz_waits_for_the_first_iam_token() {
-    let server = MockServer::start().await;
-    mount_iam(&server, IamResponder::new(Duration::from_secs(3600))).await;
+    let upstream = Upstream::start().await;
+    upstream.iam_tokens(Duration::from_secs(3600)).await;
+    let app = app(&iam_config(&upstream.uri(), &[1], ""));
+    assert_not_ready(&app, &["no IAM token obtained yet"]).await;
+    app.warm_up().await;
+    assert_eq!(readyz(&app).await.status, 200);
+}
+
+/// An app watching repository 1 at `endpoint` with its token read from a file that holds
+/// `content`; returns the file's directory (the file lives as long as it does), its path and
+/// the app.
+fn token_file_app(endpoint: &str, content: &str) -> (tempfile::TempDir, PathBuf, Arc<App>) {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, content).unwrap();
     let app = app(&config_with_auth(
-        &server.uri(),
+        endpoint,
         &[1],
-        &iam_auth_yaml(&server.uri()),
+        &token_file_auth(&token),
         "",
     ));
-    let before = request(&app, "GET", "/readyz", None).await;
-    assert_eq!(before.status.as_u16(), 503);
-    assert!(before.body.contains("no IAM token obtained yet"));
-    app.warm_up().await;
-    assert_eq!(
-        request(&app, "GET", "/readyz", None).await.status.as_u16(),
-        200
-    );
+    (dir, token, app)
 }
 
 #[tokio::test]
 async fn token_file_rotation_is_picked_up_without_restart() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(header("x-auth-token", "first-token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(status_body(
-            true,
-            0,
-            "finish",
-            "2025-06-04T16:14:29+08:00",
-        )))
-        .mount(&server)
+    let upstream = Upstream::start().await;
+    upstream.for_token("first-token", ok_status()).await;
+    upstream
+        .for_token("second-token", status_answer(false, 1, "finish"))
         .await;
-    Mock::given(method("GET"))
-        .and(header("x-auth-token", "second-token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(status_body(
-            false,
-            1,
-            "finish",
-            "2025-06-04T16:14:29+08:00",
-        )))
-        .mount(&server)
-        .await;
-    let dir = tempfile::tempdir().unwrap();
-    let token = dir.path().join("token");
-    std::fs::write(&token, "first-token\n").unwrap();
-    let auth = format!("    token_file: {}\n", token.display());
-    let app = app(&config_with_auth(&server.uri(), &[1], &auth, ""));
+    let (dir, token, app) = token_file_app(&upstream.uri(), "first-token\n");
     let first = scrape(&app, None).await.body;
     assert_eq!(
-        value(
-            &first,
-            "codearts_repo_statistics_reason",
-            &[("repository_id", "1")]
-        ),
+        first.series("codearts_repo_statistics_reason", 1),
         Some(0.0)
     );
 
@@ -312,94 +160,64 @@ async fn token_file_rotation_is_picked_up_without_restart() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let second = scrape(&app, None).await.body;
     assert_eq!(
-        value(
-            &second,
-            "codearts_repo_statistics_reason",
-            &[("repository_id", "1")]
-        ),
+        second.series("codearts_repo_statistics_reason", 1),
         Some(1.0)
     );
 }
 
 #[tokio::test]
 async fn missing_token_file_is_a_class_and_a_readiness_reason() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ok_answer())
-        .expect(0)
-        .mount(&server)
-        .await;
-    let dir = tempfile::tempdir().unwrap();
-    let token = dir.path().join("token");
-    std::fs::write(&token, "t\n").unwrap();
-    let auth = format!("    token_file: {}\n", token.display());
-    let app = app(&config_with_auth(&server.uri(), &[1], &auth, ""));
+    let upstream = Upstream::start().await;
+    upstream.every_get(ok_status()).expect(0).await;
+    let (_dir, token, app) = token_file_app(&upstream.uri(), "t\n");
     std::fs::remove_file(&token).unwrap();
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let body = scrape(&app, None).await.body;
-    assert_eq!(error_class(&body, 1).as_deref(), Some("unauthorized"));
-    let ready = request(&app, "GET", "/readyz", None).await;
-    assert_eq!(ready.status.as_u16(), 503);
-    assert!(
-        ready.body.contains(&token.display().to_string()),
-        "{}",
-        ready.body
-    );
+    assert_eq!(body.class(1), Some("unauthorized"));
+    assert_not_ready(&app, &[&token.display().to_string()]).await;
 }
 
 #[tokio::test]
 async fn empty_token_file_is_a_readiness_reason() {
-    let dir = tempfile::tempdir().unwrap();
-    let token = dir.path().join("token");
-    std::fs::write(&token, "  \n").unwrap();
-    let auth = format!("    token_file: {}\n", token.display());
-    let app = app(&config_with_auth("http://127.0.0.1:9", &[1], &auth, ""));
-    let ready = request(&app, "GET", "/readyz", None).await;
-    assert_eq!(ready.status.as_u16(), 503);
-    assert!(ready.body.contains("is empty"), "{}", ready.body);
+    let (_dir, _token, app) = token_file_app("http://127.0.0.1:9", "  \n");
+    assert_not_ready(&app, &["is empty"]).await;
 }
 
-fn aksk_yaml(dir: &std::path::Path, project: Option<&str>) -> String {
-    std::fs::write(dir.join("ak"), "DEMOACCESSKEY\n").unwrap();
-    std::fs::write(dir.join("sk"), "demo-secret-key\n").unwrap();
-    let mut yaml = format!(
-        "    aksk:\n      access_key_file: {}\n      secret_key_file: {}\n",
-        dir.join("ak").display(),
-        dir.join("sk").display()
+/// An app watching repository 1 at `endpoint`, signing with the demo's AK/SK from files (which
+/// live as long as the returned directory), with `project_id` when given.
+fn aksk_app(endpoint: &str, project: Option<&str>, scrape: &str) -> (tempfile::TempDir, Arc<App>) {
+    let dir = tempfile::tempdir().unwrap();
+    let project_id = project
+        .map(|project| format!("      project_id: {project}\n"))
+        .unwrap_or_default();
+    let auth = aksk_files_yaml(
+        dir.path(),
+        "DEMOACCESSKEY",
+        "demo-secret-key",
+        None,
+        &project_id,
     );
-    if let Some(project) = project {
-        yaml.push_str(&format!("      project_id: {project}\n"));
-    }
-    yaml
+    let app = app(&config_with_auth(endpoint, &[1], &auth, scrape));
+    (dir, app)
 }
 
 #[tokio::test]
 async fn aksk_requests_are_signed() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
+    let upstream = Upstream::start().await;
+    upstream
+        .every_get(ok_status())
         .and(header_exists("x-sdk-date"))
         .and(header("x-project-id", "0123456789abcdef0123456789abcdef"))
-        .respond_with(ok_answer())
         .expect(1)
-        .mount(&server)
         .await;
-    let dir = tempfile::tempdir().unwrap();
-    let app = app(&config_with_auth(
-        &server.uri(),
-        &[1],
-        &aksk_yaml(dir.path(), Some("0123456789abcdef0123456789abcdef")),
+    let (_keys, app) = aksk_app(
+        &upstream.uri(),
+        Some("0123456789abcdef0123456789abcdef"),
         "",
-    ));
-    let body = scrape(&app, None).await.body;
-    assert_eq!(
-        value(
-            &body,
-            "codearts_repo_statistics_up",
-            &[("repository_id", "1")]
-        ),
-        Some(1.0)
     );
-    let requests = server.received_requests().await.unwrap();
+    let body = scrape(&app, None).await.body;
+    assert_eq!(body.up(1), Some(1.0));
+    let requests = upstream.requests().await;
     let authorization = requests[0].headers["authorization"].to_str().unwrap();
     assert!(
         authorization.starts_with("SDK-HMAC-SHA256 Access=DEMOACCESSKEY, SignedHeaders=host;x-project-id;x-sdk-date, Signature="),
@@ -410,67 +228,38 @@ async fn aksk_requests_are_signed() {
 
 #[tokio::test]
 async fn aksk_401_is_never_retried() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(serde_json::json!({
-            "error_code": "APIG.0301",
-            "error_msg": "Incorrect IAM authentication information: verify aksk signature fail, canonicalRequest:GET|/v4/…"
-        })))
+    let upstream = Upstream::start().await;
+    upstream
+        .every_get(error(
+            401,
+            "APIG.0301",
+            "Incorrect IAM authentication information: verify aksk signature fail, canonicalRequest:GET|/v4/…",
+        ))
         .expect(1)
-        .mount(&server)
         .await;
-    let dir = tempfile::tempdir().unwrap();
-    let app = app(&config_with_auth(
-        &server.uri(),
-        &[1],
-        &aksk_yaml(dir.path(), None),
-        "  retries: 5\n",
-    ));
+    let (_keys, app) = aksk_app(&upstream.uri(), None, "  retries: 5\n");
     let body = scrape(&app, None).await.body;
-    assert_eq!(error_class(&body, 1).as_deref(), Some("unauthorized"));
+    assert_eq!(body.class(1), Some("unauthorized"));
 }
 
 #[tokio::test]
 async fn iam_does_not_renew_again_when_a_fresh_token_is_refused_too() {
     // One repository always answers "expired": the first 401 renews once; after that the
     // exporter stops paying an IAM request per scrape for it.
-    let server = MockServer::start().await;
-    let iam = IamResponder::new(Duration::from_secs(24 * 3600));
-    let calls = iam.calls.clone();
-    mount_iam(&server, iam).await;
-    Mock::given(method("GET"))
-        .and(path(status_path(2)))
-        .respond_with(ResponseTemplate::new(401).set_body_json(
-            serde_json::json!({"error_code": "DEV.00000003", "error_msg": "Authentication information expired."}),
-        ))
-        .mount(&server)
+    let upstream = Upstream::start().await;
+    let iam = upstream.iam_tokens(DAY).await;
+    upstream
+        .status(
+            2,
+            error(401, "DEV.00000003", "Authentication information expired."),
+        )
         .await;
-    Mock::given(method("GET"))
-        .and(path(status_path(1)))
-        .respond_with(ok_answer())
-        .mount(&server)
-        .await;
-    let app = app(&config_with_auth(
-        &server.uri(),
-        &[1, 2],
-        &iam_auth_yaml(&server.uri()),
-        "  concurrency: 1\n",
-    ));
+    upstream.status(1, ok_status()).await;
+    let app = app(&iam_config(&upstream.uri(), &[1, 2], "  concurrency: 1\n"));
     for _ in 0..4 {
         let body = scrape(&app, None).await.body;
-        assert_eq!(error_class(&body, 2).as_deref(), Some("unauthorized"));
-        assert_eq!(
-            value(
-                &body,
-                "codearts_repo_statistics_up",
-                &[("repository_id", "1")]
-            ),
-            Some(1.0)
-        );
+        assert_eq!(body.class(2), Some("unauthorized"));
+        assert_eq!(body.up(1), Some(1.0));
     }
-    assert_eq!(
-        calls.load(Ordering::SeqCst),
-        2,
-        "one token, one renewal, then no more"
-    );
+    assert_eq!(iam.issued(), 2, "one token, one renewal, then no more");
 }

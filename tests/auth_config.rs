@@ -2,6 +2,8 @@
 //! the `ecs_agency` mode, and IAM endpoints defaulted from the region. Every error names its
 //! key; every example under `examples/` is a config that `--config.check` accepts.
 
+mod common;
+
 use std::path::Path;
 
 use codearts_repo_exporter::config::{AuthConfig, Config, ProjectIdSource};
@@ -11,12 +13,7 @@ fn parse(yaml: &str) -> Result<Config, String> {
 }
 
 fn assert_refused(yaml: &str, key: &str, words: &str) {
-    let err = parse(yaml).expect_err("config must be refused");
-    assert!(
-        err.starts_with(&format!("{key}:")),
-        "expected key {key}, got: {err}"
-    );
-    assert!(err.contains(words), "expected {words:?} in: {err}");
+    common::assert_refused_naming(parse(yaml), key, words);
 }
 
 /// `codearts:` with `place` (an `endpoint:` or `region:` line) and `auth` (indented by four).

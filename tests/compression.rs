@@ -7,36 +7,23 @@ mod web_fixtures;
 use std::io::Read;
 use std::sync::Arc;
 
-use axum::body::Body;
+use axum::body::Body as RequestBody;
 use axum::http::Request;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 use codearts_repo_exporter::app::App;
-use codearts_repo_exporter::http::{router, server::serve, web_config::WebConfig};
+use codearts_repo_exporter::http::router;
 use common::*;
-use web_fixtures::{https_client, Pki};
-use wiremock::matchers::{method, path_regex};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use web_fixtures::{https_client, serve_app, users_yaml, Pki, TLS_ONLY};
 
 /// An upstream where every repository is healthy and answers the same (times fixed), and an
 /// app with a cache, so two scrapes show the same answers.
-async fn cached_app(ids: &[u32]) -> (MockServer, Arc<App>) {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path_regex(
-            r"^/v4/repositories/\d+/repository/statistics-status$",
-        ))
-        .respond_with(ResponseTemplate::new(200).set_body_json(status_body(
-            true,
-            0,
-            "finish",
-            "2025-06-04T16:14:29+08:00",
-        )))
-        .mount(&server)
-        .await;
-    let app = app(&config_yaml(&server.uri(), ids, "  min_interval: 1h\n"));
-    (server, app)
+async fn cached_app(ids: &[u32]) -> (Upstream, Arc<App>) {
+    let upstream = Upstream::start().await;
+    upstream.every_status(ok_status()).await;
+    let app = app(&config_yaml(&upstream.uri(), ids, "  min_interval: 1h\n"));
+    (upstream, app)
 }
 
 struct Raw {
@@ -51,7 +38,7 @@ async fn get(app: &Arc<App>, path: &str, accept_encoding: Option<&str>) -> Raw {
         builder = builder.header("Accept-Encoding", value);
     }
     let response = router(app.clone(), "/metrics")
-        .oneshot(builder.body(Body::empty()).unwrap())
+        .oneshot(builder.body(RequestBody::empty()).unwrap())
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
@@ -76,12 +63,12 @@ async fn get(app: &Arc<App>, path: &str, accept_encoding: Option<&str>) -> Raw {
     }
 }
 
-fn gunzip(bytes: &[u8]) -> String {
+fn gunzip(bytes: &[u8]) -> Body {
     let mut text = String::new();
     flate2::read::MultiGzDecoder::new(bytes)
         .read_to_string(&mut text)
         .expect("a gzip body");
-    text
+    text.into()
 }
 
 /// The per-repository samples but those that change from scrape to scrape.
@@ -123,15 +110,7 @@ async fn probe_is_compressed_too() {
     let (_upstream, app) = cached_app(&[1]).await;
     let answer = get(&app, "/probe?repository_id=1", Some("gzip, deflate")).await;
     assert_eq!(answer.encoding.as_deref(), Some("gzip"));
-    let text = gunzip(&answer.body);
-    assert_eq!(
-        value(
-            &text,
-            "codearts_repo_statistics_up",
-            &[("repository_id", "1")]
-        ),
-        Some(1.0)
-    );
+    assert_eq!(gunzip(&answer.body).up(1), Some(1.0));
 }
 
 #[tokio::test]
@@ -150,16 +129,8 @@ async fn identity_wherever_gzip_is_not_acceptable() {
     ] {
         let answer = get(&app, "/metrics", Some(accept)).await;
         assert_eq!(answer.encoding, None, "Accept-Encoding: {accept:?}");
-        let text = String::from_utf8(answer.body).expect("identity text");
-        assert_eq!(
-            value(
-                &text,
-                "codearts_repo_statistics_up",
-                &[("repository_id", "2")]
-            ),
-            Some(1.0),
-            "Accept-Encoding: {accept:?}"
-        );
+        let text = Body::from(String::from_utf8(answer.body).expect("identity text"));
+        assert_eq!(text.up(2), Some(1.0), "Accept-Encoding: {accept:?}");
     }
     for accept in ["gzip;q=0.5, identity;q=0.1", "GZIP", "br, gzip"] {
         let answer = get(&app, "/metrics", Some(accept)).await;
@@ -183,31 +154,17 @@ async fn other_routes_are_not_compressed() {
 #[tokio::test]
 async fn gzip_through_tls_and_basic_auth() {
     let (_upstream, app) = cached_app(&[1]).await;
-    let pki = Pki::new();
-    pki.install_server_cert(&pki.server_cert("exporter", 1));
-    let hash = bcrypt::hash("s3cret", 4).unwrap();
+    let pki = Pki::with_server_cert("exporter");
     let web = pki.path("web.yml");
     std::fs::write(
         &web,
-        format!(
-            "tls_server_config:\n  cert_file: server.pem\n  key_file: server-key.pem\nbasic_auth_users:\n  prometheus: '{hash}'\n"
-        ),
+        format!("{TLS_ONLY}{}", users_yaml("prometheus", "s3cret")),
     )
     .unwrap();
     let limits = codearts_repo_exporter::config::ServerConfig::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (_stop, stop_rx) = tokio::sync::watch::channel(false);
-    let web = Arc::new(WebConfig::load(&web).unwrap());
-    tokio::spawn(serve(
-        listener,
-        router(app, "/metrics"),
-        &limits,
-        Some(web),
-        stop_rx,
-    ));
+    let server = serve_app(app, &limits, Some(&web)).await;
     let answer = https_client(&pki, None)
-        .get(format!("https://{addr}/metrics"))
+        .get(server.url("https", "/metrics"))
         .basic_auth("prometheus", Some("s3cret"))
         .header("Accept-Encoding", "gzip")
         .send()
@@ -215,13 +172,5 @@ async fn gzip_through_tls_and_basic_auth() {
         .unwrap();
     assert_eq!(answer.status(), 200);
     assert_eq!(answer.headers()["content-encoding"], "gzip");
-    let text = gunzip(&answer.bytes().await.unwrap());
-    assert_eq!(
-        value(
-            &text,
-            "codearts_repo_statistics_up",
-            &[("repository_id", "1")]
-        ),
-        Some(1.0)
-    );
+    assert_eq!(gunzip(&answer.bytes().await.unwrap()).up(1), Some(1.0));
 }

@@ -1,5 +1,7 @@
 //! Every way a config can be wrong is refused with a message that starts with the key.
 
+mod common;
+
 use codearts_repo_exporter::config::{AuthConfig, Config, ProjectScope, SecretSource};
 
 fn env(name: &str) -> Option<String> {
@@ -21,12 +23,7 @@ fn with_head(rest: &str) -> String {
 }
 
 fn assert_refused(yaml: &str, key: &str, words: &str) {
-    let err = parse(yaml).expect_err("config must be refused");
-    assert!(
-        err.starts_with(&format!("{key}:")),
-        "expected key {key}, got: {err}"
-    );
-    assert!(err.contains(words), "expected {words:?} in: {err}");
+    common::assert_refused_naming(parse(yaml), key, words);
 }
 
 #[test]

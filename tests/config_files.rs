@@ -11,8 +11,7 @@ use codearts_repo_exporter::config::{
     AuthConfig, CheckMode, Config, FileKey, SecretSource, UnsetVariable,
 };
 use common::*;
-use wiremock::matchers::{header, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::matchers::header;
 
 const EXPORTER: &str = env!("CARGO_BIN_EXE_codearts-repo-exporter");
 
@@ -111,18 +110,11 @@ fn a_config_from_text_keeps_its_paths_as_written() {
 /// sends the token of the file next to the config — whatever its working directory.
 #[tokio::test]
 async fn relative_token_file_is_found_at_start_and_after_a_reload() {
-    let upstream = MockServer::start().await;
+    let upstream = Upstream::start().await;
     for (token, id) in [("first-token", 1u32), ("second-token", 2)] {
-        Mock::given(method("GET"))
-            .and(path(status_path(id)))
+        upstream
+            .status(id, ok_status())
             .and(header("X-Auth-Token", token))
-            .respond_with(ResponseTemplate::new(200).set_body_json(status_body(
-                true,
-                0,
-                "finish",
-                "2025-06-04T16:14:29+08:00",
-            )))
-            .mount(&upstream)
             .await;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -131,20 +123,22 @@ async fn relative_token_file_is_found_at_start_and_after_a_reload() {
     write(&conf.join("tokens/b"), "second-token\n");
     let path = conf.join("config.yml");
     let config_for = |token: &str, id: u32| {
-        config_yaml(&upstream.uri(), &[id], "").replace(
-            "    token: test-token\n",
-            &format!("    token_file: {token}\n"),
+        config_with_auth(
+            &upstream.uri(),
+            &[id],
+            &token_file_auth(Path::new(token)),
+            "",
         )
     };
     write(&path, &config_for("tokens/a", 1));
     let app = app_from_file(&path);
     let body = scrape(&app, None).await.body;
-    assert_eq!(error_class(&body, 1), None, "{body}");
+    assert_eq!(body.class(1), None, "{body}");
 
     write(&path, &config_for("tokens/b", 2));
     app.reload().await.expect("reload");
     let body = scrape(&app, None).await.body;
-    assert_eq!(error_class(&body, 2), None, "{body}");
+    assert_eq!(body.class(2), None, "{body}");
 }
 
 // ---------------------------------------------------------------------------------------------

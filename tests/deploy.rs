@@ -585,20 +585,31 @@ fn every_overlay_reads_only_secret_keys_its_example_secret_names() {
             SECRET_NAME,
             "{secret_file}"
         );
-        let data = at(&secret, "stringData");
         let files = check_config(&config_file, &config);
-        assert!(!files.is_empty(), "{config_file}: reads a secret file");
-        for file in files {
-            let key = file
-                .strip_prefix(&format!("{SECRETS_DIR}/"))
-                .unwrap_or_else(|| {
-                    panic!("{config_file}: {file} is not in the Secret volume {SECRETS_DIR}")
-                });
-            assert!(
-                data.get(key).is_some(),
-                "{overlay}: {secret_file} has no key `{key}`"
-            );
-        }
+        assert_secret_provides(
+            &files,
+            &secret,
+            &format!("{overlay} ({config_file}, {secret_file})"),
+        );
+    }
+}
+
+/// Fails unless a config reads at least one secret file, each of its `files` is in the Secret
+/// volume, and `secret` (the Secret document mounted there) has the key of each. `context` names
+/// the config and the Secret in the messages.
+fn assert_secret_provides(files: &[String], secret: &Value, context: &str) {
+    assert!(!files.is_empty(), "{context}: reads a secret file");
+    let data = at(secret, "stringData");
+    for file in files {
+        let key = file
+            .strip_prefix(&format!("{SECRETS_DIR}/"))
+            .unwrap_or_else(|| {
+                panic!("{context}: {file} is not in the Secret volume {SECRETS_DIR}")
+            });
+        assert!(
+            data.get(key).is_some(),
+            "{context}: the Secret has no key `{key}`"
+        );
     }
 }
 
@@ -1237,20 +1248,11 @@ fn each_example_auth_mode_reads_keys_its_example_secret_provides() {
         ),
     ] {
         let files = check_config(example, &single_document(example));
-        let secret = single_document(secret);
-        let data = at(&secret, "stringData");
-        assert!(!files.is_empty());
-        for file in files {
-            let key = file
-                .strip_prefix(&format!("{SECRETS_DIR}/"))
-                .unwrap_or_else(|| {
-                    panic!("{example}: {file} is not in the Secret volume {SECRETS_DIR}")
-                });
-            assert!(
-                data.get(key).is_some(),
-                "{example}: the Secret has no key `{key}`"
-            );
-        }
+        assert_secret_provides(
+            &files,
+            &single_document(secret),
+            &format!("{example} ({secret})"),
+        );
     }
 }
 

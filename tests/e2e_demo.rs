@@ -9,30 +9,23 @@ use common::*;
 #[ignore = "needs promtool (apt-get install prometheus); scripts/test-all.sh runs it"]
 async fn one_demo_scrape_shows_every_metric_and_passes_promtool() {
     let dir = tempfile::tempdir().unwrap();
-    let port = procs::free_port();
-    let _exporter = spawn_exporter(&["--demo"], port, dir.path()).await;
-    let body = reqwest::Client::new()
-        .get(format!("http://127.0.0.1:{port}/metrics"))
-        .header("X-Prometheus-Scrape-Timeout-Seconds", "5")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let exporter = spawn_exporter(&["--demo"], dir.path()).await;
+    let body = exporter.scrape(Some("5")).await;
 
-    let names: std::collections::HashSet<String> =
-        samples(&body).into_iter().map(|s| s.name).collect();
+    let names: std::collections::HashSet<&str> =
+        body.samples().iter().map(|s| s.name.as_str()).collect();
     for metric in EXPORTER_METRICS {
         // A histogram's samples are its _bucket, _sum and _count.
-        let present = names.contains(*metric) || names.contains(&format!("{metric}_bucket"));
+        let present =
+            names.contains(*metric) || names.contains(format!("{metric}_bucket").as_str());
         assert!(present, "{metric} missing from the demo scrape");
     }
     assert!(names.contains("process_resident_memory_bytes"));
-    let classes: std::collections::HashSet<String> = samples(&body)
-        .into_iter()
+    let classes: std::collections::HashSet<&str> = body
+        .samples()
+        .iter()
         .filter(|s| s.name == "codearts_repo_statistics_error")
-        .map(|s| s.labels["class"].clone())
+        .map(|s| s.labels["class"].as_str())
         .collect();
     for class in [
         "unauthorized",
@@ -50,12 +43,9 @@ async fn one_demo_scrape_shows_every_metric_and_passes_promtool() {
         );
     }
     for (source, at_least) in [("static", 6.0), ("discovered", 30.0)] {
-        let count = value(
-            &body,
-            "codearts_repo_exporter_repositories",
-            &[("source", source)],
-        )
-        .unwrap();
+        let count = body
+            .value("codearts_repo_exporter_repositories", &[("source", source)])
+            .unwrap();
         assert!(count >= at_least, "{source}: {count}");
     }
 
@@ -112,11 +102,9 @@ async fn config_check_prints_a_summary_and_bad_configs_exit_2_naming_the_key() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_simulator_listens_where_asked_and_the_landing_page_counts_every_repository() {
     let dir = tempfile::tempdir().unwrap();
-    let (port, sim_port) = (procs::free_port(), procs::free_port());
-    let sim_listen = format!("127.0.0.1:{sim_port}");
-    let _exporter = spawn_exporter(
+    let sim_listen = format!("127.0.0.1:{}", procs::free_port());
+    let exporter = spawn_exporter(
         &["--demo", "--demo.listen-address", &sim_listen],
-        port,
         dir.path(),
     )
     .await;
@@ -140,14 +128,7 @@ async fn demo_simulator_listens_where_asked_and_the_landing_page_counts_every_re
     assert_eq!(status_with("demo-token").await, 200);
     assert_eq!(status_with("not-the-demo-token").await, 401);
 
-    let landing = client
-        .get(format!("http://127.0.0.1:{port}/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let landing = exporter.get("/").await;
     let rows = landing.matches("<tr><td>").count();
     assert!(rows > 6, "discovered repositories are listed: {rows}");
     assert!(

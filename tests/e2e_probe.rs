@@ -4,22 +4,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
-
-/// The YAML of the first ```yaml block after `marker` in the README.
-fn readme_yaml_after(marker: &str) -> String {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let from = readme
-        .find(marker)
-        .unwrap_or_else(|| panic!("README has no {marker:?}"));
-    let block = &readme[from..];
-    let start = block.find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
-    let end = block[start..].find("```").expect("end of the yaml block");
-    block[start..start + end].to_owned()
-}
 
 fn scrape_configs_item(yaml: &str) -> String {
     // The README shows `scrape_configs:` with one job; keep the job's lines.
@@ -36,45 +23,29 @@ fn fast(yaml: &str, exporter: &str) -> String {
         .replace("scrape_timeout: 10s", "scrape_timeout: 1s")
 }
 
-/// The result of `expr` once `done` holds for it, or the last result after 40 s.
-async fn wait_until(
-    prometheus: &str,
-    expr: &str,
-    done: impl Fn(&[serde_json::Value]) -> bool,
-) -> Vec<serde_json::Value> {
-    let deadline = Instant::now() + Duration::from_secs(40);
-    loop {
-        let result = prometheus_query(prometheus, expr).await.unwrap_or_default();
-        if done(&result) || Instant::now() > deadline {
-            return result;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs prometheus (apt-get install prometheus); scripts/test-all.sh runs it"]
 async fn readme_scrape_configs_work_against_a_real_prometheus() {
     let dir = tempfile::tempdir().unwrap();
-    let port = procs::free_port();
-    let _exporter = spawn_exporter(&["--demo"], port, dir.path()).await;
-    let exporter = format!("127.0.0.1:{port}");
+    let running = spawn_exporter(&["--demo"], dir.path()).await;
+    let exporter = running.addr.as_str();
 
     let metrics_job = readme_yaml_after("## Prometheus scrape configs");
     let probe_job = readme_yaml_after("<!-- probe-scrape-config");
     let config = format!(
         "global:\n  evaluation_interval: 1s\nscrape_configs:\n{}{}",
-        fast(&scrape_configs_item(&metrics_job), &exporter),
-        fast(&scrape_configs_item(&probe_job), &exporter)
+        fast(&scrape_configs_item(&metrics_job), exporter),
+        fast(&scrape_configs_item(&probe_job), exporter)
     );
     let (_prometheus, url) = spawn_prometheus(dir.path(), &config).await;
 
     // Eventually, not at the first probe: the demo answers about one request in fifty after
     // 0.4–1.5 s, past a probe's 0.5 s budget (1 s scrape_timeout), so any one probe may show a
     // timeout; taking the first sample failed CI about one run in twenty.
-    let probed = wait_until(
+    let probed = query_until(
         &url,
         "codearts_repo_statistics_up{job=\"codearts-repo-probe\"}",
+        Duration::from_secs(40),
         |result| result.len() >= 3 && result.iter().all(|s| s["value"][1] == "1"),
     )
     .await;
@@ -106,9 +77,10 @@ async fn readme_scrape_configs_work_against_a_real_prometheus() {
     .unwrap();
     assert!(self_metrics.is_empty(), "/probe carries no self metrics");
 
-    let fanned = wait_until(
+    let fanned = query_until(
         &url,
         "codearts_repo_statistics_up{job=\"codearts-repo-exporter\"}",
+        Duration::from_secs(40),
         |result| result.len() >= 40,
     )
     .await;

@@ -16,6 +16,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::procs::{free_port, require_binary, Proc};
+use common::{query_until, readme_yaml_after, repo_file};
 use serde_json::Value as Json;
 use tempfile::TempDir;
 
@@ -46,10 +47,6 @@ const NEED_LAST_PUSH_DATA: &[&str] = &[
     "Statistics behind code",
 ];
 
-fn repo_file(relative: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
-}
-
 fn http() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
@@ -70,30 +67,27 @@ fn promtool() -> PathBuf {
 #[test]
 #[ignore = "needs promtool (apt-get install prometheus); scripts/test-all.sh runs it"]
 fn shipped_rules_pass_promtool_check_and_unit_tests() {
-    let promtool = promtool();
-    let check = Command::new(&promtool)
-        .args(["check", "rules"])
-        .arg(repo_file("dashboards/rules.yml"))
-        .arg(repo_file("dashboards/alerts.yml"))
-        .output()
-        .expect("run promtool check rules");
-    assert!(
-        check.status.success(),
-        "promtool check rules failed:\n{}{}",
-        String::from_utf8_lossy(&check.stdout),
-        String::from_utf8_lossy(&check.stderr)
+    assert_promtool_passes(
+        "check rules",
+        &["dashboards/rules.yml", "dashboards/alerts.yml"],
     );
     // promtool resolves the test file's rule_files relative to the test file itself.
-    let test = Command::new(&promtool)
-        .args(["test", "rules"])
-        .arg(repo_file("dashboards/tests/alerts_test.yml"))
+    assert_promtool_passes("test rules", &["dashboards/tests/alerts_test.yml"]);
+}
+
+/// Runs `promtool <command> <files…>` (files of this repository); fails the test with
+/// promtool's output unless it succeeds.
+fn assert_promtool_passes(command: &str, files: &[&str]) {
+    let output = Command::new(promtool())
+        .args(command.split(' '))
+        .args(files.iter().map(|file| repo_file(file)))
         .output()
-        .expect("run promtool test rules");
+        .unwrap_or_else(|err| panic!("run promtool {command}: {err}"));
     assert!(
-        test.status.success(),
-        "promtool test rules failed:\n{}{}",
-        String::from_utf8_lossy(&test.stdout),
-        String::from_utf8_lossy(&test.stderr)
+        output.status.success(),
+        "promtool {command} failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
     );
 }
 
@@ -102,20 +96,8 @@ fn shipped_rules_pass_promtool_check_and_unit_tests() {
 
 /// The demo exporter, listening on a free port; returns it with its `host:port`.
 async fn start_exporter(dir: &Path) -> (Proc, String) {
-    let addr = format!("127.0.0.1:{}", free_port());
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_codearts-repo-exporter"));
-    cmd.args([
-        "--demo",
-        "--web.listen-address",
-        &addr,
-        "--log.level",
-        "warn",
-    ]);
-    let mut exporter = Proc::spawn("exporter", &mut cmd, dir);
-    exporter
-        .wait_http_ok(&format!("http://{addr}/healthz"), Duration::from_secs(30))
-        .await;
-    (exporter, addr)
+    let exporter = common::spawn_exporter(&["--demo"], dir).await;
+    (exporter.proc, exporter.addr)
 }
 
 /// A Prometheus scraping `exporter` every [`SCRAPE_INTERVAL`] with `rule_files` loaded and, when
@@ -579,18 +561,6 @@ const HEALTHY_PROBED_IDS: [&str; 19] = [
     "2111915025",
 ];
 
-/// The first ```yaml block after `marker` in README.md.
-fn readme_yaml_after(marker: &str) -> String {
-    let readme = std::fs::read_to_string(repo_file("README.md")).expect("README.md");
-    let from = readme
-        .find(marker)
-        .unwrap_or_else(|| panic!("README.md has no {marker:?}"));
-    let block = &readme[from..];
-    let start = block.find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
-    let end = block[start..].find("```").expect("end of the yaml block");
-    block[start..start + end].to_owned()
-}
-
 /// The README's /probe job as written, pointed at `exporter`, probing `ids`, every 2 s.
 fn readme_probe_job(exporter: &str, ids: &[&str]) -> String {
     let yaml = readme_yaml_after("<!-- probe-scrape-config");
@@ -629,25 +599,6 @@ fn readme_probe_job(exporter: &str, ids: &[&str]) -> String {
     out
 }
 
-/// The result of `expr` once `done` holds for it, or the last result after `limit`.
-async fn query_until(
-    url: &str,
-    expr: &str,
-    limit: Duration,
-    done: impl Fn(&[Json]) -> bool,
-) -> Vec<Json> {
-    let deadline = Instant::now() + limit;
-    loop {
-        let result = common::prometheus_query(url, expr)
-            .await
-            .unwrap_or_default();
-        if done(&result) || Instant::now() > deadline {
-            return result;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
-
 fn single_value(result: &[Json]) -> f64 {
     assert_eq!(result.len(), 1, "one sample expected: {result:?}");
     result[0]["value"][1]
@@ -657,6 +608,7 @@ fn single_value(result: &[Json]) -> f64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs prometheus (apt-get install prometheus); scripts/test-all.sh runs it"]
 async fn mixed_mode_one_failing_probe_alerts_per_repository_not_as_a_mass_failure() {
     let dir = TempDir::new().expect("temp dir");
     let (mut exporter, instance) = start_exporter(dir.path()).await;
@@ -871,32 +823,21 @@ async fn minimal_preset_leaves_a_healthy_demo_repository_at_most_six_series() {
             .collect()
     };
     let dir = TempDir::new().expect("temp dir");
-    let (mut exporter, instance) = start_exporter(dir.path()).await;
-    let body = http()
-        .get(format!("http://{instance}/metrics"))
-        .header("X-Prometheus-Scrape-Timeout-Seconds", "5")
-        .send()
-        .await
-        .expect("scrape")
-        .text()
-        .await
-        .expect("body");
-    exporter.assert_running();
-    let samples = common::samples(&body);
-    let healthy: std::collections::BTreeSet<String> = samples
-        .iter()
-        .filter(|s| s.name == "codearts_repo_statistics_up" && s.value == 1.0)
-        .map(|s| s.labels["repository_id"].clone())
-        .collect();
+    let mut exporter = common::spawn_exporter(&["--demo"], dir.path()).await;
+    let body = exporter.scrape(Some("5")).await;
+    exporter.proc.assert_running();
+    let healthy = body.healthy();
     assert!(
         healthy.len() >= 20,
         "healthy demo repositories: {healthy:?}"
     );
     let (mut most, mut most_kept) = (0, 0);
-    for id in &healthy {
-        let series: Vec<&common::Sample> = samples
+    for id in healthy {
+        let id = id.to_string();
+        let series: Vec<&common::Sample> = body
+            .samples()
             .iter()
-            .filter(|s| s.labels.get("repository_id") == Some(id))
+            .filter(|s| s.labels.get("repository_id") == Some(&id))
             .collect();
         let kept = series
             .iter()

@@ -14,48 +14,23 @@ fn signal(pid: u32, name: &str) {
     assert!(status.success());
 }
 
-async fn up_ids(port: u16) -> Vec<String> {
-    let body = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    samples(&body)
-        .into_iter()
-        .filter(|s| s.name == "codearts_repo_statistics_up" && s.value == 1.0)
-        .map(|s| s.labels["repository_id"].clone())
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_adds_a_repository_and_sigterm_exits_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let (_sim, endpoint) =
         spawn_sim(&["--repositories", "10", "--latency", "1ms"], dir.path()).await;
     let config = dir.path().join("config.yml");
-    let write = |ids: &[u32]| {
-        std::fs::write(
-            &config,
-            config_yaml(&endpoint, ids, "").replace("test-token", "demo-token"),
-        )
-        .unwrap()
-    };
+    let write = |ids: &[u32]| std::fs::write(&config, sim_config(&endpoint, ids, "")).unwrap();
     write(&[2_111_915_000]);
-    let port = procs::free_port();
-    let mut exporter = spawn_exporter(
-        &["--config.file", config.to_str().unwrap()],
-        port,
-        dir.path(),
-    )
-    .await;
-    assert_eq!(up_ids(port).await, ["2111915000"]);
+    let mut exporter =
+        spawn_exporter(&["--config.file", config.to_str().unwrap()], dir.path()).await;
+    assert_eq!(exporter.scrape(None).await.healthy(), [2_111_915_000]);
 
     write(&[2_111_915_000, 2_111_915_001]);
-    signal(exporter.pid(), "HUP");
+    signal(exporter.proc.pid(), "HUP");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let ids = up_ids(port).await;
+        let ids = exporter.scrape(None).await.healthy();
         if ids.len() == 2 {
             break;
         }
@@ -68,28 +43,16 @@ async fn sighup_adds_a_repository_and_sigterm_exits_cleanly() {
 
     // A broken file on SIGHUP keeps the running config.
     std::fs::write(&config, "codearts: [broken").unwrap();
-    signal(exporter.pid(), "HUP");
+    signal(exporter.proc.pid(), "HUP");
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(up_ids(port).await.len(), 2);
-    let body = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(
-        value(
-            &body,
-            "codearts_repo_exporter_config_last_reload_successful",
-            &[]
-        ),
-        Some(0.0)
-    );
+    assert_eq!(exporter.scrape(None).await.healthy().len(), 2);
+    let body = exporter.scrape(None).await;
+    assert_eq!(body.reload_successful(), Some(0.0));
 
-    signal(exporter.pid(), "TERM");
+    signal(exporter.proc.pid(), "TERM");
     let deadline = Instant::now() + Duration::from_secs(15);
     let status = loop {
-        if let Some(status) = exporter.try_wait() {
+        if let Some(status) = exporter.proc.try_wait() {
             break status;
         }
         assert!(

@@ -2,80 +2,56 @@
 //! real Prometheus (`apt-get install prometheus`) with `scheme: https`, `tls_config.ca_file` and
 //! `basic_auth`, until Prometheus reports `up == 1`.
 
+mod common;
 mod web_fixtures;
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use web_fixtures::{exporter_config, https_client, Pki};
+use common::procs::{free_port, Proc};
+use common::{query_until, spawn_prometheus};
+use web_fixtures::{exporter_config, https_client, users_yaml, Pki, TLS_ONLY};
 
-const EXPORTER: &str = env!("CARGO_BIN_EXE_codearts-repo-exporter");
-
-/// Kills and reaps the child when the test ends, however it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// The exporter binary with `exporter.yml` and `web.yml` of `pki`'s directory.
+fn exporter_command(pki: &Pki) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_codearts-repo-exporter"));
+    command
+        .arg("--config.file")
+        .arg(pki.path("exporter.yml"))
+        .arg("--web.config.file")
+        .arg(pki.path("web.yml"));
+    command
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
-
-fn wait_for_port(port: u16, child: &mut Running) {
+/// [`exporter_command`] running on a free port, its output in `exporter.log` of `pki`'s
+/// directory; returns once the port accepts connections (it speaks TLS: no HTTP check).
+fn start_exporter(pki: &Pki) -> (Proc, u16) {
+    let port = free_port();
+    let mut command = exporter_command(pki);
+    command.arg(format!("--web.listen-address=127.0.0.1:{port}"));
+    let mut exporter = Proc::spawn("exporter", &mut command, pki.dir.path());
     let deadline = Instant::now() + Duration::from_secs(15);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Ok(Some(status)) = child.0.try_wait() {
-            panic!("process exited before listening: {status}");
-        }
+        exporter.assert_running();
         assert!(Instant::now() < deadline, "port {port} never opened");
         std::thread::sleep(Duration::from_millis(50));
     }
+    (exporter, port)
 }
 
 #[tokio::test]
+#[ignore = "needs prometheus (apt-get install prometheus); scripts/test-all.sh runs it"]
 async fn prometheus_scrapes_the_exporter_over_https_with_basic_auth() {
-    let version = Command::new("prometheus").arg("--version").output();
-    assert!(
-        matches!(&version, Ok(out) if out.status.success()),
-        "the real-Prometheus test needs the prometheus binary: apt-get install prometheus ({version:?})"
-    );
-
-    let pki = Pki::new();
-    pki.install_server_cert(&pki.server_cert("exporter", 1));
-    let hash = bcrypt::hash("scrape-secret", 4).expect("bcrypt");
+    let pki = Pki::with_server_cert("exporter");
     std::fs::write(
         pki.path("web.yml"),
-        format!(
-            "tls_server_config:\n  cert_file: server.pem\n  key_file: server-key.pem\n\
-             basic_auth_users:\n  prometheus: '{hash}'\n"
-        ),
+        format!("{TLS_ONLY}{}", users_yaml("prometheus", "scrape-secret")),
     )
     .unwrap();
     std::fs::write(pki.path("exporter.yml"), exporter_config("")).unwrap();
     std::fs::write(pki.path("scrape-password"), "scrape-secret").unwrap();
 
-    let exporter_port = free_port();
-    let mut exporter = Running(
-        Command::new(EXPORTER)
-            .arg("--config.file")
-            .arg(pki.path("exporter.yml"))
-            .arg("--web.config.file")
-            .arg(pki.path("web.yml"))
-            .arg(format!("--web.listen-address=127.0.0.1:{exporter_port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the exporter"),
-    );
-    wait_for_port(exporter_port, &mut exporter);
+    let (_exporter, exporter_port) = start_exporter(&pki);
 
     // The scrape config the README shows.
     let prometheus_yml = format!(
@@ -93,52 +69,28 @@ async fn prometheus_scrapes_the_exporter_over_https_with_basic_auth() {
         ca = pki.path("ca.pem").display(),
         password = pki.path("scrape-password").display(),
     );
-    std::fs::write(pki.path("prometheus.yml"), prometheus_yml).unwrap();
-    let prometheus_port = free_port();
-    let mut prometheus = Running(
-        Command::new("prometheus")
-            .arg(format!(
-                "--config.file={}",
-                pki.path("prometheus.yml").display()
-            ))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                pki.path("tsdb").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{prometheus_port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start prometheus"),
-    );
-    wait_for_port(prometheus_port, &mut prometheus);
-
-    let client = reqwest::Client::new();
-    let query = format!(
-        "http://127.0.0.1:{prometheus_port}/api/v1/query?query=up%7Bjob%3D%22codearts-repo%22%7D"
-    );
-    let targets = format!("http://127.0.0.1:{prometheus_port}/api/v1/targets");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let up = match client.get(&query).send().await {
-            Ok(answer) => answer.json::<serde_json::Value>().await.ok(),
-            Err(_) => None,
+    let (_prometheus, url) = spawn_prometheus(pki.dir.path(), &prometheus_yml).await;
+    let up = query_until(
+        &url,
+        "up{job=\"codearts-repo\"}",
+        Duration::from_secs(30),
+        |result| first_value(result) == Some("1"),
+    )
+    .await;
+    if first_value(&up) != Some("1") {
+        let health = match reqwest::get(format!("{url}/api/v1/targets")).await {
+            Ok(answer) => answer.text().await.unwrap_or_default(),
+            Err(err) => err.to_string(),
         };
-        let value = up
-            .as_ref()
-            .and_then(|v| v["data"]["result"][0]["value"][1].as_str());
-        if value == Some("1") {
-            break;
-        }
-        if Instant::now() > deadline {
-            let health = match client.get(&targets).send().await {
-                Ok(answer) => answer.text().await.unwrap_or_default(),
-                Err(err) => err.to_string(),
-            };
-            panic!("Prometheus never saw up == 1 (last: {up:?}); targets: {health}");
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        panic!("Prometheus never saw up == 1 (last: {up:?}); targets: {health}");
     }
+}
+
+/// The value of a query result's first sample.
+fn first_value(result: &[serde_json::Value]) -> Option<&str> {
+    result
+        .first()
+        .and_then(|sample| sample["value"][1].as_str())
 }
 
 #[test]
@@ -150,11 +102,7 @@ fn a_broken_web_config_exits_2_naming_the_key() {
         "tls_server_config:\n  cert_file: missing.pem\n  key_file: missing-key.pem\n",
     )
     .unwrap();
-    let output = Command::new(EXPORTER)
-        .arg("--config.file")
-        .arg(pki.path("exporter.yml"))
-        .arg("--web.config.file")
-        .arg(pki.path("web.yml"))
+    let output = exporter_command(&pki)
         .arg("--web.listen-address=127.0.0.1:0")
         .output()
         .expect("run the exporter");
@@ -173,8 +121,7 @@ fn a_broken_web_config_exits_2_naming_the_key() {
 /// then serves HTTPS with the configured headers and says that it serves HTTP/1.1 only.
 #[tokio::test]
 async fn a_node_exporter_web_config_with_every_section_starts_the_exporter() {
-    let pki = Pki::new();
-    pki.install_server_cert(&pki.server_cert("exporter", 1));
+    let pki = Pki::with_server_cert("exporter");
     let hash = bcrypt::hash("scrape-secret", 4).expect("bcrypt");
     std::fs::write(
         pki.path("web.yml"),
@@ -204,21 +151,7 @@ auth_excluded_paths: [/readyz]
     )
     .unwrap();
     std::fs::write(pki.path("exporter.yml"), exporter_config("")).unwrap();
-    let log = pki.path("exporter.log");
-    let port = free_port();
-    let mut exporter = Running(
-        Command::new(EXPORTER)
-            .arg("--config.file")
-            .arg(pki.path("exporter.yml"))
-            .arg("--web.config.file")
-            .arg(pki.path("web.yml"))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("start the exporter"),
-    );
-    wait_for_port(port, &mut exporter);
+    let (_exporter, port) = start_exporter(&pki);
 
     let client = https_client(&pki, None);
     let metrics = client
@@ -240,7 +173,7 @@ auth_excluded_paths: [/readyz]
         .unwrap();
     assert_ne!(readyz.status(), reqwest::StatusCode::UNAUTHORIZED);
 
-    let logged = std::fs::read_to_string(&log).unwrap();
+    let logged = std::fs::read_to_string(pki.path("exporter.log")).unwrap();
     assert!(
         logged.contains("http_server_config.http2: true is accepted, but only HTTP/1.1 is served"),
         "{logged}"

@@ -68,11 +68,7 @@ async fn scrape_hostile(scenario: Scenario) -> (Option<String>, Duration) {
     let app = app(&config_yaml(&endpoint, &[1, 2], "  request_timeout: 2s\n"));
     let answer = scrape(&app, Some("4")).await;
     assert_eq!(
-        value(
-            &answer.body,
-            "codearts_repo_statistics_up",
-            &[("repository_id", "1")]
-        ),
+        answer.body.up(1),
         Some(1.0),
         "the good repository is untouched"
     );
@@ -81,7 +77,7 @@ async fn scrape_hostile(scenario: Scenario) -> (Option<String>, Duration) {
         "answered after {:?}",
         answer.elapsed
     );
-    let class = error_class(&answer.body, 2);
+    let class = answer.body.class(2).map(str::to_owned);
     println!(
         "hostile: class {class:?}, scrape answered in {:?}",
         answer.elapsed
@@ -186,16 +182,11 @@ async fn json_nested_100000_levels_in_a_known_field_drops_that_field_only() {
     let endpoint = raw_upstream(json_answer(body)).await;
     let app = app(&config_yaml(&endpoint, &[2], ""));
     let answer = scrape(&app, None).await.body;
-    let repository = [("repository_id", "2")];
     assert_eq!(
-        value(
-            &answer,
-            "codearts_repo_statistics_can_statistics",
-            &repository
-        ),
+        answer.series("codearts_repo_statistics_can_statistics", 2),
         Some(1.0)
     );
-    let info = repo_series(&answer, "codearts_repo_statistics_event_info", 2);
+    let info = answer.repo_series("codearts_repo_statistics_event_info", 2);
     assert_eq!(info[0].labels["status"], "finish");
     assert_eq!(
         info[0].labels["branch"], "",
@@ -225,11 +216,7 @@ async fn json_nested_100000_levels_in_an_unknown_field_is_skipped_without_recurs
     let app = app(&config_yaml(&endpoint, &[2], ""));
     let answer = scrape(&app, None).await.body;
     assert_eq!(
-        value(
-            &answer,
-            "codearts_repo_statistics_can_statistics",
-            &[("repository_id", "2")]
-        ),
+        answer.series("codearts_repo_statistics_can_statistics", 2),
         Some(0.0)
     );
 }

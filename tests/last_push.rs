@@ -7,38 +7,12 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use wiremock::matchers::{method, path, path_regex};
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use wiremock::{Request, ResponseTemplate};
 
-/// Statistics updated at 2025-06-04T08:14:29Z (1749024869).
-const UPDATED_AT: &str = "2025-06-04T16:14:29+08:00";
+/// The healthy statuses' statistics update ([`UPDATED_AT`]), in Unix seconds.
 const UPDATED: f64 = 1_749_024_869.0;
 
-fn push_path(id: u32) -> String {
-    format!("/v4/repositories/{id}/last-push-event")
-}
-
-/// Every status request answers the same healthy status.
-async fn mount_statuses(server: &MockServer) {
-    Mock::given(method("GET"))
-        .and(path_regex(
-            r"^/v4/repositories/\d+/repository/statistics-status$",
-        ))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(status_body(true, 0, "finish", UPDATED_AT)),
-        )
-        .mount(server)
-        .await;
-}
-
-async fn mount_push(server: &MockServer, id: u32, answer: ResponseTemplate) {
-    Mock::given(method("GET"))
-        .and(path(push_path(id)))
-        .respond_with(answer)
-        .mount(server)
-        .await;
-}
-
+/// A last push at `created_at`.
 fn pushed(created_at: &str) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(serde_json::json!({
         "ref": "master", "created_at": created_at,
@@ -50,10 +24,6 @@ fn last_push_yaml(endpoint: &str, ids: &[u32], last_push: &str) -> String {
     format!("{}last_push:\n{last_push}", config_yaml(endpoint, ids, ""))
 }
 
-fn series(body: &str, name: &str, id: u32) -> Option<f64> {
-    value(body, name, &[("repository_id", &id.to_string())])
-}
-
 fn push_requests(requests: &[Request]) -> usize {
     requests
         .iter()
@@ -63,14 +33,10 @@ fn push_requests(requests: &[Request]) -> usize {
 
 #[tokio::test]
 async fn off_by_default_no_request_and_no_series() {
-    let server = MockServer::start().await;
-    mount_statuses(&server).await;
-    Mock::given(path_regex("last-push-event"))
-        .respond_with(pushed(UPDATED_AT))
-        .expect(0)
-        .mount(&server)
-        .await;
-    let app = app(&config_yaml(&server.uri(), &[1, 2], ""));
+    let upstream = Upstream::start().await;
+    upstream.every_status(ok_status()).await;
+    upstream.every_last_push(pushed(UPDATED_AT)).expect(0).await;
+    let app = app(&config_yaml(&upstream.uri(), &[1, 2], ""));
     let body = scrape(&app, None).await.body;
     for name in ["last_push_up", "last_push_timestamp_seconds", "lag_seconds"] {
         assert!(
@@ -82,105 +48,84 @@ async fn off_by_default_no_request_and_no_series() {
 
 #[tokio::test]
 async fn lag_is_the_push_minus_the_statistics_update_and_zero_when_covered() {
-    let server = MockServer::start().await;
-    mount_statuses(&server).await;
+    let upstream = Upstream::start().await;
+    upstream.every_status(ok_status()).await;
     // 1: pushed a day after the statistics; 2: pushed before them; 3: never pushed.
-    mount_push(&server, 1, pushed("2025-06-05T08:14:29Z")).await;
-    mount_push(&server, 2, pushed("2025-06-01T00:00:00Z")).await;
-    mount_push(
-        &server,
-        3,
-        ResponseTemplate::new(200).set_body_json(serde_json::json!({})),
-    )
-    .await;
+    upstream.last_push(1, pushed("2025-06-05T08:14:29Z")).await;
+    upstream.last_push(2, pushed("2025-06-01T00:00:00Z")).await;
+    upstream
+        .last_push(3, answer_json(200, serde_json::json!({})))
+        .await;
     let app = app(&last_push_yaml(
-        &server.uri(),
+        &upstream.uri(),
         &[1, 2, 3],
         "  enabled: true\n",
     ));
     let body = scrape(&app, None).await.body;
     assert_eq!(
-        series(&body, "codearts_repo_statistics_lag_seconds", 1),
+        body.series("codearts_repo_statistics_lag_seconds", 1),
         Some(86_400.0)
     );
     assert_eq!(
-        series(
-            &body,
-            "codearts_repo_statistics_last_push_timestamp_seconds",
-            1
-        ),
+        body.series("codearts_repo_statistics_last_push_timestamp_seconds", 1),
         Some(UPDATED + 86_400.0)
     );
     assert_eq!(
-        series(&body, "codearts_repo_statistics_lag_seconds", 2),
+        body.series("codearts_repo_statistics_lag_seconds", 2),
         Some(0.0)
     );
     // No recorded push: the request worked, there is nothing to compare.
     assert_eq!(
-        series(&body, "codearts_repo_statistics_last_push_up", 3),
+        body.series("codearts_repo_statistics_last_push_up", 3),
         Some(1.0)
     );
+    assert_eq!(body.series("codearts_repo_statistics_lag_seconds", 3), None);
     assert_eq!(
-        series(&body, "codearts_repo_statistics_lag_seconds", 3),
+        body.series("codearts_repo_statistics_last_push_timestamp_seconds", 3),
         None
     );
-    assert_eq!(
-        series(
-            &body,
-            "codearts_repo_statistics_last_push_timestamp_seconds",
-            3
-        ),
-        None
-    );
-    assert_eq!(
-        value(
-            &body,
-            "codearts_repo_exporter_api_requests_total",
-            &[("endpoint", "last_push_event")]
-        ),
-        Some(3.0)
-    );
+    assert_eq!(body.requests("last_push_event"), Some(3.0));
 }
 
 #[tokio::test]
 async fn a_last_push_is_asked_again_only_after_min_interval() {
-    let server = MockServer::start().await;
-    mount_statuses(&server).await;
-    mount_push(&server, 1, pushed("2025-06-05T08:14:29Z")).await;
+    let upstream = Upstream::start().await;
+    upstream.every_status(ok_status()).await;
+    upstream.last_push(1, pushed("2025-06-05T08:14:29Z")).await;
     let app = app(&last_push_yaml(
-        &server.uri(),
+        &upstream.uri(),
         &[1],
         "  enabled: true\n  min_interval: 1h\n",
     ));
     let first = scrape(&app, None).await.body;
     let second = scrape(&app, None).await.body;
-    let requests = server.received_requests().await.unwrap();
+    let requests = upstream.requests().await;
     assert_eq!(
         push_requests(&requests),
         1,
         "the push is reused within min_interval"
     );
     assert_eq!(
-        series(&second, "codearts_repo_statistics_lag_seconds", 1),
-        series(&first, "codearts_repo_statistics_lag_seconds", 1)
+        second.series("codearts_repo_statistics_lag_seconds", 1),
+        first.series("codearts_repo_statistics_lag_seconds", 1)
     );
 }
 
 #[tokio::test]
 async fn every_status_request_starts_before_any_last_push_request() {
-    let server = MockServer::start().await;
-    mount_statuses(&server).await;
+    let upstream = Upstream::start().await;
+    upstream.every_status(ok_status()).await;
     for id in 1..=20 {
-        mount_push(&server, id, pushed("2025-06-05T08:14:29Z")).await;
+        upstream.last_push(id, pushed("2025-06-05T08:14:29Z")).await;
     }
     let ids: Vec<u32> = (1..=20).collect();
     let yaml = format!(
         "{}last_push:\n  enabled: true\n",
-        config_yaml(&server.uri(), &ids, "  concurrency: 4\n")
+        config_yaml(&upstream.uri(), &ids, "  concurrency: 4\n")
     );
     let app = app(&yaml);
     scrape(&app, None).await;
-    let requests = server.received_requests().await.unwrap();
+    let requests = upstream.requests().await;
     let first_push = requests
         .iter()
         .position(|r| r.url.path().ends_with("/last-push-event"))
@@ -204,28 +149,20 @@ async fn every_status_request_starts_before_any_last_push_request() {
 
 #[tokio::test]
 async fn a_failing_last_push_leaves_the_statistics_untouched() {
-    let server = MockServer::start().await;
-    mount_statuses(&server).await;
-    mount_push(
-        &server,
-        1,
-        ResponseTemplate::new(403).set_body_json(serde_json::json!({
-            "error_code": "CH.004403", "error_msg": "Insufficient permissions."
-        })),
-    )
-    .await;
-    let with = app(&last_push_yaml(&server.uri(), &[1], "  enabled: true\n"));
-    let without = app(&config_yaml(&server.uri(), &[1], ""));
+    let upstream = Upstream::start().await;
+    upstream.every_status(ok_status()).await;
+    upstream
+        .last_push(1, error(403, "CH.004403", "Insufficient permissions."))
+        .await;
+    let with = app(&last_push_yaml(&upstream.uri(), &[1], "  enabled: true\n"));
+    let without = app(&config_yaml(&upstream.uri(), &[1], ""));
     let body = scrape(&with, None).await.body;
     let plain = scrape(&without, None).await.body;
     assert_eq!(
-        series(&body, "codearts_repo_statistics_last_push_up", 1),
+        body.series("codearts_repo_statistics_last_push_up", 1),
         Some(0.0)
     );
-    assert_eq!(
-        series(&body, "codearts_repo_statistics_lag_seconds", 1),
-        None
-    );
+    assert_eq!(body.series("codearts_repo_statistics_lag_seconds", 1), None);
     for name in [
         "codearts_repo_statistics_up",
         "codearts_repo_statistics_can_statistics",
@@ -233,53 +170,39 @@ async fn a_failing_last_push_leaves_the_statistics_untouched() {
         "codearts_repo_statistics_event_updated_timestamp_seconds",
         "codearts_repo_statistics_http_status",
     ] {
-        assert_eq!(series(&body, name, 1), series(&plain, name, 1), "{name}");
+        assert_eq!(body.series(name, 1), plain.series(name, 1), "{name}");
     }
-    assert_eq!(error_class(&body, 1), None, "no statistics error");
-    assert_eq!(
-        value(
-            &body,
-            "codearts_repo_exporter_api_request_errors_total",
-            &[("endpoint", "last_push_event"), ("class", "forbidden")]
-        ),
-        Some(1.0)
-    );
+    assert_eq!(body.class(1), None, "no statistics error");
+    assert_eq!(body.errors("last_push_event", "forbidden"), Some(1.0));
 }
 
 #[tokio::test]
 async fn malformed_and_future_push_times_give_no_lag() {
-    let server = MockServer::start().await;
-    mount_statuses(&server).await;
-    mount_push(&server, 1, pushed("yesterday")).await;
-    mount_push(&server, 2, pushed("2999-01-01T00:00:00Z")).await;
-    mount_push(
-        &server,
-        3,
-        ResponseTemplate::new(200).set_body_json(serde_json::json!({"created_at": 17})),
-    )
-    .await;
+    let upstream = Upstream::start().await;
+    upstream.every_status(ok_status()).await;
+    upstream.last_push(1, pushed("yesterday")).await;
+    upstream.last_push(2, pushed("2999-01-01T00:00:00Z")).await;
+    upstream
+        .last_push(3, answer_json(200, serde_json::json!({"created_at": 17})))
+        .await;
     let app = app(&last_push_yaml(
-        &server.uri(),
+        &upstream.uri(),
         &[1, 2, 3],
         "  enabled: true\n",
     ));
     let body = scrape(&app, None).await.body;
     for id in 1..=3 {
         assert_eq!(
-            series(&body, "codearts_repo_statistics_last_push_up", id),
+            body.series("codearts_repo_statistics_last_push_up", id),
             Some(1.0)
         );
         assert_eq!(
-            series(&body, "codearts_repo_statistics_lag_seconds", id),
+            body.series("codearts_repo_statistics_lag_seconds", id),
             None,
             "{id}"
         );
         assert_eq!(
-            series(
-                &body,
-                "codearts_repo_statistics_last_push_timestamp_seconds",
-                id
-            ),
+            body.series("codearts_repo_statistics_last_push_timestamp_seconds", id),
             None,
             "{id}"
         );
@@ -288,13 +211,16 @@ async fn malformed_and_future_push_times_give_no_lag() {
 
 #[tokio::test]
 async fn slow_last_pushes_never_delay_the_statuses_past_the_deadline() {
-    let server = MockServer::start().await;
-    mount_statuses(&server).await;
-    Mock::given(path_regex("last-push-event"))
-        .respond_with(pushed(UPDATED_AT).set_delay(Duration::from_secs(10)))
-        .mount(&server)
+    let upstream = Upstream::start().await;
+    upstream.every_status(ok_status()).await;
+    upstream
+        .every_last_push(pushed(UPDATED_AT).set_delay(Duration::from_secs(10)))
         .await;
-    let app = app(&last_push_yaml(&server.uri(), &[1, 2], "  enabled: true\n"));
+    let app = app(&last_push_yaml(
+        &upstream.uri(),
+        &[1, 2],
+        "  enabled: true\n",
+    ));
     let answer = scrape(&app, Some("2")).await;
     assert!(
         answer.elapsed < Duration::from_millis(1900),
@@ -303,11 +229,13 @@ async fn slow_last_pushes_never_delay_the_statuses_past_the_deadline() {
     );
     for id in [1, 2] {
         assert_eq!(
-            series(&answer.body, "codearts_repo_statistics_up", id),
+            answer.body.series("codearts_repo_statistics_up", id),
             Some(1.0)
         );
         assert_eq!(
-            series(&answer.body, "codearts_repo_statistics_lag_seconds", id),
+            answer
+                .body
+                .series("codearts_repo_statistics_lag_seconds", id),
             None
         );
     }
@@ -315,13 +243,15 @@ async fn slow_last_pushes_never_delay_the_statuses_past_the_deadline() {
 
 #[tokio::test]
 async fn probe_asks_the_last_push_too() {
-    let server = MockServer::start().await;
-    mount_statuses(&server).await;
-    mount_push(&server, 8, pushed("2025-06-05T08:14:29Z")).await;
-    let app = app(&last_push_yaml(&server.uri(), &[8], "  enabled: true\n"));
+    let upstream = Upstream::start().await;
+    upstream.every_status(ok_status()).await;
+    upstream.last_push(8, pushed("2025-06-05T08:14:29Z")).await;
+    let app = app(&last_push_yaml(&upstream.uri(), &[8], "  enabled: true\n"));
     let answer = request(&app, "GET", "/probe?repository_id=8", Some("5")).await;
     assert_eq!(
-        series(&answer.body, "codearts_repo_statistics_lag_seconds", 8),
+        answer
+            .body
+            .series("codearts_repo_statistics_lag_seconds", 8),
         Some(86_400.0)
     );
 }

@@ -16,10 +16,7 @@ const REPOSITORIES: u32 = 200;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "runs for a minute; scripts/test-all.sh runs it"]
 async fn two_hundred_clients_scrape_for_a_minute_without_errors() {
-    let seconds: u64 = std::env::var("LOAD_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(60);
+    let seconds = seconds_from_env("LOAD_SECONDS", 60);
     let dir = tempfile::tempdir().unwrap();
     let (_sim, endpoint) = spawn_sim(
         &[
@@ -33,19 +30,9 @@ async fn two_hundred_clients_scrape_for_a_minute_without_errors() {
     .await;
     let ids: Vec<u32> = (0..REPOSITORIES).map(|i| 2_111_915_000 + i).collect();
     let config = dir.path().join("config.yml");
-    std::fs::write(
-        &config,
-        config_yaml(&endpoint, &ids, "  concurrency: 50\n").replace("test-token", "demo-token"),
-    )
-    .unwrap();
-    let port = procs::free_port();
-    let exporter = spawn_exporter(
-        &["--config.file", config.to_str().unwrap()],
-        port,
-        dir.path(),
-    )
-    .await;
-    let url = format!("http://127.0.0.1:{port}/metrics");
+    std::fs::write(&config, sim_config(&endpoint, &ids, "  concurrency: 50\n")).unwrap();
+    let exporter = spawn_exporter(&["--config.file", config.to_str().unwrap()], dir.path()).await;
+    let url = exporter.url("/metrics");
 
     let ok = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
@@ -80,13 +67,19 @@ async fn two_hundred_clients_scrape_for_a_minute_without_errors() {
     }
     let mut curve = Vec::new();
     while Instant::now() < end {
-        curve.push((started.elapsed().as_secs(), proc_sample(exporter.pid())));
+        curve.push((
+            started.elapsed().as_secs(),
+            proc_sample(exporter.proc.pid()),
+        ));
         tokio::time::sleep(Duration::from_secs(5)).await;
     }
     for task in tasks {
         task.await.unwrap();
     }
-    curve.push((started.elapsed().as_secs(), proc_sample(exporter.pid())));
+    curve.push((
+        started.elapsed().as_secs(),
+        proc_sample(exporter.proc.pid()),
+    ));
 
     let stats = sim_stats(&endpoint).await;
     let upstream = stats["status_requests"].as_u64().unwrap();

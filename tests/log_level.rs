@@ -5,37 +5,10 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 use codearts_repo_exporter::logging::{self, Level};
 use common::*;
-use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, ResponseTemplate};
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    /// What was logged since the last call.
-    fn take(&self) -> String {
-        let mut bytes = self.0.lock().unwrap();
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        bytes.clear();
-        text
-    }
-}
 
 /// A line every scrape logs at debug.
 const DEBUG_LINE: &str = "writing the per-repository text";
@@ -46,16 +19,8 @@ async fn log_level_follows_the_config_across_reloads() {
     let writer = captured.clone();
     logging::init_with_writer(Level::Info, "logfmt", move || writer.clone());
 
-    let upstream = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(status_body(
-            true,
-            0,
-            "finish",
-            "2025-06-04T16:14:29+08:00",
-        )))
-        .mount(&upstream)
-        .await;
+    let upstream = Upstream::start().await;
+    upstream.every_get(ok_status()).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config.yml");
     let base = config_yaml(&upstream.uri(), &[1], "");

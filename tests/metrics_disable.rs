@@ -5,24 +5,14 @@ mod common;
 
 use codearts_repo_exporter::app::{App, StartError};
 use common::*;
-use wiremock::matchers::{method, path_regex};
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
-async fn upstream() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path_regex(
-            r"^/v4/repositories/\d+/repository/statistics-status$",
-        ))
-        .respond_with(ResponseTemplate::new(200).set_body_json(status_body(
-            true,
-            1,
-            "finish",
-            "2025-06-04T16:14:29+08:00",
-        )))
-        .mount(&server)
+/// An upstream where every repository can have statistics, for reason 1.
+async fn upstream() -> Upstream {
+    let upstream = Upstream::start().await;
+    upstream
+        .every_status(status_answer(true, 1, "finish"))
         .await;
-    server
+    upstream
 }
 
 fn with_disable(endpoint: &str, disable: &str) -> String {
@@ -32,28 +22,36 @@ fn with_disable(endpoint: &str, disable: &str) -> String {
     )
 }
 
-fn families(body: &str) -> std::collections::BTreeSet<String> {
-    samples(body)
-        .into_iter()
+fn families(body: &Body) -> std::collections::BTreeSet<&str> {
+    body.samples()
+        .iter()
         .filter(|s| s.name.starts_with("codearts_repo_statistics_"))
-        .map(|s| s.name)
+        .map(|s| s.name.as_str())
         .collect()
+}
+
+/// How many series, of any family, carry `repository_id="1"`.
+fn series_of_repository_1(body: &Body) -> usize {
+    body.samples()
+        .iter()
+        .filter(|s| s.labels.get("repository_id").map(String::as_str) == Some("1"))
+        .count()
 }
 
 #[tokio::test]
 async fn disabled_families_leave_the_scrape_and_the_rest_stays() {
     let server = upstream().await;
-    let all = families(
-        &scrape(&app(&config_yaml(&server.uri(), &[1], "")), None)
-            .await
-            .body,
-    );
+    let default = scrape(&app(&config_yaml(&server.uri(), &[1], "")), None)
+        .await
+        .body;
+    let all = families(&default);
     let app = app(&with_disable(
         &server.uri(),
         "[event_info, request_duration_seconds]",
     ));
-    let some = families(&scrape(&app, None).await.body);
-    let missing: Vec<&String> = all.difference(&some).collect();
+    let disabled = scrape(&app, None).await.body;
+    let some = families(&disabled);
+    let missing: Vec<&str> = all.difference(&some).copied().collect();
     assert_eq!(
         missing,
         [
@@ -61,9 +59,7 @@ async fn disabled_families_leave_the_scrape_and_the_rest_stays() {
             "codearts_repo_statistics_request_duration_seconds"
         ]
     );
-    let probe = request(&app, "GET", "/probe?repository_id=1", None)
-        .await
-        .body;
+    let probe = get(&app, "/probe?repository_id=1").await.body;
     assert!(
         !probe.contains("codearts_repo_statistics_event_info"),
         "{probe}"
@@ -78,19 +74,11 @@ async fn the_minimal_preset_leaves_five_series_of_a_healthy_repository() {
                   last_push_timestamp_seconds, last_push_up]";
     let app = app(&with_disable(&server.uri(), preset));
     let body = scrape(&app, None).await.body;
-    let series = samples(&body)
-        .into_iter()
-        .filter(|s| s.labels.get("repository_id").map(String::as_str) == Some("1"))
-        .count();
-    assert_eq!(series, 5);
+    assert_eq!(series_of_repository_1(&body), 5);
     let default = scrape(&common::app(&config_yaml(&server.uri(), &[1], "")), None)
         .await
         .body;
-    let default_series = samples(&default)
-        .into_iter()
-        .filter(|s| s.labels.get("repository_id").map(String::as_str) == Some("1"))
-        .count();
-    assert_eq!(default_series, 15);
+    assert_eq!(series_of_repository_1(&default), 15);
 }
 
 #[tokio::test]
@@ -122,31 +110,12 @@ async fn a_bad_list_on_reload_keeps_the_running_config() {
     std::fs::write(&path, with_disable(&server.uri(), "[event_info]")).unwrap();
     let app = app_from_file(&path);
     std::fs::write(&path, with_disable(&server.uri(), "[event_info, up]")).unwrap();
-    let answer = request(&app, "POST", "/-/reload", None).await;
-    assert_eq!(answer.status.as_u16(), 500);
-    assert!(
-        answer.body.contains("metrics.disable[1]"),
-        "{}",
-        answer.body
-    );
+    assert_reload_refused(&app, "metrics.disable[1]").await;
     let body = scrape(&app, None).await.body;
     assert!(!body.contains("codearts_repo_statistics_event_info"));
-    assert_eq!(
-        value(
-            &body,
-            "codearts_repo_exporter_config_last_reload_successful",
-            &[]
-        ),
-        Some(0.0)
-    );
+    assert_eq!(body.reload_successful(), Some(0.0));
     std::fs::write(&path, config_yaml(&server.uri(), &[1], "")).unwrap();
-    assert_eq!(
-        request(&app, "POST", "/-/reload", None)
-            .await
-            .status
-            .as_u16(),
-        200
-    );
+    assert_eq!(reload(&app).await.status, 200);
     let body = scrape(&app, None).await.body;
     assert!(
         body.contains("codearts_repo_statistics_event_info"),

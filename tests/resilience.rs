@@ -6,17 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
-
-fn ok_answer() -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(status_body(
-        true,
-        0,
-        "finish",
-        "2025-06-04T16:14:29+08:00",
-    ))
-}
+use wiremock::ResponseTemplate;
 
 #[tokio::test]
 async fn rate_limit_spaces_requests_after_the_burst() {
@@ -50,168 +40,107 @@ async fn rate_limit_spaces_requests_after_the_burst() {
 
 #[tokio::test]
 async fn throttled_answer_with_retry_after_is_retried_after_the_pause() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(
-            ResponseTemplate::new(429)
-                .insert_header("Retry-After", "1")
-                .set_body_json(
-                    serde_json::json!({"error_code": "APIG.0308", "error_msg": "over ratelimit"}),
-                ),
-        )
-        .up_to_n_times(1)
+    let upstream = Upstream::start().await;
+    upstream
+        .every_get(error(429, "APIG.0308", "over ratelimit").insert_header("Retry-After", "1"))
+        .first(1)
         .expect(1)
-        .with_priority(1)
-        .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .respond_with(ok_answer())
-        .expect(1)
-        .mount(&server)
-        .await;
-    let app = app(&config_yaml(&server.uri(), &[1], "  retries: 1\n"));
+    upstream.every_get(ok_status()).expect(1).await;
+    let app = app(&config_yaml(&upstream.uri(), &[1], "  retries: 1\n"));
     let answer = scrape(&app, None).await;
-    assert_eq!(
-        value(
-            &answer.body,
-            "codearts_repo_statistics_up",
-            &[("repository_id", "1")]
-        ),
-        Some(1.0)
-    );
+    assert_eq!(answer.body.up(1), Some(1.0));
     assert!(
         answer.elapsed >= Duration::from_secs(1),
         "{:?}",
         answer.elapsed
     );
     assert_eq!(
-        value(
-            &answer.body,
+        answer.body.value(
             "codearts_repo_exporter_api_request_retries_total",
             &[("endpoint", "statistics_status")]
         ),
         Some(1.0)
     );
     assert_eq!(
-        value(
-            &answer.body,
-            "codearts_repo_exporter_api_request_errors_total",
-            &[("endpoint", "statistics_status"), ("class", "throttled")]
-        ),
+        answer.body.errors("statistics_status", "throttled"),
         Some(1.0)
     );
 }
 
 #[tokio::test]
 async fn throttled_answer_without_retries_is_class_throttled_after_one_request() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1"))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let app = app(&config_yaml(&server.uri(), &[1], "  retries: 0\n"));
+    let upstream = Upstream::start().await;
+    upstream.every_get(throttled("1")).expect(1).await;
+    let app = app(&config_yaml(&upstream.uri(), &[1], "  retries: 0\n"));
     let body = scrape(&app, None).await.body;
-    assert_eq!(error_class(&body, 1).as_deref(), Some("throttled"));
+    assert_eq!(body.class(1), Some("throttled"));
 }
 
 #[tokio::test]
 async fn server_errors_are_retried_until_success() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(2)
+    let upstream = Upstream::start().await;
+    upstream
+        .every_get(ResponseTemplate::new(503))
+        .first(2)
         .expect(2)
-        .with_priority(1)
-        .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .respond_with(ok_answer())
-        .expect(1)
-        .mount(&server)
-        .await;
-    let app = app(&config_yaml(&server.uri(), &[1], "  retries: 2\n"));
+    upstream.every_get(ok_status()).expect(1).await;
+    let app = app(&config_yaml(&upstream.uri(), &[1], "  retries: 2\n"));
     let body = scrape(&app, None).await.body;
-    assert_eq!(
-        value(
-            &body,
-            "codearts_repo_statistics_up",
-            &[("repository_id", "1")]
-        ),
-        Some(1.0)
-    );
+    assert_eq!(body.up(1), Some(1.0));
 }
 
 #[tokio::test]
 async fn not_found_is_never_retried() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(404))
+    let upstream = Upstream::start().await;
+    upstream
+        .every_get(ResponseTemplate::new(404))
         .expect(1)
-        .mount(&server)
         .await;
-    let app = app(&config_yaml(&server.uri(), &[1], "  retries: 3\n"));
+    let app = app(&config_yaml(&upstream.uri(), &[1], "  retries: 3\n"));
     let body = scrape(&app, None).await.body;
-    assert_eq!(error_class(&body, 1).as_deref(), Some("not_found"));
+    assert_eq!(body.class(1), Some("not_found"));
 }
 
 #[tokio::test]
 async fn retries_never_run_past_the_deadline() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "5"))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let app = app(&config_yaml(&server.uri(), &[1], "  retries: 3\n"));
+    let upstream = Upstream::start().await;
+    upstream.every_get(throttled("5")).expect(1).await;
+    let app = app(&config_yaml(&upstream.uri(), &[1], "  retries: 3\n"));
     let answer = scrape(&app, Some("2")).await;
     assert!(
         answer.elapsed < Duration::from_millis(1700),
         "{:?}",
         answer.elapsed
     );
-    assert_eq!(error_class(&answer.body, 1).as_deref(), Some("throttled"));
+    assert_eq!(answer.body.class(1), Some("throttled"));
 }
 
 #[tokio::test]
 async fn cache_serves_results_younger_than_min_interval() {
-    let server = MockServer::start().await;
+    let upstream = Upstream::start().await;
     for id in [1, 2] {
-        Mock::given(method("GET"))
-            .and(path(status_path(id)))
-            .respond_with(ok_answer())
-            .expect(1)
-            .mount(&server)
-            .await;
+        upstream.status(id, ok_status()).expect(1).await;
     }
-    let app = app(&config_yaml(&server.uri(), &[1, 2], "  min_interval: 1m\n"));
+    let app = app(&config_yaml(
+        &upstream.uri(),
+        &[1, 2],
+        "  min_interval: 1m\n",
+    ));
     let first = scrape(&app, None).await.body;
     let second = scrape(&app, None).await.body;
     for body in [&first, &second] {
-        assert_eq!(
-            value(
-                body,
-                "codearts_repo_statistics_up",
-                &[("repository_id", "2")]
-            ),
-            Some(1.0)
-        );
+        assert_eq!(body.up(2), Some(1.0));
     }
+    let last_success = "codearts_repo_statistics_last_success_timestamp_seconds";
     assert_eq!(
-        value(
-            &second,
-            "codearts_repo_statistics_last_success_timestamp_seconds",
-            &[("repository_id", "1")]
-        ),
-        value(
-            &first,
-            "codearts_repo_statistics_last_success_timestamp_seconds",
-            &[("repository_id", "1")]
-        ),
+        second.series(last_success, 1),
+        first.series(last_success, 1),
         "the age of cached data is visible"
     );
     assert_eq!(
-        value(&second, "codearts_repo_exporter_cache_hits_total", &[]),
+        second.value("codearts_repo_exporter_cache_hits_total", &[]),
         Some(2.0)
     );
     assert!(second.contains("Results may be cached"), "HELP says so");
@@ -220,14 +149,10 @@ async fn cache_serves_results_younger_than_min_interval() {
 #[tokio::test]
 async fn a_scrape_from_the_cache_repeats_every_series_but_the_event_ages_which_grow() {
     // 300 repositories: more than one block of reused text.
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ok_answer())
-        .expect(300)
-        .mount(&server)
-        .await;
+    let upstream = Upstream::start().await;
+    upstream.every_get(ok_status()).expect(300).await;
     let ids: Vec<u32> = (1..=300).collect();
-    let app = app(&config_yaml(&server.uri(), &ids, "  min_interval: 1h\n"));
+    let app = app(&config_yaml(&upstream.uri(), &ids, "  min_interval: 1h\n"));
     let per_repository = |body: &str| -> Vec<Sample> {
         samples(body)
             .into_iter()
@@ -253,13 +178,9 @@ async fn a_scrape_from_the_cache_repeats_every_series_but_the_event_ages_which_g
 
 #[tokio::test]
 async fn cache_expires_after_min_interval() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ok_answer())
-        .expect(2)
-        .mount(&server)
-        .await;
-    let app = app(&config_yaml(&server.uri(), &[1], "  min_interval: 1s\n"));
+    let upstream = Upstream::start().await;
+    upstream.every_get(ok_status()).expect(2).await;
+    let app = app(&config_yaml(&upstream.uri(), &[1], "  min_interval: 1s\n"));
     scrape(&app, None).await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     scrape(&app, None).await;
@@ -267,68 +188,41 @@ async fn cache_expires_after_min_interval() {
 
 #[tokio::test]
 async fn failed_refresh_shows_the_failure_not_stale_values() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ok_answer())
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(500))
-        .mount(&server)
-        .await;
-    let app = app(&config_yaml(&server.uri(), &[1], "  min_interval: 1s\n"));
+    let upstream = Upstream::start().await;
+    upstream.every_get(ok_status()).first(1).await;
+    upstream.every_get(ResponseTemplate::new(500)).await;
+    let app = app(&config_yaml(&upstream.uri(), &[1], "  min_interval: 1s\n"));
     let first = scrape(&app, None).await.body;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let second = scrape(&app, None).await.body;
-    let one = [("repository_id", "1")];
+    assert_eq!(second.up(1), Some(0.0));
+    assert_eq!(second.class(1), Some("server_error"));
     assert_eq!(
-        value(&second, "codearts_repo_statistics_up", &one),
-        Some(0.0)
-    );
-    assert_eq!(error_class(&second, 1).as_deref(), Some("server_error"));
-    assert_eq!(
-        value(&second, "codearts_repo_statistics_can_statistics", &one),
+        second.series("codearts_repo_statistics_can_statistics", 1),
         None
     );
+    let last_success = "codearts_repo_statistics_last_success_timestamp_seconds";
     assert_eq!(
-        value(
-            &second,
-            "codearts_repo_statistics_last_success_timestamp_seconds",
-            &one
-        ),
-        value(
-            &first,
-            "codearts_repo_statistics_last_success_timestamp_seconds",
-            &one
-        ),
+        second.series(last_success, 1),
+        first.series(last_success, 1)
     );
 }
 
 #[tokio::test]
 async fn concurrent_scrapes_share_one_fan_out() {
-    let server = MockServer::start().await;
+    let upstream = Upstream::start().await;
     let ids: Vec<u32> = (1..=10).collect();
     for id in &ids {
-        Mock::given(method("GET"))
-            .and(path(status_path(*id)))
-            .respond_with(ok_answer().set_delay(Duration::from_millis(300)))
+        upstream
+            .status(*id, ok_status().set_delay(Duration::from_millis(300)))
             .expect(1)
-            .mount(&server)
             .await;
     }
-    let app = app(&config_yaml(&server.uri(), &ids, ""));
+    let app = app(&config_yaml(&upstream.uri(), &ids, ""));
     let scrapes = (0..20).map(|_| scrape(&app, None));
     let answers = futures::future::join_all(scrapes).await;
     for answer in answers {
-        assert_eq!(
-            samples(&answer.body)
-                .iter()
-                .filter(|s| s.name == "codearts_repo_statistics_up" && s.value == 1.0)
-                .count(),
-            10
-        );
+        assert_eq!(answer.body.healthy().len(), 10);
     }
 }
 
@@ -370,123 +264,61 @@ async fn unreached_repositories_are_served_from_the_cache() {
     ));
     // The first scrape is cut off after 0.5 s, but its fan-out runs on and fills the cache.
     let first = scrape(&app, Some("1")).await.body;
-    let timed_out = samples(&first)
+    let timed_out = first
+        .samples()
         .iter()
         .filter(|s| s.name == "codearts_repo_statistics_error" && s.labels["class"] == "timeout")
         .count();
     assert!(timed_out > 0, "the first scrape could not reach everything");
     tokio::time::sleep(Duration::from_secs(2)).await;
     let second = scrape(&app, Some("1")).await.body;
-    let up = samples(&second)
-        .iter()
-        .filter(|s| s.name == "codearts_repo_statistics_up" && s.value == 1.0)
-        .count();
-    assert_eq!(up, 30);
-    assert_eq!(
-        upstream.requests.load(std::sync::atomic::Ordering::SeqCst),
-        30
-    );
+    assert_eq!(second.healthy().len(), 30);
+    assert_eq!(upstream.request_count(), 30);
 }
 
 #[tokio::test]
 async fn reload_adds_a_repository_and_keeps_the_cache() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(status_path(1)))
-        .respond_with(ok_answer())
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(status_path(2)))
-        .respond_with(ok_answer())
-        .expect(1)
-        .mount(&server)
-        .await;
+    let upstream = Upstream::start().await;
+    for id in [1, 2] {
+        upstream.status(id, ok_status()).expect(1).await;
+    }
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("config.yml");
-    std::fs::write(
-        &file,
-        config_yaml(&server.uri(), &[1], "  min_interval: 1h\n"),
-    )
-    .unwrap();
+    let config = |ids: &[u32]| config_yaml(&upstream.uri(), ids, "  min_interval: 1h\n");
+    std::fs::write(&file, config(&[1])).unwrap();
     let app = app_from_file(&file);
     scrape(&app, None).await;
-    std::fs::write(
-        &file,
-        config_yaml(&server.uri(), &[1, 2], "  min_interval: 1h\n"),
-    )
-    .unwrap();
-    let reload = request(&app, "POST", "/-/reload", None).await;
-    assert_eq!(reload.status.as_u16(), 200, "{}", reload.body);
+    std::fs::write(&file, config(&[1, 2])).unwrap();
+    let reloaded = reload(&app).await;
+    assert_eq!(reloaded.status, 200, "{}", reloaded.body);
     let body = scrape(&app, None).await.body;
-    assert_eq!(
-        value(
-            &body,
-            "codearts_repo_statistics_up",
-            &[("repository_id", "2")]
-        ),
-        Some(1.0)
-    );
-    assert_eq!(
-        value(
-            &body,
-            "codearts_repo_exporter_config_last_reload_successful",
-            &[]
-        ),
-        Some(1.0)
-    );
+    assert_eq!(body.up(2), Some(1.0));
+    assert_eq!(body.reload_successful(), Some(1.0));
 }
 
 #[tokio::test]
 async fn broken_reload_keeps_the_running_config() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ok_answer())
-        .mount(&server)
-        .await;
+    let upstream = Upstream::start().await;
+    upstream.every_get(ok_status()).await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("config.yml");
-    std::fs::write(&file, config_yaml(&server.uri(), &[1, 2], "")).unwrap();
+    std::fs::write(&file, config_yaml(&upstream.uri(), &[1, 2], "")).unwrap();
     let app = app_from_file(&file);
     scrape(&app, None).await;
 
     std::fs::write(&file, "codearts: [this is: not valid\n").unwrap();
-    let reload = request(&app, "POST", "/-/reload", None).await;
-    assert_eq!(reload.status.as_u16(), 500);
-    assert!(reload.body.contains("invalid YAML"), "{}", reload.body);
+    assert_reload_refused(&app, "invalid YAML").await;
 
-    std::fs::write(&file, config_yaml(&server.uri(), &[1, 0], "")).unwrap();
-    let reload = request(&app, "POST", "/-/reload", None).await;
-    assert_eq!(reload.status.as_u16(), 500);
-    assert!(
-        reload.body.contains("repositories[1].id"),
-        "{}",
-        reload.body
-    );
+    std::fs::write(&file, config_yaml(&upstream.uri(), &[1, 0], "")).unwrap();
+    assert_reload_refused(&app, "repositories[1].id").await;
 
     let body = scrape(&app, None).await.body;
-    for id in ["1", "2"] {
-        assert_eq!(
-            value(
-                &body,
-                "codearts_repo_statistics_up",
-                &[("repository_id", id)]
-            ),
-            Some(1.0)
-        );
+    for id in [1, 2] {
+        assert_eq!(body.up(id), Some(1.0));
     }
-    assert_eq!(
-        value(
-            &body,
-            "codearts_repo_exporter_config_last_reload_successful",
-            &[]
-        ),
-        Some(0.0)
-    );
+    assert_eq!(body.reload_successful(), Some(0.0));
     assert!(
-        value(
-            &body,
+        body.value(
             "codearts_repo_exporter_config_last_reload_success_timestamp_seconds",
             &[]
         )

@@ -6,101 +6,73 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use wiremock::matchers::{header, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::matchers::header;
+use wiremock::ResponseTemplate;
 
 const OK_ID: u32 = 1000;
 
-async fn upstream_with_ok_repo() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(status_path(OK_ID)))
+/// An upstream where `OK_ID` answers a healthy, active status to the config's token.
+async fn upstream_with_ok_repo() -> Upstream {
+    let upstream = Upstream::start().await;
+    upstream
+        .status(OK_ID, status_answer(true, 2, "active"))
         .and(header("x-auth-token", "test-token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(status_body(
-            true,
-            2,
-            "active",
-            "2025-06-04T16:14:29+08:00",
-        )))
-        .mount(&server)
         .await;
-    server
-}
-
-async fn mount(server: &MockServer, id: u32, template: ResponseTemplate) {
-    Mock::given(method("GET"))
-        .and(path(status_path(id)))
-        .respond_with(template)
-        .mount(server)
-        .await;
+    upstream
 }
 
 fn error_json(status: u16, code: &str) -> ResponseTemplate {
-    ResponseTemplate::new(status)
-        .insert_header("X-Request-Id", "req-123")
-        .set_body_json(serde_json::json!({"error_code": code, "error_msg": "something"}))
+    error(status, code, "something").insert_header("X-Request-Id", "req-123")
 }
 
 /// Scrapes an upstream where `OK_ID` answers well and `id` answers `template`, and checks that
 /// `id` shows `class` and `OK_ID` is untouched.
 async fn assert_class(template: ResponseTemplate, class: &str, http_status: f64) {
-    let server = upstream_with_ok_repo().await;
+    let upstream = upstream_with_ok_repo().await;
     let id = 2000;
-    mount(&server, id, template).await;
+    upstream.status(id, template).await;
     let app = app(&config_yaml(
-        &server.uri(),
+        &upstream.uri(),
         &[OK_ID, id],
         "  request_timeout: 1s\n",
     ));
     let body = scrape(&app, None).await.body;
 
-    assert_eq!(error_class(&body, id).as_deref(), Some(class), "{body}");
-    let id_label = id.to_string();
-    let labels = [("repository_id", id_label.as_str())];
+    assert_eq!(body.class(id), Some(class), "{body}");
+    assert_eq!(body.up(id), Some(0.0));
     assert_eq!(
-        value(&body, "codearts_repo_statistics_up", &labels),
-        Some(0.0)
-    );
-    assert_eq!(
-        value(&body, "codearts_repo_statistics_http_status", &labels),
+        body.series("codearts_repo_statistics_http_status", id),
         Some(http_status)
     );
-    assert!(repo_series(&body, "codearts_repo_statistics_can_statistics", id).is_empty());
+    assert!(body
+        .repo_series("codearts_repo_statistics_can_statistics", id)
+        .is_empty());
     assert_ok_repo_complete(&body);
 }
 
-fn assert_ok_repo_complete(body: &str) {
+fn assert_ok_repo_complete(body: &Body) {
     let ok = OK_ID.to_string();
     let labels = [
         ("repository_id", ok.as_str()),
         ("repository", "group/repo-1000"),
     ];
     assert_eq!(
-        value(body, "codearts_repo_statistics_up", &labels),
+        body.value("codearts_repo_statistics_up", &labels),
         Some(1.0),
         "{body}"
     );
-    assert_eq!(
-        value(body, "codearts_repo_statistics_can_statistics", &labels),
-        Some(1.0)
-    );
-    assert_eq!(
-        value(body, "codearts_repo_statistics_reason", &labels),
-        Some(2.0)
-    );
-    assert_eq!(
-        value(body, "codearts_repo_statistics_http_status", &labels),
-        Some(200.0)
-    );
-    assert_eq!(
-        value(
-            body,
+    for (name, expected) in [
+        ("codearts_repo_statistics_can_statistics", 1.0),
+        ("codearts_repo_statistics_reason", 2.0),
+        ("codearts_repo_statistics_http_status", 200.0),
+        (
             "codearts_repo_statistics_event_updated_timestamp_seconds",
-            &labels
+            1_749_024_869.0,
         ),
-        Some(1_749_024_869.0)
-    );
-    assert_eq!(error_class(body, OK_ID), None);
+    ] {
+        assert_eq!(body.value(name, &labels), Some(expected), "{name}");
+    }
+    assert_eq!(body.class(OK_ID), None);
 }
 
 #[tokio::test]
@@ -164,9 +136,7 @@ async fn oversized_body_sets_class_invalid_response() {
 
 #[tokio::test]
 async fn answer_slower_than_request_timeout_sets_class_timeout() {
-    let slow = ResponseTemplate::new(200)
-        .set_body_json(status_body(true, 0, "finish", "2025-06-04T16:14:29+08:00"))
-        .set_delay(Duration::from_secs(3));
+    let slow = ok_status().set_delay(Duration::from_secs(3));
     assert_class(slow, "timeout", 0.0).await;
 }
 
@@ -178,24 +148,19 @@ async fn refused_connection_sets_class_connection() {
     drop(listener);
     let app = app(&config_yaml(&endpoint, &[OK_ID], ""));
     let body = scrape(&app, None).await.body;
-    assert_eq!(error_class(&body, OK_ID).as_deref(), Some("connection"));
+    assert_eq!(body.class(OK_ID), Some("connection"));
     assert_eq!(
-        value(
-            &body,
-            "codearts_repo_statistics_http_status",
-            &[("repository_id", "1000")]
-        ),
+        body.series("codearts_repo_statistics_http_status", OK_ID),
         Some(0.0)
     );
 }
 
 #[tokio::test]
 async fn redirect_is_not_followed_and_sets_class_invalid_response() {
-    let other = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(status_body(true, 0, "finish", "x")))
+    let other = Upstream::start().await;
+    other
+        .every_get(answer_json(200, status_body(true, 0, "finish", "x")))
         .expect(0)
-        .mount(&other)
         .await;
     let redirect = ResponseTemplate::new(302)
         .insert_header("Location", format!("{}/steal", other.uri()).as_str());
@@ -204,40 +169,35 @@ async fn redirect_is_not_followed_and_sets_class_invalid_response() {
 
 #[tokio::test]
 async fn one_failing_repository_never_changes_the_others() {
-    let server = upstream_with_ok_repo().await;
+    let upstream = upstream_with_ok_repo().await;
     for (id, status) in [(3001u32, 401u16), (3002, 500), (3003, 404)] {
-        mount(&server, id, error_json(status, "X")).await;
+        upstream.status(id, error_json(status, "X")).await;
     }
-    let app = app(&config_yaml(&server.uri(), &[3001, OK_ID, 3002, 3003], ""));
+    let app = app(&config_yaml(
+        &upstream.uri(),
+        &[3001, OK_ID, 3002, 3003],
+        "",
+    ));
     let answer = scrape(&app, None).await;
     assert_ok_repo_complete(&answer.body);
-    assert_eq!(
-        error_class(&answer.body, 3001).as_deref(),
-        Some("unauthorized")
-    );
-    assert_eq!(
-        error_class(&answer.body, 3002).as_deref(),
-        Some("server_error")
-    );
-    assert_eq!(
-        error_class(&answer.body, 3003).as_deref(),
-        Some("not_found")
-    );
+    assert_eq!(answer.body.class(3001), Some("unauthorized"));
+    assert_eq!(answer.body.class(3002), Some("server_error"));
+    assert_eq!(answer.body.class(3003), Some("not_found"));
     assert!(answer.content_type.starts_with("text/plain; version=0.0.4"));
 }
 
 #[tokio::test]
 async fn deadline_cuts_off_a_repository_that_never_answers() {
-    let server = upstream_with_ok_repo().await;
+    let upstream = upstream_with_ok_repo().await;
     let hanging = 4000;
-    mount(
-        &server,
-        hanging,
-        ResponseTemplate::new(200).set_delay(Duration::from_secs(60)),
-    )
-    .await;
+    upstream
+        .status(
+            hanging,
+            ResponseTemplate::new(200).set_delay(Duration::from_secs(60)),
+        )
+        .await;
     let app = app(&config_yaml(
-        &server.uri(),
+        &upstream.uri(),
         &[OK_ID, hanging],
         "  request_timeout: 30s\n  timeout_offset: 500ms\n",
     ));
@@ -250,17 +210,12 @@ async fn deadline_cuts_off_a_repository_that_never_answers() {
         "answered after {:?}",
         answer.elapsed
     );
-    assert_eq!(
-        error_class(&answer.body, hanging).as_deref(),
-        Some("timeout")
-    );
+    assert_eq!(answer.body.class(hanging), Some("timeout"));
     assert_ok_repo_complete(&answer.body);
     assert_eq!(
-        value(
-            &answer.body,
-            "codearts_repo_exporter_scrape_timeout_seconds",
-            &[]
-        ),
+        answer
+            .body
+            .value("codearts_repo_exporter_scrape_timeout_seconds", &[]),
         Some(1.5)
     );
 }
@@ -273,9 +228,8 @@ async fn concurrency_bounds_requests_in_flight() {
     let app = app(&config_yaml(&upstream.endpoint, &ids, "  concurrency: 4\n"));
     let answer = scrape(&app, None).await;
 
-    use std::sync::atomic::Ordering;
-    assert_eq!(upstream.requests.load(Ordering::SeqCst), 20);
-    assert_eq!(upstream.max_in_flight.load(Ordering::SeqCst), 4);
+    assert_eq!(upstream.request_count(), 20);
+    assert_eq!(upstream.most_in_flight(), 4);
     // 20 repositories, 4 at a time: 5 waves of 300 ms.
     assert!(
         answer.elapsed >= delay * 5 && answer.elapsed < delay * 5 + Duration::from_millis(400),
@@ -283,45 +237,31 @@ async fn concurrency_bounds_requests_in_flight() {
         answer.elapsed
     );
     for id in ids {
-        let id = id.to_string();
-        assert_eq!(
-            value(
-                &answer.body,
-                "codearts_repo_statistics_up",
-                &[("repository_id", &id)]
-            ),
-            Some(1.0)
-        );
+        assert_eq!(answer.body.up(id), Some(1.0));
     }
 }
 
 #[tokio::test]
 async fn series_disappear_when_a_repository_leaves_the_config() {
-    let server = MockServer::start().await;
+    let upstream = Upstream::start().await;
     for id in [5001, 5002] {
-        mount(
-            &server,
-            id,
-            ResponseTemplate::new(200).set_body_json(status_body(
-                true,
-                0,
-                "finish",
-                "2025-06-04T16:14:29+08:00",
-            )),
-        )
-        .await;
+        upstream.status(id, ok_status()).await;
     }
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("config.yml");
-    std::fs::write(&file, config_yaml(&server.uri(), &[5001, 5002], "")).unwrap();
+    std::fs::write(&file, config_yaml(&upstream.uri(), &[5001, 5002], "")).unwrap();
     let app = app_from_file(&file);
     let before = scrape(&app, None).await.body;
-    assert!(!repo_series(&before, "codearts_repo_statistics_up", 5002).is_empty());
+    assert!(!before
+        .repo_series("codearts_repo_statistics_up", 5002)
+        .is_empty());
 
-    std::fs::write(&file, config_yaml(&server.uri(), &[5001], "")).unwrap();
+    std::fs::write(&file, config_yaml(&upstream.uri(), &[5001], "")).unwrap();
     app.reload().await.expect("reload");
     let after = scrape(&app, None).await.body;
-    assert!(!repo_series(&after, "codearts_repo_statistics_up", 5001).is_empty());
+    assert!(!after
+        .repo_series("codearts_repo_statistics_up", 5001)
+        .is_empty());
     assert!(
         !after.contains("repository_id=\"5002\""),
         "no series of the removed repository remain:\n{after}"
@@ -330,77 +270,68 @@ async fn series_disappear_when_a_repository_leaves_the_config() {
 
 #[tokio::test]
 async fn event_metrics_follow_the_answer() {
-    let server = MockServer::start().await;
-    mount(
-        &server,
-        6001,
-        ResponseTemplate::new(200).set_body_raw(
+    let upstream = Upstream::start().await;
+    upstream
+        .status(
+            6001,
+            ResponseTemplate::new(200).set_body_raw(
             r#"{"can_statistics": false, "reason": "3", "unknown": 1,
                 "event": {"id": 42, "branch": "rel\"ease\n1", "status": "failed", "stat_date": "20250604",
                           "created_at": "2025-06-04T08:00:00.5Z", "updated_at": "not a time"}}"#,
             "application/json",
-        ),
-    )
-    .await;
-    mount(
-        &server,
-        6002,
-        ResponseTemplate::new(200)
-            .set_body_json(serde_json::json!({"can_statistics": true, "reason": 0, "event": null})),
-    )
-    .await;
-    let app = app(&config_yaml(&server.uri(), &[6001, 6002], ""));
+            ),
+        )
+        .await;
+    upstream
+        .status(
+            6002,
+            answer_json(
+                200,
+                serde_json::json!({"can_statistics": true, "reason": 0, "event": null}),
+            ),
+        )
+        .await;
+    let app = app(&config_yaml(&upstream.uri(), &[6001, 6002], ""));
     let body = scrape(&app, None).await.body;
-    let one = [("repository_id", "6001")];
-    assert_eq!(value(&body, "codearts_repo_statistics_up", &one), Some(1.0));
-    assert_eq!(
-        value(&body, "codearts_repo_statistics_can_statistics", &one),
-        Some(0.0)
-    );
-    assert_eq!(
-        value(&body, "codearts_repo_statistics_reason", &one),
-        Some(3.0)
-    );
-    assert_eq!(
-        value(&body, "codearts_repo_statistics_event_id", &one),
-        Some(42.0)
-    );
-    assert_eq!(
-        value(
-            &body,
+    assert_eq!(body.up(6001), Some(1.0));
+    for (name, expected) in [
+        ("codearts_repo_statistics_can_statistics", 0.0),
+        ("codearts_repo_statistics_reason", 3.0),
+        ("codearts_repo_statistics_event_id", 42.0),
+        (
             "codearts_repo_statistics_event_created_timestamp_seconds",
-            &one
+            1_749_024_000.5,
         ),
-        Some(1_749_024_000.5)
-    );
+    ] {
+        assert_eq!(body.series(name, 6001), Some(expected), "{name}");
+    }
     // An unparseable updated_at drops only its two metrics.
-    assert!(repo_series(
-        &body,
-        "codearts_repo_statistics_event_updated_timestamp_seconds",
-        6001
-    )
-    .is_empty());
-    assert!(repo_series(&body, "codearts_repo_statistics_event_age_seconds", 6001).is_empty());
+    assert!(body
+        .repo_series(
+            "codearts_repo_statistics_event_updated_timestamp_seconds",
+            6001
+        )
+        .is_empty());
+    assert!(body
+        .repo_series("codearts_repo_statistics_event_age_seconds", 6001)
+        .is_empty());
     // An unknown status is "other"; the raw value stays in event_info, escaped.
     assert_eq!(
-        value(
-            &body,
+        body.value(
             "codearts_repo_statistics_event_status",
             &[("repository_id", "6001"), ("status", "other")]
         ),
         Some(1.0)
     );
     assert_eq!(
-        value(
-            &body,
+        body.value(
             "codearts_repo_statistics_event_status",
             &[("repository_id", "6001"), ("status", "finish")]
         ),
         Some(0.0)
     );
     assert_eq!(
-        value(
-            &body,
+        body.value(
             "codearts_repo_statistics_event_info",
             &[
                 ("repository_id", "6001"),
@@ -411,54 +342,40 @@ async fn event_metrics_follow_the_answer() {
         Some(1.0)
     );
     // No event: the event families are absent, the rest is there.
-    let two = [("repository_id", "6002")];
     assert_eq!(
-        value(&body, "codearts_repo_statistics_can_statistics", &two),
+        body.series("codearts_repo_statistics_can_statistics", 6002),
         Some(1.0)
     );
-    assert!(repo_series(&body, "codearts_repo_statistics_event_status", 6002).is_empty());
-    assert!(repo_series(&body, "codearts_repo_statistics_event_info", 6002).is_empty());
+    assert!(body
+        .repo_series("codearts_repo_statistics_event_status", 6002)
+        .is_empty());
+    assert!(body
+        .repo_series("codearts_repo_statistics_event_info", 6002)
+        .is_empty());
 }
 
 #[tokio::test]
 async fn exporter_metrics_count_requests_and_errors() {
-    let server = upstream_with_ok_repo().await;
-    mount(&server, 7001, error_json(404, "CH.00402000")).await;
-    let app = app(&config_yaml(&server.uri(), &[OK_ID, 7001], ""));
+    let upstream = upstream_with_ok_repo().await;
+    upstream.status(7001, error_json(404, "CH.00402000")).await;
+    let app = app(&config_yaml(&upstream.uri(), &[OK_ID, 7001], ""));
     let body = scrape(&app, None).await.body;
+    assert_eq!(body.requests("statistics_status"), Some(2.0));
+    assert_eq!(body.errors("statistics_status", "not_found"), Some(1.0));
     assert_eq!(
-        value(
-            &body,
-            "codearts_repo_exporter_api_requests_total",
-            &[("endpoint", "statistics_status")]
-        ),
-        Some(2.0)
-    );
-    assert_eq!(
-        value(
-            &body,
-            "codearts_repo_exporter_api_request_errors_total",
-            &[("endpoint", "statistics_status"), ("class", "not_found")]
-        ),
-        Some(1.0)
-    );
-    assert_eq!(
-        value(
-            &body,
-            "codearts_repo_exporter_api_request_errors_total",
-            &[("endpoint", "iam_token"), ("class", "timeout")]
-        ),
+        body.errors("iam_token", "timeout"),
         Some(0.0),
         "known series start at 0"
     );
     assert_eq!(
-        value(
-            &body,
+        body.value(
             "codearts_repo_exporter_repositories",
             &[("source", "static")]
         ),
         Some(2.0)
     );
-    assert!(value(&body, "codearts_repo_exporter_build_info", &[]).is_some());
+    assert!(body
+        .value("codearts_repo_exporter_build_info", &[])
+        .is_some());
     assert!(body.contains("process_resident_memory_bytes"));
 }

@@ -5,26 +5,11 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use wiremock::matchers::{header, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use wiremock::matchers::header;
 
 const STATIC_TOKEN: &str = "static-token-s3cret-0001";
 const FILE_TOKEN: &str = "file-token-s3cret-0002";
@@ -57,39 +42,23 @@ async fn observe_app(observed: &mut Observed, app: &Arc<codearts_repo_exporter::
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_reaches_logs_metrics_pages_or_errors() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    // Everything at trace, except the test's own mock server, which prints the requests it
-    // receives (that is the upstream's side, not ours).
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("trace,wiremock=off"))
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .init();
+    let captured = capture_every_log_line();
 
     let mut observed = Observed::default();
-    let server = MockServer::start().await;
+    let upstream = Upstream::start().await;
 
     // Static token: accepted for repository 1, refused as expired for 2.
-    Mock::given(method("GET"))
+    upstream
+        .status(1, ok_status())
         .and(header("x-auth-token", STATIC_TOKEN))
-        .and(path(status_path(1)))
-        .respond_with(ResponseTemplate::new(200).set_body_json(status_body(
-            true,
-            0,
-            "finish",
-            "2025-06-04T16:14:29+08:00",
-        )))
-        .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path(status_path(2)))
-        .respond_with(ResponseTemplate::new(401).set_body_json(
-            serde_json::json!({"error_code": "DEV.00000003", "error_msg": "Authentication information expired."}),
-        ))
-        .mount(&server)
+    upstream
+        .status(
+            2,
+            error(401, "DEV.00000003", "Authentication information expired."),
+        )
         .await;
-    let token_yaml = config_yaml(&server.uri(), &[1, 2], "").replace("test-token", STATIC_TOKEN);
+    let token_yaml = config_yaml(&upstream.uri(), &[1, 2], "").replace("test-token", STATIC_TOKEN);
     let app = common::app(&token_yaml);
     observe_app(&mut observed, &app).await;
 
@@ -101,37 +70,24 @@ async fn no_secret_reaches_logs_metrics_pages_or_errors() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o644)).unwrap();
     }
-    let app = common::app(&config_with_auth(
-        &server.uri(),
-        &[1, 2],
-        &format!("    token_file: {}\n", token_file.display()),
-        "",
-    ));
+    let token_file_yaml =
+        config_with_auth(&upstream.uri(), &[1, 2], &token_file_auth(&token_file), "");
+    let app = common::app(&token_file_yaml);
     observe_app(&mut observed, &app).await;
     std::fs::remove_file(&token_file).unwrap();
     tokio::time::sleep(Duration::from_millis(1100)).await;
     observe_app(&mut observed, &app).await;
 
     // IAM: tokens issued, one refused as expired and renewed; then a wrong password.
-    let iam = IamResponder::new(Duration::from_secs(3600));
-    Mock::given(method("POST"))
-        .and(path("/v3/auth/tokens"))
-        .respond_with(iam)
-        .mount(&server)
-        .await;
-    let iam_yaml = config_with_auth(&server.uri(), &[1, 2], &iam_auth_yaml(&server.uri()), "");
+    upstream.iam_tokens(Duration::from_secs(3600)).await;
+    let iam_yaml = iam_config(&upstream.uri(), &[1, 2], "");
     let app = common::app(&iam_yaml);
     app.warm_up().await;
     observe_app(&mut observed, &app).await;
-    let refused = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(
-            serde_json::json!({"error": {"code": "IAM.0004", "message": "The username or password is incorrect."}}),
-        ))
-        .mount(&refused)
-        .await;
+    let refused = Upstream::start().await;
+    refused.iam(wrong_password()).await;
     let app = common::app(&config_with_auth(
-        &server.uri(),
+        &upstream.uri(),
         &[1],
         &iam_auth_yaml(&refused.uri()),
         "",
@@ -139,14 +95,8 @@ async fn no_secret_reaches_logs_metrics_pages_or_errors() {
     observe_app(&mut observed, &app).await;
 
     // AK/SK: signed requests, one refused.
-    std::fs::write(dir.path().join("ak"), ACCESS_KEY).unwrap();
-    std::fs::write(dir.path().join("sk"), SECRET_KEY).unwrap();
-    let aksk = format!(
-        "    aksk:\n      access_key_file: {}\n      secret_key_file: {}\n",
-        dir.path().join("ak").display(),
-        dir.path().join("sk").display()
-    );
-    let app = common::app(&config_with_auth(&server.uri(), &[1, 2], &aksk, ""));
+    let aksk = aksk_files_yaml(dir.path(), ACCESS_KEY, SECRET_KEY, None, "");
+    let app = common::app(&config_with_auth(&upstream.uri(), &[1, 2], &aksk, ""));
     observe_app(&mut observed, &app).await;
 
     // Config errors that involve secrets.
@@ -165,7 +115,7 @@ async fn no_secret_reaches_logs_metrics_pages_or_errors() {
         .iter()
         .map(|s| s.to_string())
         .collect();
-    for request in server.received_requests().await.unwrap() {
+    for request in upstream.requests().await {
         if let Some(auth) = request.headers.get("authorization") {
             let auth = auth.to_str().unwrap();
             secrets.push(auth.split("Signature=").nth(1).unwrap().to_owned());
@@ -180,7 +130,7 @@ async fn no_secret_reaches_logs_metrics_pages_or_errors() {
     );
     assert!(secrets.len() > 8, "signatures were collected");
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(
         logs.contains("TRACE") || logs.contains("DEBUG"),
         "trace logging was on"

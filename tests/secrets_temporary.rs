@@ -8,28 +8,13 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use codearts_sim::MetadataFault;
 use common::credentials::*;
 use common::*;
-use wiremock::matchers::{header, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use wiremock::ResponseTemplate;
 
 const FILE_ACCESS: &str = "STSFILEACCESSKEY0042";
 const FILE_SECRET: &str = "sts-file-secret-s3cret";
@@ -52,13 +37,7 @@ fn echoing_refusal(code: &str, token: &str) -> ResponseTemplate {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_temporary_credential_reaches_logs_answers_errors_or_debug_prints() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("trace,wiremock=off"))
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .init();
+    let captured = capture_every_log_line();
     let mut observed = String::new();
     let mut secrets: Vec<String> = vec![
         FILE_ACCESS.into(),
@@ -69,41 +48,24 @@ async fn no_temporary_credential_reaches_logs_answers_errors_or_debug_prints() {
 
     // aksk with security_token_file: repository 1 answers, 2 refuses the signature and echoes
     // the token; the project lookup is refused the same way.
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(status_path(1)))
-        .respond_with(ResponseTemplate::new(200).set_body_json(status_body(
-            true,
-            0,
-            "finish",
-            "2025-06-04T16:14:29+08:00",
-        )))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(status_path(2)))
-        .respond_with(echoing_refusal("APIG.0303", FILE_TOKEN))
-        .mount(&server)
+    let server = Upstream::start().await;
+    server.status(1, ok_status()).await;
+    server
+        .status(2, echoing_refusal("APIG.0303", FILE_TOKEN))
         .await;
     let dir = tempfile::tempdir().unwrap();
     let auth = aksk_files_yaml(dir.path(), FILE_ACCESS, FILE_SECRET, Some(FILE_TOKEN), "");
     let app = common::app(&config_with_auth(&server.uri(), &[1, 2], &auth, ""));
     observe(&mut observed, &app).await;
-    let iam = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/v3/projects"))
-        .respond_with(echoing_refusal("APIG.0301", FILE_TOKEN))
-        .mount(&iam)
+    let iam = Upstream::start().await;
+    iam.project_lookups(echoing_refusal("APIG.0301", FILE_TOKEN))
         .await;
     let lookup = aksk_files_yaml(
         dir.path(),
         FILE_ACCESS,
         FILE_SECRET,
         Some(FILE_TOKEN),
-        &format!(
-            "      project: cn-north-4\n      iam_endpoint: {}\n",
-            iam.uri()
-        ),
+        &project_lookup("cn-north-4", &iam.uri()),
     );
     let app = common::app(&config_with_auth(&server.uri(), &[1], &lookup, ""));
     app.warm_up().await;
@@ -114,32 +76,15 @@ async fn no_temporary_credential_reaches_logs_answers_errors_or_debug_prints() {
     // ecs_agency against wiremock: credential 1 refused as dead, 2 works; then the service
     // fails while renewal is due.
     let keys = SecurityKeys::new(Duration::from_secs(4));
-    let metadata = MockServer::start().await;
-    Mock::given(method("PUT"))
-        .and(path("/meta-data/latest/api/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_string(SESSION_TOKEN))
-        .mount(&metadata)
+    let metadata = metadata_service(keys.clone()).await;
+    let codearts = Upstream::start().await;
+    codearts
+        .for_security_token(
+            &security_token(1),
+            echoing_refusal("APIG.0301", &security_token(1)),
+        )
         .await;
-    Mock::given(method("GET"))
-        .and(path("/openstack/latest/securitykey"))
-        .respond_with(keys.clone())
-        .mount(&metadata)
-        .await;
-    let codearts = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(header("x-security-token", temporary(1).2.as_str()))
-        .respond_with(echoing_refusal("APIG.0301", &temporary(1).2))
-        .mount(&codearts)
-        .await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(status_body(
-            true,
-            0,
-            "finish",
-            "2025-06-04T16:14:29+08:00",
-        )))
-        .mount(&codearts)
-        .await;
+    codearts.every_get(ok_status()).await;
     let agency_yaml = ecs_agency_yaml(&codearts.uri(), &[1, 2], &metadata.uri(), "", "");
     let app = common::app(&agency_yaml);
     observe(&mut observed, &app).await;
@@ -155,15 +100,11 @@ async fn no_temporary_credential_reaches_logs_answers_errors_or_debug_prints() {
     // ecs_agency against the simulator: a project lookup, a renewal, then every fault.
     let sim = start_sim(Duration::from_secs(4)).await;
     let ids = sim_ids(&sim, 2);
-    let extra = format!(
-        "      project: cn-north-4\n      iam_endpoint: {}\n",
-        sim.iam_endpoint()
-    );
     let app = common::app(&ecs_agency_yaml(
         &sim.endpoint(),
         &ids,
         &sim.metadata_endpoint(),
-        &extra,
+        &project_lookup("cn-north-4", &sim.iam_endpoint()),
         "",
     ));
     observe(&mut observed, &app).await;
@@ -193,7 +134,7 @@ async fn no_temporary_credential_reaches_logs_answers_errors_or_debug_prints() {
     // Everything the upstreams saw that is a credential: signatures, tokens, session tokens.
     let mut seen = Vec::new();
     for server in [&server, &iam, &codearts, &metadata] {
-        for request in server.received_requests().await.unwrap() {
+        for request in server.requests().await {
             for name in ["authorization", "x-security-token", "x-metadata-token"] {
                 if let Some(value) = request.headers.get(name) {
                     seen.push(value.to_str().unwrap().to_owned());
@@ -220,7 +161,7 @@ async fn no_temporary_credential_reaches_logs_answers_errors_or_debug_prints() {
     );
     assert!(secrets.len() > 20, "{} secrets collected", secrets.len());
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(
         logs.contains("TRACE") || logs.contains("DEBUG"),
         "trace logging was on"

@@ -14,26 +14,22 @@ use common::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "runs for a minute; scripts/test-all.sh runs it"]
 async fn memory_and_descriptors_stay_flat_under_failures() {
-    let seconds: u64 = std::env::var("SOAK_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(60);
+    let seconds = seconds_from_env("SOAK_SECONDS", 60);
     let sample_every = Duration::from_secs(if seconds >= 600 { 60 } else { 10 });
     let dir = tempfile::tempdir().unwrap();
-    let port = procs::free_port();
-    let mut exporter = spawn_exporter(&["--demo"], port, dir.path()).await;
+    let mut exporter = spawn_exporter(&["--demo"], dir.path()).await;
     let client = reqwest::Client::new();
-    let url = format!("http://127.0.0.1:{port}/metrics");
+    let url = exporter.url("/metrics");
     let started = Instant::now();
     let mut next_sample = started;
     let mut samples_taken = Vec::new();
     let mut scrapes = 0u64;
     // A probe, the landing page and readiness too, so every handler is exercised.
     let extra = [
-        format!("http://127.0.0.1:{port}/"),
-        format!("http://127.0.0.1:{port}/readyz"),
-        format!("http://127.0.0.1:{port}/probe?repository_id=2111915001"),
-        format!("http://127.0.0.1:{port}/probe?repository_id=abc"),
+        exporter.url("/"),
+        exporter.url("/readyz"),
+        exporter.url("/probe?repository_id=2111915001"),
+        exporter.url("/probe?repository_id=abc"),
     ];
     while started.elapsed() < Duration::from_secs(seconds) {
         let answer = client
@@ -48,13 +44,19 @@ async fn memory_and_descriptors_stay_flat_under_failures() {
         let _ = client.get(&extra[(scrapes % 4) as usize]).send().await;
         scrapes += 1;
         if Instant::now() >= next_sample {
-            exporter.assert_running();
-            samples_taken.push((started.elapsed().as_secs(), proc_sample(exporter.pid())));
+            exporter.proc.assert_running();
+            samples_taken.push((
+                started.elapsed().as_secs(),
+                proc_sample(exporter.proc.pid()),
+            ));
             next_sample += sample_every;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    samples_taken.push((started.elapsed().as_secs(), proc_sample(exporter.pid())));
+    samples_taken.push((
+        started.elapsed().as_secs(),
+        proc_sample(exporter.proc.pid()),
+    ));
     println!(
         "soak: {seconds} s, {scrapes} scrapes; (s, RSS KiB, fds): {:?}",
         samples_taken

@@ -4,14 +4,11 @@
 
 mod common;
 
-use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 
 use common::*;
 use serde_json::Value;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Request, Respond, ResponseTemplate};
 
 /// Answers each request with the next template; the last one repeats.
 struct Sequence {
@@ -35,57 +32,26 @@ impl Respond for Sequence {
     }
 }
 
-fn ok() -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(status_body(
-        true,
-        0,
-        "finish",
-        "2025-06-04T16:14:29+08:00",
-    ))
-}
-
 fn failure(status: u16, code: &str, request_id: &str) -> ResponseTemplate {
-    ResponseTemplate::new(status)
-        .insert_header("X-Request-Id", request_id)
-        .set_body_json(serde_json::json!({"error_code": code, "error_msg": "no"}))
+    error(status, code, "no").insert_header("X-Request-Id", request_id)
 }
 
-/// Every line the code under test logs, as JSON objects.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-
-    /// The state-change lines logged so far, and forget them. Fails on a line with the token.
-    fn take_changes(&self) -> Vec<Value> {
-        let text = self.text();
-        self.0.lock().unwrap().clear();
-        assert!(
-            !text.contains("test-token"),
-            "the token reached a log line: {text}"
-        );
-        text.lines()
-            .map(|line| serde_json::from_str::<Value>(line).unwrap())
-            .filter(|line| {
-                line["message"].as_str().is_some_and(|m| {
-                    m.starts_with("repository failing") || m.starts_with("repository recovered")
-                })
+/// The state-change lines logged (as JSON objects) since the last call. Fails on a line with
+/// the token.
+fn take_changes(captured: &Captured) -> Vec<Value> {
+    let text = captured.take();
+    assert!(
+        !text.contains("test-token"),
+        "the token reached a log line: {text}"
+    );
+    text.lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|line| {
+            line["message"].as_str().is_some_and(|m| {
+                m.starts_with("repository failing") || m.starts_with("repository recovered")
             })
-            .collect()
-    }
+        })
+        .collect()
 }
 
 /// The line about repository `id`, if any.
@@ -121,40 +87,38 @@ async fn each_change_of_state_is_logged_once_with_the_answers_identifiers() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let upstream = MockServer::start().await;
+    let upstream = Upstream::start().await;
     // Repository 1: healthy, then not found twice, then healthy again.
-    Mock::given(method("GET"))
-        .and(path(status_path(1)))
-        .respond_with(Sequence::new(vec![
-            ok(),
-            failure(404, "CH.004404", "req-404-a"),
-            failure(404, "CH.004404", "req-404-b"),
-            ok(),
-        ]))
-        .mount(&upstream)
+    upstream
+        .status(
+            1,
+            Sequence::new(vec![
+                ok_status(),
+                failure(404, "CH.004404", "req-404-a"),
+                failure(404, "CH.004404", "req-404-b"),
+                ok_status(),
+            ]),
+        )
         .await;
     // Repository 2: unauthorized from the very first request, three times, then forbidden.
-    Mock::given(method("GET"))
-        .and(path(status_path(2)))
-        .respond_with(Sequence::new(vec![
-            failure(401, "DEV.00000003", "req-401-a"),
-            failure(401, "DEV.00000003", "req-401-b"),
-            failure(401, "DEV.00000003", "req-401-c"),
-            failure(403, "CH.004403", "req-403"),
-        ]))
-        .mount(&upstream)
+    upstream
+        .status(
+            2,
+            Sequence::new(vec![
+                failure(401, "DEV.00000003", "req-401-a"),
+                failure(401, "DEV.00000003", "req-401-b"),
+                failure(401, "DEV.00000003", "req-401-c"),
+                failure(403, "CH.004403", "req-403"),
+            ]),
+        )
         .await;
     // Repository 3: healthy throughout.
-    Mock::given(method("GET"))
-        .and(path(status_path(3)))
-        .respond_with(ok())
-        .mount(&upstream)
-        .await;
+    upstream.status(3, ok_status()).await;
     let app = app(&config_yaml(&upstream.uri(), &[1, 2, 3], ""));
 
     // First scrape: a repository failing from the start logs once; healthy ones log nothing.
     scrape(&app, None).await;
-    let lines = captured.take_changes();
+    let lines = take_changes(&captured);
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_line(
         &lines[0],
@@ -172,7 +136,7 @@ async fn each_change_of_state_is_logged_once_with_the_answers_identifiers() {
 
     // Second: repository 1 goes from ok to not_found; repository 2 stays as it was.
     scrape(&app, None).await;
-    let lines = captured.take_changes();
+    let lines = take_changes(&captured);
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_line(
         &lines[0],
@@ -189,11 +153,11 @@ async fn each_change_of_state_is_logged_once_with_the_answers_identifiers() {
 
     // Third: nothing changed, nothing logged.
     scrape(&app, None).await;
-    assert_eq!(captured.take_changes(), Vec::<Value>::new());
+    assert_eq!(take_changes(&captured), Vec::<Value>::new());
 
     // Fourth: repository 1 recovers (info); repository 2 changes class (warn).
     scrape(&app, None).await;
-    let lines = captured.take_changes();
+    let lines = take_changes(&captured);
     assert_eq!(lines.len(), 2, "{lines:?}");
     let recovered = about(&lines, 1);
     assert_line(
@@ -222,5 +186,5 @@ async fn each_change_of_state_is_logged_once_with_the_answers_identifiers() {
 
     // Fifth: all steady again.
     scrape(&app, None).await;
-    assert_eq!(captured.take_changes(), Vec::<Value>::new());
+    assert_eq!(take_changes(&captured), Vec::<Value>::new());
 }

@@ -4,40 +4,17 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use codearts_repo_exporter::app::App;
 
 use common::credentials::*;
 use common::*;
-use wiremock::matchers::{header, header_exists, method, path, query_param};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::matchers::header;
+use wiremock::ResponseTemplate;
 
 const PROJECT_ID: &str = "0123456789abcdef0123456789abcdef";
-
-fn ok_answer() -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(status_body(
-        true,
-        0,
-        "finish",
-        "2025-06-04T16:14:29+08:00",
-    ))
-}
-
-fn up(body: &str, id: u32) -> Option<f64> {
-    value(
-        body,
-        "codearts_repo_statistics_up",
-        &[("repository_id", &id.to_string())],
-    )
-}
-
-fn requests_total(body: &str, endpoint: &str) -> f64 {
-    value(
-        body,
-        "codearts_repo_exporter_api_requests_total",
-        &[("endpoint", endpoint)],
-    )
-    .unwrap_or(0.0)
-}
 
 fn signed_headers(request: &wiremock::Request) -> String {
     let authorization = request.headers["authorization"].to_str().unwrap();
@@ -49,14 +26,38 @@ fn signed_headers(request: &wiremock::Request) -> String {
         .to_owned()
 }
 
+/// An app signing with AK/SK from files (no security token) that looks up the id of project
+/// `project` through IAM at `upstream`, which is CodeArts too. The key files live as long as
+/// the returned directory.
+fn lookup_app(
+    upstream: &Upstream,
+    project: &str,
+    ids: &[u32],
+    scrape: &str,
+) -> (tempfile::TempDir, Arc<App>) {
+    let dir = tempfile::tempdir().unwrap();
+    let auth = aksk_files_yaml(
+        dir.path(),
+        "AK",
+        "SK",
+        None,
+        &project_lookup(project, &upstream.uri()),
+    );
+    let app = app(&config_with_auth(&upstream.uri(), ids, &auth, scrape));
+    (dir, app)
+}
+
+/// The requests counted so far to upstream `endpoint` (0 before the first).
+fn requests_total(body: &Body, endpoint: &str) -> f64 {
+    body.requests(endpoint).unwrap_or(0.0)
+}
+
 #[tokio::test]
 async fn the_security_token_is_sent_and_signed() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(header("x-security-token", "sts-token-1"))
-        .respond_with(ok_answer())
+    let upstream = Upstream::start().await;
+    upstream
+        .for_security_token("sts-token-1", ok_status())
         .expect(1)
-        .mount(&server)
         .await;
     let dir = tempfile::tempdir().unwrap();
     let auth = aksk_files_yaml(
@@ -66,10 +67,10 @@ async fn the_security_token_is_sent_and_signed() {
         Some("sts-token-1"),
         &format!("      project_id: {PROJECT_ID}\n"),
     );
-    let app = app(&config_with_auth(&server.uri(), &[1], &auth, ""));
+    let app = app(&config_with_auth(&upstream.uri(), &[1], &auth, ""));
     let body = scrape(&app, None).await.body;
-    assert_eq!(up(&body, 1), Some(1.0), "{body}");
-    let requests = server.received_requests().await.unwrap();
+    assert_eq!(body.up(1), Some(1.0), "{body}");
+    let requests = upstream.requests().await;
     assert_eq!(
         signed_headers(&requests[0]),
         "host;x-project-id;x-sdk-date;x-security-token"
@@ -90,7 +91,7 @@ async fn the_simulator_accepts_temporary_keys_from_files_and_refuses_them_withou
     let app = app(&config_with_auth(&sim.endpoint(), &ids, &auth, ""));
     let body = scrape(&app, None).await.body;
     for id in &ids {
-        assert_eq!(up(&body, *id), Some(1.0), "{body}");
+        assert_eq!(body.up(*id), Some(1.0), "{body}");
     }
 
     // The same keys without their security token: the gateway refuses them.
@@ -98,30 +99,27 @@ async fn the_simulator_accepts_temporary_keys_from_files_and_refuses_them_withou
     let auth = aksk_files_yaml(dir.path(), &access, &secret, None, "");
     let app = common::app(&config_with_auth(&sim.endpoint(), &ids, &auth, ""));
     let body = scrape(&app, None).await.body;
-    assert_eq!(error_class(&body, ids[0]).as_deref(), Some("unauthorized"));
+    assert_eq!(body.class(ids[0]), Some("unauthorized"));
 }
 
 #[tokio::test]
 async fn a_401_is_retried_once_with_key_files_rotated_meanwhile_and_never_otherwise() {
-    let server = MockServer::start().await;
+    let upstream = Upstream::start().await;
     // The old temporary credential has expired at the gateway, which takes its time to say so;
     // the new one works.
-    Mock::given(method("GET"))
-        .and(header("x-security-token", "sts-token-old"))
-        .respond_with(
-            ResponseTemplate::new(401)
-                .set_body_json(serde_json::json!({
-                    "error_code": "APIG.0301",
-                    "error_msg": "Incorrect IAM authentication information: the security token has expired"
-                }))
-                .set_delay(Duration::from_millis(1200)),
+    upstream
+        .for_security_token(
+            "sts-token-old",
+            error(
+                401,
+                "APIG.0301",
+                "Incorrect IAM authentication information: the security token has expired",
+            )
+            .set_delay(Duration::from_millis(1200)),
         )
-        .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(header("x-security-token", "sts-token-new"))
-        .respond_with(ok_answer())
-        .mount(&server)
+    upstream
+        .for_security_token("sts-token-new", ok_status())
         .await;
     let dir = tempfile::tempdir().unwrap();
     let auth = aksk_files_yaml(
@@ -132,16 +130,15 @@ async fn a_401_is_retried_once_with_key_files_rotated_meanwhile_and_never_otherw
         "",
     );
     let app = app(&config_with_auth(
-        &server.uri(),
+        &upstream.uri(),
         &[1],
         &auth,
-        "  retries: 3
-",
+        "  retries: 3\n",
     ));
     let body = scrape(&app, None).await.body;
-    assert_eq!(error_class(&body, 1).as_deref(), Some("unauthorized"));
+    assert_eq!(body.class(1), Some("unauthorized"));
     assert_eq!(
-        server.received_requests().await.unwrap().len(),
+        upstream.requests().await.len(),
         1,
         "unchanged keys are never retried: five bad signatures lock the key"
     );
@@ -157,8 +154,8 @@ async fn a_401_is_retried_once_with_key_files_rotated_meanwhile_and_never_otherw
     rotate(&dir.path().join("sk"), "secret-new");
     rotate(&dir.path().join("token"), "sts-token-new");
     let body = scraping.await.unwrap();
-    assert_eq!(up(&body, 1), Some(1.0), "{body}");
-    let requests = server.received_requests().await.unwrap();
+    assert_eq!(body.up(1), Some(1.0), "{body}");
+    let requests = upstream.requests().await;
     assert_eq!(requests.len(), 3, "old, old (401), new");
     assert!(requests[2].headers["authorization"]
         .to_str()
@@ -168,109 +165,58 @@ async fn a_401_is_retried_once_with_key_files_rotated_meanwhile_and_never_otherw
 
 #[tokio::test]
 async fn a_missing_security_token_file_is_a_class_and_a_readiness_reason() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ok_answer())
-        .expect(0)
-        .mount(&server)
-        .await;
+    let upstream = Upstream::start().await;
+    upstream.every_get(ok_status()).expect(0).await;
     let dir = tempfile::tempdir().unwrap();
     let auth = aksk_files_yaml(dir.path(), "AK", "SK", Some("token"), "");
-    let app = app(&config_with_auth(&server.uri(), &[1], &auth, ""));
+    let app = app(&config_with_auth(&upstream.uri(), &[1], &auth, ""));
     std::fs::remove_file(dir.path().join("token")).unwrap();
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let body = scrape(&app, None).await.body;
-    assert_eq!(error_class(&body, 1).as_deref(), Some("unauthorized"));
-    let ready = request(&app, "GET", "/readyz", None).await;
-    assert_eq!(ready.status.as_u16(), 503);
-    assert!(
-        ready
-            .body
-            .contains(&dir.path().join("token").display().to_string()),
-        "{}",
-        ready.body
-    );
-}
-
-/// An IAM that knows the project `cn-north-4` as [`PROJECT_ID`] and checks that the lookup is
-/// signed.
-async fn mount_projects(server: &MockServer, name: &str, projects: serde_json::Value) {
-    Mock::given(method("GET"))
-        .and(path("/v3/projects"))
-        .and(query_param("name", name))
-        .and(header_exists("authorization"))
-        .and(header_exists("x-sdk-date"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
-            "projects": projects,
-            "links": {"self": "https://iam.example/v3/projects", "previous": null, "next": null}
-        })))
-        .mount(server)
-        .await;
-}
-
-fn project(id: &str, name: &str) -> serde_json::Value {
-    serde_json::json!({"id": id, "name": name, "domain_id": "d", "enabled": true, "is_domain": false})
+    assert_eq!(body.class(1), Some("unauthorized"));
+    assert_not_ready(&app, &[&dir.path().join("token").display().to_string()]).await;
 }
 
 #[tokio::test]
 async fn a_project_name_is_looked_up_once_and_sent_as_x_project_id() {
-    let server = MockServer::start().await;
-    mount_projects(
-        &server,
-        "cn-north-4",
-        serde_json::json!([project(PROJECT_ID, "cn-north-4")]),
-    )
-    .await;
-    Mock::given(method("GET"))
-        .and(path(status_path(1)))
-        .and(header("x-project-id", PROJECT_ID))
-        .respond_with(ok_answer())
-        .mount(&server)
+    let upstream = Upstream::start().await;
+    upstream
+        .projects(
+            "cn-north-4",
+            serde_json::json!([project(PROJECT_ID, "cn-north-4")]),
+        )
         .await;
-    Mock::given(method("GET"))
-        .and(path(status_path(2)))
-        .and(header("x-project-id", PROJECT_ID))
-        .respond_with(ok_answer())
-        .mount(&server)
-        .await;
+    for id in [1, 2] {
+        upstream
+            .status(id, ok_status())
+            .and(header("x-project-id", PROJECT_ID))
+            .await;
+    }
     let dir = tempfile::tempdir().unwrap();
     let auth = aksk_files_yaml(
         dir.path(),
         "STSACCESS1",
         "sts-secret-1",
         Some("sts-token-1"),
-        &format!(
-            "      project: cn-north-4\n      iam_endpoint: {}\n",
-            server.uri()
-        ),
+        &project_lookup("cn-north-4", &upstream.uri()),
     );
     let app = app(&config_with_auth(
-        &server.uri(),
+        &upstream.uri(),
         &[1, 2],
         &auth,
         "  concurrency: 2\n",
     ));
-    let not_yet = request(&app, "GET", "/readyz", None).await;
-    assert_eq!(not_yet.status.as_u16(), 503);
-    assert!(
-        not_yet.body.contains("not been looked up yet"),
-        "{}",
-        not_yet.body
-    );
+    assert_not_ready(&app, &["not been looked up yet"]).await;
     for _ in 0..3 {
         let body = scrape(&app, None).await.body;
-        assert_eq!(up(&body, 1), Some(1.0), "{body}");
-        assert_eq!(up(&body, 2), Some(1.0), "{body}");
+        assert_eq!(body.up(1), Some(1.0), "{body}");
+        assert_eq!(body.up(2), Some(1.0), "{body}");
         assert_eq!(requests_total(&body, "iam_projects"), 1.0, "cached");
     }
-    assert_eq!(
-        request(&app, "GET", "/readyz", None).await.status.as_u16(),
-        200
-    );
-    let lookup = server
-        .received_requests()
+    assert_eq!(readyz(&app).await.status, 200);
+    let lookup = upstream
+        .requests()
         .await
-        .unwrap()
         .into_iter()
         .find(|r| r.url.path() == "/v3/projects")
         .unwrap();
@@ -283,39 +229,15 @@ async fn a_project_name_is_looked_up_once_and_sent_as_x_project_id() {
 
 #[tokio::test]
 async fn a_project_name_iam_does_not_know_fails_requests_with_a_class_and_backs_off() {
-    let server = MockServer::start().await;
-    mount_projects(&server, "mars-1", serde_json::json!([])).await;
-    Mock::given(method("GET"))
-        .and(path(status_path(1)))
-        .respond_with(ok_answer())
-        .expect(0)
-        .mount(&server)
-        .await;
-    let dir = tempfile::tempdir().unwrap();
-    let auth = aksk_files_yaml(
-        dir.path(),
-        "AK",
-        "SK",
-        None,
-        &format!(
-            "      project: mars-1\n      iam_endpoint: {}\n",
-            server.uri()
-        ),
-    );
+    let upstream = Upstream::start().await;
+    upstream.projects("mars-1", serde_json::json!([])).await;
+    upstream.status(1, ok_status()).expect(0).await;
     let ids: Vec<u32> = (1..=20).collect();
-    let app = app(&config_with_auth(
-        &server.uri(),
-        &ids,
-        &auth,
-        "  retries: 3\n",
-    ));
+    let (_keys, app) = lookup_app(&upstream, "mars-1", &ids, "  retries: 3\n");
     for _ in 0..3 {
         let answer = scrape(&app, Some("5")).await;
         assert!(answer.elapsed < Duration::from_secs(5));
-        assert_eq!(
-            error_class(&answer.body, 1).as_deref(),
-            Some("unauthorized")
-        );
+        assert_eq!(answer.body.class(1), Some("unauthorized"));
         assert_eq!(
             requests_total(&answer.body, "iam_projects"),
             1.0,
@@ -323,79 +245,41 @@ async fn a_project_name_iam_does_not_know_fails_requests_with_a_class_and_backs_
         );
         assert_eq!(requests_total(&answer.body, "statistics_status"), 0.0);
     }
-    let ready = request(&app, "GET", "/readyz", None).await;
-    assert_eq!(ready.status.as_u16(), 503);
-    assert!(
-        ready.body.contains("codearts.auth.aksk.project")
-            && ready.body.contains("IAM knows no project named \"mars-1\""),
-        "{}",
-        ready.body
-    );
+    assert_not_ready(
+        &app,
+        &[
+            "codearts.auth.aksk.project",
+            "IAM knows no project named \"mars-1\"",
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn several_projects_of_one_name_ask_for_a_project_id() {
-    let server = MockServer::start().await;
-    mount_projects(
-        &server,
-        "cn-north-4",
-        serde_json::json!([project("aaaa", "cn-north-4"), project("bbbb", "cn-north-4")]),
-    )
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    let auth = aksk_files_yaml(
-        dir.path(),
-        "AK",
-        "SK",
-        None,
-        &format!(
-            "      project: cn-north-4\n      iam_endpoint: {}\n",
-            server.uri()
-        ),
-    );
-    let app = app(&config_with_auth(&server.uri(), &[1], &auth, ""));
+    let upstream = Upstream::start().await;
+    upstream
+        .projects(
+            "cn-north-4",
+            serde_json::json!([project("aaaa", "cn-north-4"), project("bbbb", "cn-north-4")]),
+        )
+        .await;
+    let (_keys, app) = lookup_app(&upstream, "cn-north-4", &[1], "");
     app.warm_up().await;
-    let ready = request(&app, "GET", "/readyz", None).await;
-    assert_eq!(ready.status.as_u16(), 503);
-    assert!(
-        ready.body.contains("aaaa, bbbb") && ready.body.contains("set project_id"),
-        "{}",
-        ready.body
-    );
+    assert_not_ready(&app, &["aaaa, bbbb", "set project_id"]).await;
 }
 
 #[tokio::test]
 async fn an_iam_outage_during_the_lookup_is_counted_and_explained() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/v3/projects"))
-        .respond_with(ResponseTemplate::new(503).set_body_string("<html>busy</html>"))
-        .mount(&server)
+    let upstream = Upstream::start().await;
+    upstream
+        .project_lookups(ResponseTemplate::new(503).set_body_string("<html>busy</html>"))
         .await;
-    let dir = tempfile::tempdir().unwrap();
-    let auth = aksk_files_yaml(
-        dir.path(),
-        "AK",
-        "SK",
-        None,
-        &format!(
-            "      project: cn-north-4\n      iam_endpoint: {}\n",
-            server.uri()
-        ),
-    );
-    let app = app(&config_with_auth(&server.uri(), &[1], &auth, ""));
+    let (_keys, app) = lookup_app(&upstream, "cn-north-4", &[1], "");
     let body = scrape(&app, None).await.body;
-    assert_eq!(error_class(&body, 1).as_deref(), Some("unauthorized"));
-    assert_eq!(
-        value(
-            &body,
-            "codearts_repo_exporter_api_request_errors_total",
-            &[("endpoint", "iam_projects"), ("class", "server_error")]
-        ),
-        Some(1.0)
-    );
-    let ready = request(&app, "GET", "/readyz", None).await;
-    assert!(ready.body.contains("IAM answered 503"), "{}", ready.body);
+    assert_eq!(body.class(1), Some("unauthorized"));
+    assert_eq!(body.errors("iam_projects", "server_error"), Some(1.0));
+    assert_not_ready(&app, &["IAM answered 503"]).await;
 }
 
 #[tokio::test]
@@ -408,15 +292,12 @@ async fn the_simulator_gives_the_project_id_the_gateway_expects() {
         "DEMOACCESSKEY",
         "demo-secret-key",
         None,
-        &format!(
-            "      project: cn-north-4_dev\n      iam_endpoint: {}\n",
-            sim.iam_endpoint()
-        ),
+        &project_lookup("cn-north-4_dev", &sim.iam_endpoint()),
     );
     let app = app(&config_with_auth(&sim.endpoint(), &ids, &auth, ""));
     let body = scrape(&app, None).await.body;
     for id in &ids {
-        assert_eq!(up(&body, *id), Some(1.0), "{body}");
+        assert_eq!(body.up(*id), Some(1.0), "{body}");
     }
     let expected = sim.project_id("cn-north-4_dev").unwrap();
     let status = sim_requests(&sim)

@@ -20,31 +20,17 @@ use codearts_repo_exporter::config::Config;
 use codearts_repo_exporter::http::server::serve;
 use codearts_repo_exporter::http::web_config::WebConfig;
 
-use web_fixtures::{exporter_config, https_client, write_atomically, Pki};
+use web_fixtures::{
+    exporter_config, https_client, serve_app, users_yaml, write_atomically, Pki, Server, TLS_ONLY,
+};
 
-/// A running server; stops (and drains) when dropped.
-struct Server {
-    addr: SocketAddr,
-    _stop: tokio::sync::watch::Sender<bool>,
-}
-
-impl Server {
-    fn url(&self, scheme: &str, path: &str) -> String {
-        format!("{scheme}://{}{path}", self.addr)
-    }
-}
-
+/// The exporter with [`exporter_config`]`(server_yaml)`, served with its `server:` limits and,
+/// when given, the web config at `web_config`.
 async fn start(server_yaml: &str, web_config: Option<&std::path::Path>) -> Server {
     let config = Config::parse(&exporter_config(server_yaml), &|_| None).expect("config");
     let limits = config.server.clone();
     let app = App::new(config, None, None).expect("app");
-    let router = codearts_repo_exporter::http::router(app, "/metrics");
-    let web = web_config.map(|path| Arc::new(WebConfig::load(path).expect("web config")));
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (stop, stop_rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(serve(listener, router, &limits, web, stop_rx));
-    Server { addr, _stop: stop }
+    serve_app(app, &limits, web_config).await
 }
 
 /// Writes the web config `yaml` next to the PKI files and returns its path.
@@ -53,8 +39,6 @@ fn web_config(pki: &Pki, yaml: &str) -> std::path::PathBuf {
     std::fs::write(&path, yaml).expect("write web config");
     path
 }
-
-const TLS_ONLY: &str = "tls_server_config:\n  cert_file: server.pem\n  key_file: server-key.pem\n";
 
 fn plain_client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -72,33 +56,36 @@ fn peer_certificate(response: &reqwest::Response) -> Vec<u8> {
         .to_vec()
 }
 
-#[tokio::test]
-async fn https_serves_healthz_and_metrics_with_the_test_ca() {
-    let pki = Pki::new();
-    pki.install_server_cert(&pki.server_cert("first", 1));
-    let server = start("", Some(&web_config(&pki, TLS_ONLY))).await;
-    let client = https_client(&pki, None);
-
-    let health = client
-        .get(server.url("https", "/healthz"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(health.status(), StatusCode::OK);
+/// `GET /healthz` and `GET /metrics` over `scheme` both answer 200; returns the metrics text.
+async fn assert_healthz_and_metrics_ok(
+    client: &reqwest::Client,
+    server: &Server,
+    scheme: &str,
+) -> String {
+    let health = client.get(server.url(scheme, "/healthz")).send();
+    assert_eq!(health.await.unwrap().status(), StatusCode::OK);
     let metrics = client
-        .get(server.url("https", "/metrics"))
+        .get(server.url(scheme, "/metrics"))
         .send()
         .await
         .unwrap();
     assert_eq!(metrics.status(), StatusCode::OK);
-    let body = metrics.text().await.unwrap();
+    metrics.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn https_serves_healthz_and_metrics_with_the_test_ca() {
+    let pki = Pki::with_server_cert("first");
+    let server = start("", Some(&web_config(&pki, TLS_ONLY))).await;
+    let client = https_client(&pki, None);
+
+    let body = assert_healthz_and_metrics_ok(&client, &server, "https").await;
     assert!(body.contains("codearts_repo_statistics_up"), "{body}");
 }
 
 #[tokio::test]
 async fn plain_http_to_the_tls_port_gets_no_answer() {
-    let pki = Pki::new();
-    pki.install_server_cert(&pki.server_cert("first", 1));
+    let pki = Pki::with_server_cert("first");
     let server = start("", Some(&web_config(&pki, TLS_ONLY))).await;
     let result = plain_client()
         .get(server.url("http", "/healthz"))
@@ -109,8 +96,7 @@ async fn plain_http_to_the_tls_port_gets_no_answer() {
 
 #[tokio::test]
 async fn required_client_cert_refuses_clients_without_one_and_accepts_a_signed_one() {
-    let pki = Pki::new();
-    pki.install_server_cert(&pki.server_cert("first", 1));
+    let pki = Pki::with_server_cert("first");
     let yaml = format!(
         "{TLS_ONLY}  client_ca_file: ca.pem\n  client_auth_type: RequireAndVerifyClientCert\n"
     );
@@ -143,12 +129,6 @@ async fn required_client_cert_refuses_clients_without_one_and_accepts_a_signed_o
         .await
         .unwrap();
     assert_eq!(answer.status(), StatusCode::OK);
-}
-
-fn users_yaml(user: &str, password: &str) -> String {
-    // Cost 4 keeps the test fast; production hashes use 10 or more.
-    let hash = bcrypt::hash(password, 4).unwrap();
-    format!("basic_auth_users:\n  {user}: '{hash}'\n")
 }
 
 #[tokio::test]
@@ -296,8 +276,7 @@ fn unknown_keys_in_the_web_config_are_named() {
 
 #[test]
 fn unsupported_client_auth_type_is_named() {
-    let pki = Pki::new();
-    pki.install_server_cert(&pki.server_cert("first", 1));
+    let pki = Pki::with_server_cert("first");
     let path = web_config(
         &pki,
         &format!("{TLS_ONLY}  client_ca_file: ca.pem\n  client_auth_type: RequireAnyClientCert\n"),
@@ -392,8 +371,7 @@ const CHACHA: CipherSuite = CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_
 
 #[tokio::test]
 async fn cipher_suites_limit_tls12_and_the_servers_order_wins_unless_told_otherwise() {
-    let pki = Pki::new();
-    pki.install_server_cert(&pki.server_cert("first", 1));
+    let pki = Pki::with_server_cert("first");
     let suites = "  cipher_suites:\n    - TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256\n    - TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256\n";
     let server = start("", Some(&web_config(&pki, &format!("{TLS_ONLY}{suites}")))).await;
 
@@ -423,8 +401,7 @@ async fn cipher_suites_limit_tls12_and_the_servers_order_wins_unless_told_otherw
 
 #[tokio::test]
 async fn curve_preferences_limit_the_key_exchange() {
-    let pki = Pki::new();
-    pki.install_server_cert(&pki.server_cert("first", 1));
+    let pki = Pki::with_server_cert("first");
     let yaml = format!("{TLS_ONLY}  curve_preferences: [CurveP384]\n");
     let server = start("", Some(&web_config(&pki, &yaml))).await;
     let refused = handshake(&server, &pki, &[], &[NamedGroup::X25519], TLS13).await;
@@ -443,8 +420,7 @@ async fn curve_preferences_limit_the_key_exchange() {
 
 #[tokio::test]
 async fn http2_either_way_is_accepted_and_http11_is_negotiated() {
-    let pki = Pki::new();
-    pki.install_server_cert(&pki.server_cert("first", 1));
+    let pki = Pki::with_server_cert("first");
     for http2 in ["false", "true"] {
         let yaml = format!("{TLS_ONLY}http_server_config:\n  http2: {http2}\n");
         let server = start("", Some(&web_config(&pki, &yaml))).await;
@@ -505,8 +481,7 @@ async fn inline_certificate_and_key_serve_https_and_the_key_is_never_shown() {
 
 #[tokio::test]
 async fn client_allowed_sans_accept_only_certificates_naming_one() {
-    let pki = Pki::new();
-    pki.install_server_cert(&pki.server_cert("first", 1));
+    let pki = Pki::with_server_cert("first");
     let yaml = format!(
         "{TLS_ONLY}  client_ca_file: ca.pem\n  client_auth_type: RequireAndVerifyClientCert\n  client_allowed_sans: [prometheus.example, 10.0.0.7]\n"
     );
@@ -638,18 +613,7 @@ async fn idle_slowloris_connections_do_not_starve_real_requests_and_are_closed()
 
     let client = plain_client();
     let started = Instant::now();
-    let health = client
-        .get(server.url("http", "/healthz"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(health.status(), StatusCode::OK);
-    let metrics = client
-        .get(server.url("http", "/metrics"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(metrics.status(), StatusCode::OK);
+    assert_healthz_and_metrics_ok(&client, &server, "http").await;
     assert!(
         started.elapsed() < Duration::from_millis(900),
         "answered in {:?} with 500 idle connections open",

@@ -1,5 +1,6 @@
-//! Fixtures for the signed modes: key files, configs for `aksk` and `ecs_agency`, a wiremock
-//! metadata service handing out numbered temporary credentials, and the simulator in-process.
+//! Fixtures for the signed modes: numbered temporary credentials, a wiremock ECS metadata
+//! service handing them out, secret files rotated as Kubernetes does, and the simulator
+//! in-process with what it recorded. (Their configs: `super::config`.)
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -7,12 +8,19 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use codearts_sim::{SimConfig, SimHandle};
+use wiremock::matchers::header;
 use wiremock::{Request, Respond, ResponseTemplate};
 
-use super::{config_with_auth, iam_time};
+use super::{iam_time, Upstream};
 
 /// The metadata session token the wiremock service hands out.
 pub const SESSION_TOKEN: &str = "md-session-s3cret-0001";
+
+/// The metadata service's path for a session token (`PUT`).
+pub const TOKEN_PATH: &str = "/meta-data/latest/api/token";
+
+/// The metadata service's path for the temporary credential (`GET`).
+pub const KEY_PATH: &str = "/openstack/latest/securitykey";
 
 /// Temporary credential number `n`: `(access, secret, security token)`.
 pub fn temporary(n: usize) -> (String, String, String) {
@@ -21,6 +29,11 @@ pub fn temporary(n: usize) -> (String, String, String) {
         format!("sts-secret-s3cret-{n:04}"),
         format!("sts-token-s3cret-{n:04}"),
     )
+}
+
+/// The security token of temporary credential number `n`.
+pub fn security_token(n: usize) -> String {
+    temporary(n).2
 }
 
 /// A `securitykey` body for credential `n`, expiring at `expires_at`.
@@ -73,24 +86,25 @@ impl Respond for SecurityKeys {
     }
 }
 
-/// Writes `ak`, `sk` and (when given) `token` files into `dir`; returns the `aksk:` auth block.
-pub fn aksk_files_yaml(dir: &Path, ak: &str, sk: &str, token: Option<&str>, extra: &str) -> String {
-    std::fs::write(dir.join("ak"), format!("{ak}\n")).unwrap();
-    std::fs::write(dir.join("sk"), format!("{sk}\n")).unwrap();
-    let mut yaml = format!(
-        "    aksk:\n      access_key_file: {}\n      secret_key_file: {}\n",
-        dir.join("ak").display(),
-        dir.join("sk").display()
-    );
-    if let Some(token) = token {
-        std::fs::write(dir.join("token"), format!("{token}\n")).unwrap();
-        yaml.push_str(&format!(
-            "      security_token_file: {}\n",
-            dir.join("token").display()
-        ));
-    }
-    yaml.push_str(extra);
-    yaml
+/// A metadata service as the SDK's `MetadataAccessor` expects it: `PUT` hands out
+/// [`SESSION_TOKEN`] for six hours, and `GET` of the security key, with that session token,
+/// answers from `keys`.
+pub async fn metadata_service(keys: SecurityKeys) -> Upstream {
+    let metadata = Upstream::start().await;
+    metadata
+        .metadata_sessions(session_token(SESSION_TOKEN))
+        .and(header("x-metadata-token-ttl-seconds", "21600"))
+        .await;
+    metadata
+        .security_keys(keys)
+        .and(header("x-metadata-token", SESSION_TOKEN))
+        .await;
+    metadata
+}
+
+/// The metadata service's answer handing out session token `token`.
+pub fn session_token(token: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_string(token)
 }
 
 /// Replaces a secret file the way a Kubernetes Secret volume does: a new inode.
@@ -98,19 +112,6 @@ pub fn rotate(path: &Path, value: &str) {
     let next = path.with_extension("new");
     std::fs::write(&next, format!("{value}\n")).unwrap();
     std::fs::rename(&next, path).unwrap();
-}
-
-/// A config with `ecs_agency` auth against `metadata`, with `extra` lines (indented by six
-/// spaces) under `ecs_agency:`.
-pub fn ecs_agency_yaml(
-    endpoint: &str,
-    ids: &[u32],
-    metadata: &str,
-    extra: &str,
-    scrape: &str,
-) -> String {
-    let auth = format!("    ecs_agency:\n      metadata_endpoint: {metadata}\n{extra}");
-    config_with_auth(endpoint, ids, &auth, scrape)
 }
 
 /// The simulator for credential tests: answers at once, never fails a repository, records

@@ -1,8 +1,15 @@
-//! Fixtures for the web-config tests (`tests/web.rs`, `tests/e2e_web.rs`): a throw-away PKI
-//! made with rcgen in a temp dir, and HTTPS clients that trust it.
+//! Fixtures for the web-config tests (`tests/web.rs`, `tests/e2e_web.rs`, `tests/compression.rs`):
+//! a throw-away PKI made with rcgen in a temp dir, HTTPS clients that trust it, web-config
+//! sections, and the exporter's own server on a free port.
 #![allow(dead_code)]
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use codearts_repo_exporter::app::App;
+use codearts_repo_exporter::config::ServerConfig;
+use codearts_repo_exporter::http::{router, server::serve, web_config::WebConfig};
 
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -39,6 +46,13 @@ impl Pki {
             CertifiedIssuer::self_signed(params, KeyPair::generate().expect("key")).expect("CA");
         std::fs::write(dir.path().join("ca.pem"), ca.pem()).expect("write CA");
         Self { dir, ca }
+    }
+
+    /// A new PKI with a server certificate for `common_name` (serial 1) installed.
+    pub fn with_server_cert(common_name: &str) -> Self {
+        let pki = Self::new();
+        pki.install_server_cert(&pki.server_cert(common_name, 1));
+        pki
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -121,6 +135,49 @@ pub fn https_client(pki: &Pki, identity: Option<&Issued>) -> reqwest::Client {
         builder = builder.identity(reqwest::Identity::from_pem(pem.as_bytes()).expect("identity"));
     }
     builder.build().expect("client")
+}
+
+/// A web config's `tls_server_config` serving the PKI's `server.pem` and `server-key.pem`.
+pub const TLS_ONLY: &str =
+    "tls_server_config:\n  cert_file: server.pem\n  key_file: server-key.pem\n";
+
+/// A web config's `basic_auth_users` with `user` and a bcrypt hash of `password`.
+pub fn users_yaml(user: &str, password: &str) -> String {
+    // Cost 4 keeps the test fast; production hashes use 10 or more.
+    let hash = bcrypt::hash(password, 4).unwrap();
+    format!("basic_auth_users:\n  {user}: '{hash}'\n")
+}
+
+/// The exporter's server, running; stops (and drains) when dropped.
+pub struct Server {
+    pub addr: SocketAddr,
+    _stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl Server {
+    /// `<scheme>://<addr><path>`.
+    pub fn url(&self, scheme: &str, path: &str) -> String {
+        format!("{scheme}://{}{path}", self.addr)
+    }
+}
+
+/// `app`'s router served on a free port with `limits` and, when given, the web config at
+/// `web_config`.
+pub async fn serve_app(app: Arc<App>, limits: &ServerConfig, web_config: Option<&Path>) -> Server {
+    let web = web_config.map(|path| Arc::new(WebConfig::load(path).expect("web config")));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(serve(
+        listener,
+        router(app, "/metrics"),
+        limits,
+        web,
+        stop_rx,
+    ));
+    Server { addr, _stop: stop }
 }
 
 /// The minimal exporter config the web tests need; the upstream is unreachable on purpose

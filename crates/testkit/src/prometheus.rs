@@ -71,3 +71,21 @@ pub async fn prometheus_query(url: &str, expr: &str) -> Result<Vec<serde_json::V
         .cloned()
         .unwrap_or_default())
 }
+
+/// The result of `expr` at the Prometheus at `url` once `done` holds for it, or the last result
+/// when `limit` has passed (a failed query counts as an empty result). Polls every 500 ms.
+pub async fn query_until(
+    url: &str,
+    expr: &str,
+    limit: Duration,
+    done: impl Fn(&[serde_json::Value]) -> bool,
+) -> Vec<serde_json::Value> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let result = prometheus_query(url, expr).await.unwrap_or_default();
+        if done(&result) || std::time::Instant::now() > deadline {
+            return result;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
