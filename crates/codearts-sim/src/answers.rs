@@ -5,7 +5,8 @@
 //! at each step; quotas run out and reset every [`QUOTA_WINDOW_SECS`]. Repositories are shifted
 //! in phase so that at any moment some are in each state. A few never ran statistics (`event`
 //! missing or `null`); two ran it days ago and never since (`infra/terraform-modules`, two days;
-//! `iot/telemetry-collector`, nine), so their last push is far ahead of their statistics.
+//! `iot/telemetry-collector`, nine), so their last push is far ahead of their statistics, and
+//! they could start a run at any moment (no quota used up).
 //!
 //! Some answers are typed loosely, as the official SDK decodes leniently
 //! (`huaweicloudsdkcore/client.py`, `_deserialize_primitive` converts with `int(…)`, `str(…)`,
@@ -163,7 +164,13 @@ fn varied(index: u32, id: u32, now: i64) -> Value {
         ("finish", cycle_start + FINISHED_AT)
     };
     let window = now.div_euclid(QUOTA_WINDOW_SECS);
-    let reason = REASONS[((i64::from(index) * 3 + window).rem_euclid(8)) as usize];
+    // A repository whose statistics are days old has no quota used up: nobody started a run
+    // that could have used it, and a run could start now — the case a "statistics behind the
+    // code" alert is for, at any time of day.
+    let reason = match profile.stale_days {
+        Some(_) => 0,
+        None => REASONS[((i64::from(index) * 3 + window).rem_euclid(8)) as usize],
+    };
     let running = matches!(status, "waiting" | "active");
     let has_event = profile.event == EventShape::Present;
     let can_statistics = reason == 0 && !(has_event && running);
@@ -275,6 +282,30 @@ mod tests {
     use std::collections::BTreeSet;
 
     const JUNE_4_2025_08_14_29_UTC: i64 = 1_749_024_869;
+
+    #[test]
+    fn repositories_with_days_old_statistics_may_start_a_run_at_any_time_of_day() {
+        // Every quota window of a whole day, for both of them.
+        for index in [17, 43] {
+            let id = FIRST_ID + index;
+            for window in 0..(86_400 / QUOTA_WINDOW_SECS) {
+                let now = JUNE_4_2025_08_14_29_UTC + window * QUOTA_WINDOW_SECS;
+                let body = varied(index, id, now);
+                // Sent as a number or (loosely typed on purpose) as its string.
+                assert!(
+                    [json!(0), json!("0")].contains(&body["reason"]),
+                    "{index} at {now}: {}",
+                    body["reason"]
+                );
+                assert!(
+                    [json!(true), json!("true")].contains(&body["can_statistics"]),
+                    "{index} at {now}: {}",
+                    body["can_statistics"]
+                );
+                assert_eq!(body["event"]["status"], "finish", "{index} at {now}");
+            }
+        }
+    }
 
     fn healthy_demo_answers(now: i64) -> Vec<Value> {
         (0..DEMO_REPOSITORIES)
