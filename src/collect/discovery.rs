@@ -1,14 +1,16 @@
 //! Which repositories to watch: the static list, merged with those discovered through
 //! `GET /v4/user/repositories`, cut down to this instance's shard.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use tokio::time::Instant;
 
 use crate::client::{CodeArtsClient, RepositorySummary};
-use crate::config::{DiscoveryConfig, Project, Repository, RepositoryId, Shard, MAX_NAME_LEN};
+use crate::config::{
+    DiscoveryConfig, IdMap, IdSet, Project, Repository, RepositoryId, Shard, MAX_NAME_LEN,
+};
 
 /// What discovery found last, kept across failed refreshes and reloads.
 #[derive(Debug, Default, Clone)]
@@ -89,7 +91,7 @@ pub fn select(entries: Vec<RepositorySummary>, config: &DiscoveryConfig) -> Vec<
 struct Selection<'a> {
     config: &'a DiscoveryConfig,
     selected: Vec<Repository>,
-    seen: HashSet<RepositoryId>,
+    seen: IdSet,
     projects: HashMap<(Option<String>, Option<String>), Arc<Project>>,
     deleted: usize,
 }
@@ -99,7 +101,7 @@ impl<'a> Selection<'a> {
         Self {
             config,
             selected: Vec::new(),
-            seen: HashSet::new(),
+            seen: IdSet::default(),
             projects: HashMap::new(),
             deleted: 0,
         }
@@ -163,8 +165,8 @@ pub fn merge(
     discovered: &[Repository],
     shard: Shard,
 ) -> (Vec<Repository>, usize, usize) {
-    let static_ids: HashSet<RepositoryId> = statics.iter().map(|r| r.id).collect();
-    let projects: HashMap<RepositoryId, &Arc<Project>> = discovered
+    let static_ids: IdSet = statics.iter().map(|r| r.id).collect();
+    let projects: IdMap<&Arc<Project>> = discovered
         .iter()
         .filter_map(|r| Some((r.id, r.project.as_ref()?)))
         .collect();
