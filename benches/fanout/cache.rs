@@ -7,9 +7,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::harness::{
-    check_all_up, gunzip, median_duration, minimal_preset, peak_rss_bytes, repository_samples,
-    scrape, scrape_discarding, sim_counters, start_simulator, Encoding, Exporter, ExporterConfig,
-    LATENCY, LONG_TIMEOUT,
+    check_all_up, gunzip, median_duration, minimal_preset, peak_rss_bytes, repository_sample_bytes,
+    repository_samples, scrape, scrape_discarding, sim_counters, start_simulator, Encoding,
+    Exporter, ExporterConfig, LATENCY, LONG_TIMEOUT,
 };
 use super::Result;
 
@@ -30,8 +30,17 @@ pub struct Cached {
     /// Of the exporter serving from the cache, which keeps the last answer's text.
     pub peak_rss: f64,
     pub levels: Vec<Level>,
-    /// Per-repository samples per repository, default families.
+    /// Per-repository samples per repository, default families, and their bytes.
     pub samples_per_repository: f64,
+    pub bytes_per_repository: f64,
+}
+
+/// What README's minimal preset leaves per healthy repository.
+pub struct Minimal {
+    pub samples_per_repository: f64,
+    pub bytes_per_repository: f64,
+    /// With `last_push` on.
+    pub samples_with_last_push: f64,
 }
 
 /// One gzip level on the identity body, compressed whole in this process by flate2 (the
@@ -52,8 +61,9 @@ pub async fn measure(client: &reqwest::Client, dir: &Path, repositories: usize) 
     let exporter = Exporter::start(dir, &config).await?;
     let (body, _) = scrape(client, &exporter.base, LONG_TIMEOUT).await?;
     check_all_up(&body, repositories)?;
-    let samples_per_repository =
-        repository_samples(std::str::from_utf8(&body)?) as f64 / repositories as f64;
+    let text = std::str::from_utf8(&body)?;
+    let samples_per_repository = repository_samples(text) as f64 / repositories as f64;
+    let bytes_per_repository = repository_sample_bytes(text) as f64 / repositories as f64;
     drop(body);
     let before = sim_counters(client, &endpoint).await?;
     let (mut identity, mut gzip) = (Vec::new(), Vec::new());
@@ -91,6 +101,7 @@ pub async fn measure(client: &reqwest::Client, dir: &Path, repositories: usize) 
         peak_rss,
         levels,
         samples_per_repository,
+        bytes_per_repository,
     })
 }
 
@@ -112,12 +123,12 @@ fn compress(body: &[u8], level: u32) -> Result<Level> {
     })
 }
 
-/// Per-repository samples per healthy repository with README's minimal preset, without and
-/// with `last_push` (N = 1,000 at latency 0: a count, not a timing).
-pub async fn minimal_series(client: &reqwest::Client, dir: &Path) -> Result<(f64, f64)> {
+/// Per-repository samples (and their bytes) per healthy repository with README's minimal
+/// preset, without and with `last_push` (N = 1,000 at latency 0: a count, not a timing).
+pub async fn minimal_series(client: &reqwest::Client, dir: &Path) -> Result<Minimal> {
     const N: usize = 1_000;
     let (_sim, endpoint) = start_simulator(dir, N, Duration::ZERO).await?;
-    let mut counts = Vec::new();
+    let mut texts = Vec::new();
     for last_push in [None, Some("1h")] {
         let mut config = ExporterConfig::new(&endpoint, N);
         config.metrics = Some(minimal_preset());
@@ -125,7 +136,12 @@ pub async fn minimal_series(client: &reqwest::Client, dir: &Path) -> Result<(f64
         let exporter = Exporter::start(dir, &config).await?;
         let (body, _) = scrape(client, &exporter.base, LONG_TIMEOUT).await?;
         check_all_up(&body, N)?;
-        counts.push(repository_samples(std::str::from_utf8(&body)?) as f64 / N as f64);
+        texts.push(String::from_utf8(body.to_vec())?);
     }
-    Ok((counts[0], counts[1]))
+    let per_repository = |count: usize| count as f64 / N as f64;
+    Ok(Minimal {
+        samples_per_repository: per_repository(repository_samples(&texts[0])),
+        bytes_per_repository: per_repository(repository_sample_bytes(&texts[0])),
+        samples_with_last_push: per_repository(repository_samples(&texts[1])),
+    })
 }

@@ -369,6 +369,14 @@ pub fn repository_samples(body: &str) -> usize {
         .count()
 }
 
+/// Bytes of the per-repository sample lines in `body`, newlines included.
+pub fn repository_sample_bytes(body: &str) -> usize {
+    body.lines()
+        .filter(|line| line.starts_with("codearts_repo_statistics_"))
+        .map(|line| line.len() + 1)
+        .sum()
+}
+
 pub fn check_all_up(body: &[u8], repositories: usize) -> Result<()> {
     let body = std::str::from_utf8(body)?;
     let up = ids_up(body);

@@ -34,6 +34,8 @@ pub struct Large {
     pub walls_10k: Vec<Duration>,
     pub cpu_per_status_10k: f64,
     pub reload: Duration,
+    /// VmHWM after the cold fan-outs, before the reload: the cache off (`min_interval: 0s`).
+    pub peak_rss_uncached: f64,
     pub cached_identity: Duration,
     pub identity_bytes: usize,
     pub cached_gzip: Duration,
@@ -100,6 +102,7 @@ pub async fn measure(
         cold_walls.push(wall);
     }
 
+    let peak_rss_uncached = peak_rss_bytes(pid);
     // The cache on, by a reload: the answers just fetched are fresh for an hour.
     config.min_interval = "1h";
     let reload = exporter.reload(client, &config).await?;
@@ -130,6 +133,7 @@ pub async fn measure(
         cpu_per_status_10k: cpu_10k / (walls_10k.len() * ten_k.repositories) as f64,
         walls_10k,
         reload,
+        peak_rss_uncached,
         cached_identity: median_duration(&identity),
         identity_bytes,
         cached_gzip: median_duration(&gzip),

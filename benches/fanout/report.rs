@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::cache::{Cached, CACHE_SCRAPES};
+use super::cache::{Cached, Minimal, CACHE_SCRAPES};
 use super::fanouts::{FanOut, LastPush, SCRAPES_PER_N};
 use super::harness::{ideal, CONCURRENCY, LATENCY, MIB};
 use super::large::{
@@ -21,9 +21,7 @@ pub struct Run {
     pub large: Large,
     pub rotation: Rotation,
     pub discovery: Discovery,
-    /// Per-repository samples per healthy repository with the minimal preset, without and with
-    /// `last_push`.
-    pub minimal: (f64, f64),
+    pub minimal: Minimal,
 }
 
 fn verdict(pass: bool) -> &'static str {
@@ -339,14 +337,30 @@ pub fn print(run: &Run) {
         );
     }
     let default = cached.samples_per_repository;
+    let minimal = &run.minimal;
     row(
         "series per healthy repository: default → README's minimal preset",
         &format!("{} / 1000", cached.repositories),
-        &format!("{default:.0} → {:.0}", run.minimal.0),
+        &format!("{default:.0} → {:.0}", minimal.samples_per_repository),
         "15 → 6",
-        &format!("{:.2}", run.minimal.0 / default),
+        &format!("{:.2}", minimal.samples_per_repository / default),
         "15 → ≤ 6",
-        verdict(run.minimal.0 <= 6.0 && (default - 15.0).abs() < 0.5),
+        verdict(minimal.samples_per_repository <= 6.0 && (default - 15.0).abs() < 0.5),
+    );
+    row(
+        "bytes of those series per repository (identity): default → minimal",
+        &format!("{} / 1000", cached.repositories),
+        &format!(
+            "{:.0} → {:.0} B",
+            cached.bytes_per_repository, minimal.bytes_per_repository
+        ),
+        "",
+        &format!(
+            "{:.2}",
+            minimal.bytes_per_repository / cached.bytes_per_repository
+        ),
+        "—",
+        "—",
     );
     row(
         "series per healthy repository with `last_push`: default → minimal",
@@ -354,7 +368,7 @@ pub fn print(run: &Run) {
         &format!(
             "{:.0} → {:.0}",
             fanout(10_000, LastPush::Warm).samples_per_repository,
-            run.minimal.1
+            minimal.samples_with_last_push
         ),
         "",
         "",
@@ -371,6 +385,15 @@ pub fn print(run: &Run) {
         large.peak_rss / (160.0 * MIB),
         1.0,
         "≤ 160 MiB",
+    );
+    row(
+        "peak RSS, static config, cache off (after the two cold fan-outs, `min_interval: 0s`)",
+        &n,
+        &mib(large.peak_rss_uncached),
+        "",
+        "",
+        "—",
+        "—",
     );
     at_most(
         "idle RSS after start, 100,000-entry config (VmRSS)",
