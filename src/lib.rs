@@ -18,7 +18,7 @@
 //! - [`http`]: routes translating HTTP to those calls, the server, TLS and basic auth.
 //!
 //! Beside the flow: [`cli`] (flags), [`logging`], [`watched_file`] (files re-read on change),
-//! [`heap`] (the crate's one `unsafe` call), and [`demo`] (`--demo`: the `codearts-sim` crate's
+//! [`heap`] (the crate's only `unsafe` calls), and [`demo`] (`--demo`: the `codearts-sim` crate's
 //! simulator; the product never reaches it otherwise).
 
 #![deny(unsafe_code)]

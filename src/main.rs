@@ -21,6 +21,7 @@ const FIRST_DISCOVERY_WAIT: Duration = Duration::from_secs(15);
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 fn main() -> ExitCode {
+    codearts_repo_exporter::heap::use_one_arena();
     let flags = Flags::parse();
     logging::init(flags.log_level, &flags.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

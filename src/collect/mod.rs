@@ -12,7 +12,7 @@ mod health;
 mod metrics;
 mod result;
 
-use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -21,7 +21,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::client::{CodeArtsClient, Fetched, LastPushEvent, StatisticsStatus};
-use crate::config::{Config, LastPushConfig, Repository, RepositoryId, ScrapeConfig};
+use crate::config::{Config, IdMap, IdSet, LastPushConfig, Repository, RepositoryId, ScrapeConfig};
 use crate::upstream::{parse_time, ErrorClass};
 pub use discovery::DiscoveryState;
 use health::Health;
@@ -39,6 +39,8 @@ pub struct Plan {
     pub discovered: usize,
     /// `None` unless last pushes are asked for too.
     pub last_push: Option<LastPushConfig>,
+    /// Tells plans apart (see [`Store::trimmed_for`]).
+    serial: u64,
 }
 
 /// How far a time from the API may lie in the future of our clock and still be believed: clocks
@@ -99,11 +101,26 @@ struct RunningFanOut {
     done: watch::Receiver<bool>,
 }
 
+/// Each repository's latest results.
+#[derive(Default)]
+struct Store {
+    states: IdMap<RepositoryState>,
+    /// The plan whose list `states` was last cut down to. Cutting it (a set of the plan's ids,
+    /// and a pass over the store) was a tenth of a 10,000-repository scrape served from the
+    /// cache when done for every fan-out; now it is done when the plan changes, or when the
+    /// store holds more repositories than the plan (a fan-out of the plan before recorded
+    /// answers after the cut). What may stay until then is at most one old plan's answers,
+    /// which no scrape shows.
+    trimmed_for: u64,
+}
+
 /// Runs fan-outs and keeps each repository's latest result, and the last discovered list.
 pub struct Collector {
-    store: Mutex<HashMap<RepositoryId, RepositoryState>>,
+    store: Mutex<Store>,
     running: Mutex<Option<RunningFanOut>>,
     next_round: Mutex<u64>,
+    /// The serial of the next plan (0 is no plan's).
+    next_plan: AtomicU64,
     discovery: Mutex<DiscoveryState>,
     metrics: Arc<CollectMetrics>,
 }
@@ -111,9 +128,10 @@ pub struct Collector {
 impl Collector {
     pub fn new(metrics: Arc<CollectMetrics>) -> Arc<Self> {
         Arc::new(Self {
-            store: Mutex::new(HashMap::new()),
+            store: Mutex::new(Store::default()),
             running: Mutex::new(None),
             next_round: Mutex::new(0),
+            next_plan: AtomicU64::new(1),
             discovery: Mutex::new(DiscoveryState::default()),
             metrics,
         })
@@ -136,6 +154,7 @@ impl Collector {
             statics,
             discovered: found,
             last_push: config.last_push,
+            serial: self.next_plan.fetch_add(1, Ordering::Relaxed),
         })
     }
 
@@ -293,15 +312,20 @@ impl Collector {
     /// pushes fetched within `last_push.min_interval`.
     fn order(&self, plan: &Plan) -> (Vec<usize>, Vec<usize>) {
         let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
-        let wanted: HashSet<RepositoryId> = plan.repositories.iter().map(|r| r.id).collect();
-        store.retain(|id, _| wanted.contains(id));
+        if store.trimmed_for != plan.serial || store.states.len() > plan.repositories.len() {
+            let wanted: IdSet = plan.repositories.iter().map(|r| r.id).collect();
+            store.states.retain(|id, _| wanted.contains(id));
+            store.trimmed_for = plan.serial;
+        }
+        // One clock reading for the whole list, not one per repository.
+        let now = Instant::now();
         let min_interval = plan.scrape.min_interval;
         let mut statuses: Vec<(Option<Instant>, usize)> = Vec::new();
         let mut pushes: Vec<(Option<Instant>, usize)> = Vec::new();
         let mut hits = 0u64;
         for (index, repository) in plan.repositories.iter().enumerate() {
-            let state = store.get(&repository.id);
-            if is_cache_fresh(state, min_interval) {
+            let state = store.states.get(&repository.id);
+            if is_cache_fresh(state, min_interval, now) {
                 hits += 1;
             } else {
                 let last = state.and_then(|s| s.last.as_ref());
@@ -309,9 +333,10 @@ impl Collector {
             }
             if let Some(config) = &plan.last_push {
                 let push = state.and_then(|s| s.push.as_ref());
-                if !push
-                    .is_some_and(|p| p.result.is_ok() && p.finished.elapsed() < config.min_interval)
-                {
+                if !push.is_some_and(|p| {
+                    p.result.is_ok()
+                        && now.saturating_duration_since(p.finished) < config.min_interval
+                }) {
                     pushes.push((push.map(|p| p.finished), index));
                 }
             }
@@ -332,7 +357,7 @@ impl Collector {
         // Moved, not cloned: at 10,000 repositories a second copy of every answer is megabytes.
         let status = fetched.result.map(Arc::new);
         let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
-        let state = store.entry(id).or_default();
+        let state = store.states.entry(id).or_default();
         let now = Instant::now();
         if let Ok(status) = &status {
             state.last_success = Some((SystemTime::now(), now));
@@ -360,7 +385,7 @@ impl Collector {
 
     fn record_push(&self, id: RepositoryId, fetched: Fetched<LastPushEvent>) {
         let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
-        let state = store.entry(id).or_default();
+        let state = store.states.entry(id).or_default();
         let result = push_time(id, fetched.result, &mut state.logged_bad_time);
         state.push = Some(PushOutcome {
             result,
@@ -375,7 +400,7 @@ impl Collector {
         plan.repositories
             .iter()
             .map(|repository| {
-                let state = store.get(&repository.id);
+                let state = store.states.get(&repository.id);
                 let last_success = state.and_then(|s| s.last_success).map(|(at, _)| at);
                 // A last push is shown from whichever fan-out got it: it is asked for only every
                 // `last_push.min_interval`.
@@ -416,14 +441,17 @@ impl Collector {
     }
 }
 
-/// A repository whose last answer was a success younger than `min_interval` is not asked again.
-fn is_cache_fresh(state: Option<&RepositoryState>, min_interval: Duration) -> bool {
+/// A repository whose last answer was a success younger than `min_interval` (at `now`) is not
+/// asked again.
+fn is_cache_fresh(state: Option<&RepositoryState>, min_interval: Duration, now: Instant) -> bool {
     if min_interval.is_zero() {
         return false;
     }
     let Some(state) = state else { return false };
     match (&state.last, state.last_success) {
-        (Some(last), Some((_, at))) => last.status.is_ok() && at.elapsed() < min_interval,
+        (Some(last), Some((_, at))) => {
+            last.status.is_ok() && now.saturating_duration_since(at) < min_interval
+        }
         _ => false,
     }
 }

@@ -16,6 +16,7 @@ pub mod region;
 mod secret;
 mod types;
 mod validate;
+mod values;
 
 pub use error::ConfigError;
 pub use expand::UnsetVariable;

@@ -12,10 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_yaml_ng::Value;
-
 use super::error::ConfigError;
-use super::expand::join_path;
 
 /// One path key of the config: its full name and the path it names (resolved).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,61 +27,13 @@ pub fn is_path_key(key: &str) -> bool {
     key.ends_with("_file")
 }
 
-/// Rewrites every relative path of a path key to `base.join(path)` (when there is a `base`) and
-/// returns all path keys. Keys listed in `unresolved` (values still holding an unset `${VAR}`)
-/// are returned as written: their real location is unknown.
-pub fn resolve(value: &mut Value, base: Option<&Path>, unresolved: &[&str]) -> Vec<FileKey> {
-    let mut found = Vec::new();
-    walk(value, &mut Vec::new(), base, unresolved, &mut found);
-    found
-}
-
-fn walk(
-    value: &mut Value,
-    path: &mut Vec<String>,
-    base: Option<&Path>,
-    unresolved: &[&str],
-    found: &mut Vec<FileKey>,
-) {
-    match value {
-        Value::Mapping(map) => {
-            for (key, item) in map.iter_mut() {
-                let name = key.as_str().unwrap_or("?").to_owned();
-                path.push(name.clone());
-                match item {
-                    Value::String(text) if is_path_key(&name) => {
-                        let key = join_path(path);
-                        let written = PathBuf::from(text.as_str());
-                        let resolved = match base {
-                            Some(base)
-                                if written.is_relative()
-                                    && !text.trim().is_empty()
-                                    && !unresolved.contains(&key.as_str()) =>
-                            {
-                                base.join(&written)
-                            }
-                            _ => written,
-                        };
-                        *text = resolved.to_string_lossy().into_owned();
-                        found.push(FileKey {
-                            key,
-                            path: resolved,
-                        });
-                    }
-                    item => walk(item, path, base, unresolved, found),
-                }
-                path.pop();
-            }
-        }
-        Value::Sequence(items) => {
-            for (index, item) in items.iter_mut().enumerate() {
-                path.push(format!("[{index}]"));
-                walk(item, path, base, unresolved, found);
-                path.pop();
-            }
-        }
-        Value::Tagged(tagged) => walk(&mut tagged.value, path, base, unresolved, found),
-        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => {}
+/// The path a path key's value `written` names: relative to `base` when there is one, as
+/// written otherwise (and when empty, which validation then refuses in its own words).
+pub fn resolve(written: &str, base: Option<&Path>) -> PathBuf {
+    let path = PathBuf::from(written);
+    match base {
+        Some(base) if path.is_relative() && !written.trim().is_empty() => base.join(path),
+        _ => path,
     }
 }
 
@@ -107,62 +56,23 @@ pub fn check_exists(file: &FileKey) -> Result<(), ConfigError> {
 mod tests {
     use super::*;
 
-    fn resolved(yaml: &str, base: Option<&Path>, unresolved: &[&str]) -> (Value, Vec<FileKey>) {
-        let mut value: Value = serde_yaml_ng::from_str(yaml).unwrap();
-        let found = resolve(&mut value, base, unresolved);
-        (value, found)
+    #[test]
+    fn relative_paths_resolve_against_the_base() {
+        let base = Some(Path::new("/etc/exporter"));
+        assert_eq!(resolve("token", base), Path::new("/etc/exporter/token"));
+        assert_eq!(resolve("sub/st", base), Path::new("/etc/exporter/sub/st"));
+        assert_eq!(resolve("/x/y", base), Path::new("/x/y"));
     }
 
     #[test]
-    fn relative_paths_of_any_file_key_resolve_against_the_base() {
-        let (value, found) = resolved(
-            "a:\n  token_file: token\n  b:\n    security_token_file: sub/st\n  abs_file: /x/y\n",
-            Some(Path::new("/etc/exporter")),
-            &[],
-        );
-        assert_eq!(
-            value["a"]["token_file"].as_str(),
-            Some("/etc/exporter/token")
-        );
-        assert_eq!(
-            value["a"]["b"]["security_token_file"].as_str(),
-            Some("/etc/exporter/sub/st")
-        );
-        assert_eq!(value["a"]["abs_file"].as_str(), Some("/x/y"));
-        let keys: Vec<&str> = found.iter().map(|f| f.key.as_str()).collect();
-        assert_eq!(
-            keys,
-            ["a.token_file", "a.b.security_token_file", "a.abs_file"]
-        );
+    fn without_a_base_or_a_value_paths_stay_as_written() {
+        assert_eq!(resolve("token", None), Path::new("token"));
+        assert_eq!(resolve(" ", Some(Path::new("/b"))), Path::new(" "));
     }
 
     #[test]
-    fn without_a_base_paths_stay_as_written() {
-        let (value, _) = resolved("token_file: token\n", None, &[]);
-        assert_eq!(value["token_file"].as_str(), Some("token"));
-    }
-
-    #[test]
-    fn other_keys_and_non_string_values_are_left_alone() {
-        let (value, found) = resolved(
-            "name: relative\nlist:\n  - ca_file: 5\n",
-            Some(Path::new("/b")),
-            &[],
-        );
-        assert_eq!(value["name"].as_str(), Some("relative"));
-        assert!(found.is_empty());
-    }
-
-    #[test]
-    fn values_with_an_unset_variable_are_not_resolved() {
-        let (value, _) = resolved(
-            "password_file: ${CREDENTIALS_DIRECTORY}/pw\n",
-            Some(Path::new("/etc")),
-            &["password_file"],
-        );
-        assert_eq!(
-            value["password_file"].as_str(),
-            Some("${CREDENTIALS_DIRECTORY}/pw")
-        );
+    fn only_keys_ending_in_file_are_path_keys() {
+        assert!(is_path_key("security_token_file"));
+        assert!(!is_path_key("file_name"));
     }
 }

@@ -5,7 +5,9 @@ use crate::client::{StatisticsEvent, StatisticsStatus};
 use crate::collect::RepositoryResult;
 use crate::config::ConfigError;
 
-use super::format::{bounded, push_label_value, push_sample, unix_seconds, Spec, MAX_LABEL_LEN};
+use super::format::{
+    bounded, push_label_value, push_sample, unix_seconds, Lines, Spec, MAX_LABEL_LEN,
+};
 
 /// The prefix every per-repository family shares; `metrics.disable` names families without it.
 const PREFIX: &str = "codearts_repo_statistics_";
@@ -157,9 +159,11 @@ pub const REPOSITORY_INFO: Spec = Spec {
     help: "Always 1 for a discovered repository; labels carry the repository list's API fields project_name (as project) and project_id (the CodeArts project).",
 };
 
+/// What every family of one repository's result needs, worked out once: its identifying labels
 /// (escaped) and its event times (parsed).
 pub(super) struct Prepared {
-    labels: String,
+    /// Exactly as long as the labels: a kept block holds one per repository.
+    pub(super) labels: Box<str>,
     created: Option<f64>,
     updated: Option<f64>,
 }
@@ -168,7 +172,7 @@ impl Prepared {
     pub(super) fn new(result: &RepositoryResult) -> Self {
         let (created, updated) = event(result).map_or((None, None), |e| e.times());
         Self {
-            labels: identity_labels(result),
+            labels: identity_labels(result).into_boxed_str(),
             created,
             updated,
         }
@@ -196,9 +200,9 @@ fn identity_labels(result: &RepositoryResult) -> String {
 pub(super) enum Samples {
     /// From the result and its prepared labels and times alone: the same results always give
     /// the same text, which is what lets [`text::TextCache`] reuse it.
-    OfResult(fn(&mut String, &RepositoryResult, &Prepared)),
+    OfResult(fn(&mut Lines, &RepositoryResult, &Prepared)),
     /// From the prepared times and the scrape time (in Unix seconds).
-    AtScrapeTime(fn(&mut String, &Prepared, f64)),
+    AtScrapeTime(fn(&mut Lines, &Prepared, f64)),
 }
 
 /// One per-repository family: its spec and how it is written.

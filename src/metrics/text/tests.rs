@@ -102,6 +102,22 @@ fn unchanged_results_reuse_every_block_and_still_age_their_events() {
 }
 
 #[test]
+fn reused_text_keeps_escaped_label_values_and_extra_labels() {
+    let cache = Arc::new(TextCache::default());
+    let mut results = results();
+    results[0].repository.name = Some(Arc::from("odd/\"quoted\"\\back\nslash"));
+    written(cache.text(results.clone(), at(1_800_000_000), true, Families::ALL));
+
+    let second = cache.text(results.clone(), at(1_800_000_000), true, Families::ALL);
+    assert_eq!(second.reused_blocks(), 3);
+    let text = written(second);
+    assert_eq!(text, render_repositories(&results, at(1_800_000_000)));
+    assert!(text.contains(
+        "codearts_repo_statistics_event_status{repository_id=\"1\",repository=\"odd/\\\"quoted\\\"\\\\back\\nslash\",status=\"finish\"} 1\n"
+    ));
+}
+
+#[test]
 fn a_new_answer_rewrites_its_block_and_shows() {
     let cache = Arc::new(TextCache::default());
     let mut results = results();
