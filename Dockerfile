@@ -32,9 +32,9 @@ ARG RUST_VERSION=1
 # Stage 1: the workspace's manifests and an empty stub for every target they declare, nothing
 # else. The builder compiles the dependencies against this, so the layer holding them changes
 # only when a manifest, Cargo.lock, build.rs or the set of targets changes, not on every edit to
-# a source. cargo refuses a manifest whose declared targets (the [[bench]],
-# src/bin/codearts-sim.rs, each crate's lib) are missing, hence the stubs; cargo metadata names
-# every one of them. build.rs stays real: it is compiled for the build machine, once for every
+# a source. cargo refuses to build against a manifest whose declared targets
+# (src/bin/codearts-sim.rs, each crate's lib) are missing, hence the stubs; cargo metadata names
+# every one of them (the bench's stub too, which costs nothing). build.rs stays real: it is compiled for the build machine, once for every
 # target platform, and a stub of it would only be compiled again.
 FROM --platform=$BUILDPLATFORM rust:${RUST_VERSION}-bookworm AS manifests
 WORKDIR /build

@@ -88,11 +88,12 @@ class DockerignoreMatching(unittest.TestCase):
     def test_this_repository_context_holds_what_the_workspace_build_reads(self) -> None:
         patterns = replay.parse_dockerignore((REPO_ROOT / ".dockerignore").read_text())
         for kept in ("Cargo.toml", "Cargo.lock", "build.rs", "src/main.rs",
-                     "src/bin/codearts-sim.rs", "benches/fanout.rs",
+                     "src/bin/codearts-sim.rs",
                      "crates/signer/Cargo.toml", "crates/codearts-sim/src/lib.rs"):
             self.assertFalse(replay.is_excluded(patterns, kept), kept)
         for left_out in ("target/debug/codearts-repo-exporter", ".git/HEAD", "deploy/systemd/config.yml",
-                         "tests/scrape.rs", "README.md", "scripts/dockerfile_replay.py"):
+                         "tests/scrape.rs", "README.md", "scripts/dockerfile_replay.py",
+                         "benches/fanout/main.rs"):
             self.assertTrue(replay.is_excluded(patterns, left_out), left_out)
 
 
@@ -209,12 +210,14 @@ class BrokenContextsFailNamingThePath(unittest.TestCase):
         self.assertIn("replay: FAILED", output)
         return output
 
-    def test_a_bench_the_manifest_declares_but_the_context_leaves_out(self) -> None:
-        def drop_benches(copy: Path) -> None:
+    def test_workspace_members_the_context_leaves_out(self) -> None:
+        def drop_crates(copy: Path) -> None:
             ignore = copy / ".dockerignore"
-            ignore.write_text(ignore.read_text().replace("!benches\n", ""))
-        output = self.replay_broken(drop_benches)
-        self.assertIn("can't find `fanout` bench at `benches/fanout.rs`", output)
+            ignore.write_text(ignore.read_text().replace("!crates\n", ""))
+        output = self.replay_broken(drop_crates)
+        self.assertIn("[manifests 4/4]", output, "cargo metadata stops it before any compiling")
+        self.assertIn("crates/", output)
+        self.assertIn("Cargo.toml", output)
 
     def test_a_workspace_member_without_its_manifest(self) -> None:
         output = self.replay_broken(lambda copy: (copy / "crates/signer/Cargo.toml").unlink())
