@@ -481,3 +481,46 @@ fn the_readme_region_table_is_the_built_in_one() {
         );
     }
 }
+
+#[test]
+fn every_iam_endpoint_the_docs_name_is_the_built_in_one() {
+    // An operator copies these into curl commands and configs: RUNBOOK once had eu-west-101's
+    // IAM host wrong (it is under myhuaweicloud.eu, not .com).
+    use codearts_repo_exporter::config::region;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![root.join("README.md"), root.join("RUNBOOK.md")];
+    for entry in std::fs::read_dir(root.join("docs")).unwrap() {
+        files.push(entry.unwrap().path());
+    }
+    let known: Vec<&str> = region::IAM_REGIONS
+        .iter()
+        .map(|(_, endpoint)| *endpoint)
+        .chain([region::GLOBAL_IAM_ENDPOINT])
+        .collect();
+    let mut seen = 0;
+    for file in files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "md"))
+    {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (at, _) in text.match_indices("https://iam.") {
+            let url: String = text[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || "-.:/".contains(*c))
+                .collect();
+            // `https://iam.<region>.…` placeholders stop at the `<`: no host to check.
+            let host = url.split('/').take(3).collect::<Vec<_>>().join("/");
+            let host = host.trim_end_matches(['.', ':']);
+            if !host["https://".len()..].contains('.') {
+                continue;
+            }
+            assert!(
+                known.contains(&host),
+                "{}: {host} is not an IAM endpoint of the built-in table",
+                file.display()
+            );
+            seen += 1;
+        }
+    }
+    assert!(seen >= 3, "the docs name IAM endpoints ({seen} seen)");
+}

@@ -179,6 +179,41 @@ async fn a_failed_refresh_keeps_the_previous_list() {
 }
 
 #[tokio::test]
+async fn a_short_page_does_not_end_the_listing_only_an_empty_one_does() {
+    // A page may come back short (the API's own limit, entries filtered out server-side); only
+    // the empty page says there is no more.
+    let upstream = Upstream::start().await;
+    upstream.listing_page(0, page(1..=40)).await;
+    upstream.listing_page(40, page(41..=140)).await;
+    upstream.listing_page(140, empty_page()).expect(1).await;
+    upstream.every_status(ok_status()).await;
+    let app = app(&discovery_yaml(&upstream.uri(), "", ""));
+    app.refresh_discovery().await;
+    let body = scrape(&app, None).await.body;
+    assert_eq!(body.repositories(), (1..=140).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_page_of_the_wrong_shape_keeps_the_previous_list() {
+    let upstream = Upstream::start().await;
+    upstream.listing_page(0, page(1..=3)).first(1).await;
+    upstream.listing_page(3, empty_page()).first(1).await;
+    upstream
+        .every_listing_page(answer_json(200, serde_json::json!({"repositories": []})))
+        .await;
+    upstream.every_status(ok_status()).await;
+    let app = app(&discovery_yaml(&upstream.uri(), "", ""));
+    app.refresh_discovery().await;
+    app.refresh_discovery().await;
+    let body = scrape(&app, None).await.body;
+    assert_eq!(body.repositories(), [1, 2, 3]);
+    assert_eq!(
+        body.errors("user_repositories", "invalid_response"),
+        Some(1.0)
+    );
+}
+
+#[tokio::test]
 async fn a_page_that_is_not_a_list_fails_the_refresh() {
     let upstream = Upstream::start().await;
     upstream

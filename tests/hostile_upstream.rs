@@ -64,6 +64,12 @@ where
 /// Scrapes repositories 1 (good) and 2 (hostile) with a 2 s request timeout and a 4 s scrape
 /// header; returns repository 2's class and the scrape's duration.
 async fn scrape_hostile(scenario: Scenario) -> (Option<String>, Duration) {
+    let (class, _, elapsed) = scrape_hostile_status(scenario).await;
+    (class, elapsed)
+}
+
+/// Like [`scrape_hostile`], with repository 2's `http_status` too.
+async fn scrape_hostile_status(scenario: Scenario) -> (Option<String>, Option<f64>, Duration) {
     let endpoint = raw_upstream(scenario).await;
     let app = app(&config_yaml(&endpoint, &[1, 2], "  request_timeout: 2s\n"));
     let answer = scrape(&app, Some("4")).await;
@@ -78,11 +84,15 @@ async fn scrape_hostile(scenario: Scenario) -> (Option<String>, Duration) {
         answer.elapsed
     );
     let class = answer.body.class(2).map(str::to_owned);
+    let http_status = answer.body.value(
+        "codearts_repo_statistics_http_status",
+        &[("repository_id", "2")],
+    );
     println!(
-        "hostile: class {class:?}, scrape answered in {:?}",
+        "hostile: class {class:?}, http_status {http_status:?}, scrape answered in {:?}",
         answer.elapsed
     );
-    (class, answer.elapsed)
+    (class, http_status, answer.elapsed)
 }
 
 async fn write_then_close(mut stream: TcpStream, bytes: Vec<u8>) {
@@ -225,7 +235,7 @@ async fn json_nested_100000_levels_in_an_unknown_field_is_skipped_without_recurs
 async fn a_100_mb_body_stops_at_the_cap() {
     // Chunked, so no Content-Length announces it: the reader has to stop by itself.
     let before = proc_sample(std::process::id());
-    let (class, _) = scrape_hostile(scenario(|stream: TcpStream| async move {
+    let (class, http_status, _) = scrape_hostile_status(scenario(|stream: TcpStream| async move {
         let mut stream = stream;
         let _ = stream
             .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
@@ -240,6 +250,11 @@ async fn a_100_mb_body_stops_at_the_cap() {
     }))
     .await;
     assert_eq!(class.as_deref(), Some("invalid_response"));
+    assert_eq!(
+        http_status,
+        Some(200.0),
+        "the status that came is kept when the body passes the cap"
+    );
     // The read stops at the 1 MiB cap: the process' peak memory grows by a few MiB, not 100.
     let after = proc_sample(std::process::id());
     let growth = after.hwm_kib.saturating_sub(before.hwm_kib);
