@@ -9,14 +9,15 @@ simulator's repositories — not a subset, not a timeout.
         -- qemu-aarch64 -L /usr/aarch64-linux-gnu target/.../codearts-repo-exporter
 
 The command gets `--demo --web.listen-address=127.0.0.1:PORT` appended. `--expect-repositories
-sim` asks the simulator of this checkout how many unarchived repositories its demo catalogue lists
-(what `--demo` discovers); a number is taken as given. `--same-as` compares the repository list
+sim` counts, from the answers of this checkout's simulator, the repositories `--demo` watches (its
+six configured ones and what discovery lists); a number is taken as given. `--same-as` compares the repository list
 with one written earlier by `--write-list` (the amd64 binary's, say).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import signal
@@ -68,10 +69,15 @@ def samples(body: str, name: str) -> list[tuple[dict[str, str], str]]:
     return found
 
 
+DEMO_STATIC_REPOSITORIES = 6  # src/demo.rs: the catalogue's first six are listed in its config
+
+
 def simulator_repository_count() -> int:
-    """How many repositories `--demo` watches, as the simulator itself answers: its demo
-    catalogue (`--answers varied`) lists this many unarchived repositories, which is what
-    discovery watches by default. Builds the simulator from this checkout if needed."""
+    """How many repositories `--demo` watches, from the simulator's own answers: the first six
+    of its catalogue (in creation order) are in the demo's config, and discovery adds every
+    listed repository outside a deleted project. The list is paged as the exporter pages it
+    (`order_by=created_at&sort=asc`, 100 a page, until an empty page; the API sends no total),
+    archived and unarchived, to see the catalogue whole. Builds the simulator if needed."""
     subprocess.run(["cargo", "build", "--quiet", "--locked", "--bin", "codearts-sim"],
                    cwd=REPO_ROOT, check=True)
     target_dir = Path(os.environ.get("CARGO_TARGET_DIR", REPO_ROOT / "target"))
@@ -80,19 +86,36 @@ def simulator_repository_count() -> int:
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
     try:
         endpoint = (simulator.stdout.readline() if simulator.stdout else "").strip()
-        request = urllib.request.Request(
-            f"{endpoint}/v4/user/repositories?archived=false&limit=1",
-            headers={"X-Auth-Token": "demo-token"})
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            total = answer.headers.get("x-total")
-    except (OSError, ValueError) as err:
-        raise ScrapeError(f"cannot ask the simulator for its repositories: {err}") from err
+        unarchived = list_repositories(endpoint, archived=False)
+        archived = list_repositories(endpoint, archived=True)
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ScrapeError(f"cannot list the simulator's repositories: {err}") from err
     finally:
         simulator.terminate()
         simulator.wait(timeout=10)
-    if not total or not total.isdigit():
-        raise ScrapeError(f"the simulator's repository list has no x-total count: {total!r}")
-    return int(total)
+    # The simulator numbers its catalogue in creation order (the list entries carry no date).
+    catalogue = sorted(unarchived + archived, key=lambda entry: int(entry["id"]))
+    watched = {entry["id"] for entry in catalogue[:DEMO_STATIC_REPOSITORIES]}
+    watched |= {entry["id"] for entry in unarchived if not entry.get("project_is_delete")}
+    if len(watched) <= DEMO_STATIC_REPOSITORIES:
+        raise ScrapeError(f"the simulator lists too few repositories: {len(catalogue)}")
+    return len(watched)
+
+
+def list_repositories(endpoint: str, archived: bool) -> list[dict[str, Any]]:
+    """Every entry of `GET /v4/user/repositories`, page by page until an empty page."""
+    entries: list[dict[str, Any]] = []
+    while True:
+        query = f"order_by=created_at&sort=asc&limit=100&offset={len(entries)}"
+        if archived:
+            query += "&archived=true"
+        request = urllib.request.Request(f"{endpoint}/v4/user/repositories?{query}",
+                                         headers={"X-Auth-Token": "demo-token"})
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            page = json.load(answer)
+        if not page:
+            return entries
+        entries.extend(page)
 
 
 def run_demo(command: Sequence[str], expected: int, timeout: float = 60.0,

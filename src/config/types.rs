@@ -355,7 +355,7 @@ impl Config {
     }
 
     /// One line for the landing page, counting the repositories watched now (after the shard
-    /// cut): `repositories=46 static=6 discovered=40` with discovery, `repositories=6` without.
+    /// cut): `repositories=44 static=6 discovered=38` with discovery, `repositories=6` without.
     pub fn summary_watching(&self, statics: usize, discovered: usize) -> String {
         let repositories = match self.discovery {
             Some(_) => format!(
