@@ -5,7 +5,7 @@ use std::fmt;
 use std::ops::Deref;
 use std::sync::OnceLock;
 
-use codearts_testkit::exposition::{samples, Sample};
+use codearts_testkit::exposition::{samples, value_in, Sample};
 
 /// Every metric the exporter exposes (the README's metric table), as the names of
 /// their families.
@@ -60,22 +60,7 @@ impl Body {
     /// The value of the one series `name` whose labels include every pair of `labels`; `None`
     /// when there is none. Panics when several match: the labels must pick one series.
     pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-        let matching: Vec<&Sample> = self
-            .samples()
-            .iter()
-            .filter(|s| {
-                s.name == name
-                    && labels
-                        .iter()
-                        .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
-            })
-            .collect();
-        assert!(
-            matching.len() <= 1,
-            "{name}{labels:?} matches {} series",
-            matching.len()
-        );
-        matching.first().map(|s| s.value)
+        value_in(self.samples(), name, labels)
     }
 
     /// The value of family `name` for repository `id` (one series), if shown.

@@ -83,8 +83,14 @@ fn parse_line(line: &str) -> Option<Sample> {
 
 /// The value of the series `name` whose labels include every pair in `labels`.
 pub fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    let matching: Vec<_> = samples(text)
-        .into_iter()
+    value_in(&samples(text), name, labels)
+}
+
+/// The value of the one sample of `samples` named `name` whose labels include every pair in
+/// `labels`; `None` when there is none. Panics when several match: the labels must pick one.
+pub fn value_in(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let matching: Vec<&Sample> = samples
+        .iter()
         .filter(|s| {
             s.name == name
                 && labels
