@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::harness::{
     check_all_up, gunzip, median_duration, minimal_preset, peak_rss_bytes, repository_sample_bytes,
-    repository_samples, scrape, scrape_discarding, sim_counters, start_simulator, Encoding,
+    repository_samples, scrape, scrape_alternating, sim_counters, start_simulator, Encoding,
     Exporter, ExporterConfig, LATENCY, LONG_TIMEOUT,
 };
 use super::Result;
@@ -66,16 +66,7 @@ pub async fn measure(client: &reqwest::Client, dir: &Path, repositories: usize) 
     let bytes_per_repository = repository_sample_bytes(text) as f64 / repositories as f64;
     drop(body);
     let before = sim_counters(client, &endpoint).await?;
-    let (mut identity, mut gzip) = (Vec::new(), Vec::new());
-    let (mut identity_bytes, mut gzip_bytes) = (0, 0);
-    for _ in 0..CACHE_SCRAPES {
-        let (bytes, wall) = scrape_discarding(client, &exporter.base, Encoding::Identity).await?;
-        identity.push(wall);
-        identity_bytes = bytes;
-        let (bytes, wall) = scrape_discarding(client, &exporter.base, Encoding::Gzip).await?;
-        gzip.push(wall);
-        gzip_bytes = bytes;
-    }
+    let taken = scrape_alternating(client, &exporter.base, CACHE_SCRAPES).await?;
     let compressed =
         super::harness::get_metrics(client, &exporter.base, LONG_TIMEOUT, Encoding::Gzip)
             .await?
@@ -94,10 +85,10 @@ pub async fn measure(client: &reqwest::Client, dir: &Path, repositories: usize) 
         .collect::<Result<_>>()?;
     Ok(Cached {
         repositories,
-        identity: median_duration(&identity),
-        identity_bytes,
-        gzip: median_duration(&gzip),
-        gzip_bytes,
+        identity: median_duration(&taken.identity),
+        identity_bytes: taken.identity_bytes,
+        gzip: median_duration(&taken.gzip),
+        gzip_bytes: taken.gzip_bytes,
         peak_rss,
         levels,
         samples_per_repository,

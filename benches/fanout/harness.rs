@@ -324,6 +324,38 @@ pub async fn scrape_discarding(
     Ok((bytes, started.elapsed()))
 }
 
+/// `scrapes` scrapes of each encoding, identity and gzip taking turns so both see the same
+/// machine load, each with [`scrape_discarding`].
+pub struct Alternating {
+    pub identity: Vec<Duration>,
+    pub gzip: Vec<Duration>,
+    /// The last answer's size in each encoding.
+    pub identity_bytes: usize,
+    pub gzip_bytes: usize,
+}
+
+pub async fn scrape_alternating(
+    client: &reqwest::Client,
+    base: &str,
+    scrapes: usize,
+) -> Result<Alternating> {
+    let mut taken = Alternating {
+        identity: Vec::with_capacity(scrapes),
+        gzip: Vec::with_capacity(scrapes),
+        identity_bytes: 0,
+        gzip_bytes: 0,
+    };
+    for _ in 0..scrapes {
+        let (bytes, wall) = scrape_discarding(client, base, Encoding::Identity).await?;
+        taken.identity.push(wall);
+        taken.identity_bytes = bytes;
+        let (bytes, wall) = scrape_discarding(client, base, Encoding::Gzip).await?;
+        taken.gzip.push(wall);
+        taken.gzip_bytes = bytes;
+    }
+    Ok(taken)
+}
+
 /// The text of a gzip body (outside any timed part).
 pub fn gunzip(body: &[u8]) -> Result<String> {
     use std::io::Read;

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use super::fanouts::Subject;
 use super::harness::{
     check_all_up, cpu, ideal, ids_up, median_duration, peak_rss_bytes, rss_bytes, scrape,
-    scrape_discarding, sim_counters, start_simulator, timeouts, Encoding, Exporter, ExporterConfig,
+    scrape_alternating, sim_counters, start_simulator, timeouts, Exporter, ExporterConfig,
     CONCURRENCY, LONG_TIMEOUT,
 };
 use super::Result;
@@ -111,17 +111,7 @@ pub async fn measure(
     let (body, _) = scrape(client, &exporter.base, LONG_TIMEOUT).await?;
     check_all_up(&body, LARGE)?;
     drop(body);
-    let mut identity = Vec::new();
-    let mut gzip = Vec::new();
-    let (mut identity_bytes, mut gzip_bytes) = (0, 0);
-    for _ in 0..CACHE_SCRAPES {
-        let (bytes, wall) = scrape_discarding(client, &exporter.base, Encoding::Identity).await?;
-        identity.push(wall);
-        identity_bytes = bytes;
-        let (bytes, wall) = scrape_discarding(client, &exporter.base, Encoding::Gzip).await?;
-        gzip.push(wall);
-        gzip_bytes = bytes;
-    }
+    let taken = scrape_alternating(client, &exporter.base, CACHE_SCRAPES).await?;
     if sim_counters(client, endpoint).await?.status_requests != before.status_requests {
         return Err("N=100000: scrapes meant to be served from the cache asked upstream".into());
     }
@@ -134,10 +124,10 @@ pub async fn measure(
         walls_10k,
         reload,
         peak_rss_uncached,
-        cached_identity: median_duration(&identity),
-        identity_bytes,
-        cached_gzip: median_duration(&gzip),
-        gzip_bytes,
+        cached_identity: median_duration(&taken.identity),
+        identity_bytes: taken.identity_bytes,
+        cached_gzip: median_duration(&taken.gzip),
+        gzip_bytes: taken.gzip_bytes,
         peak_rss: peak_rss_bytes(pid),
     })
 }
