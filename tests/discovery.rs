@@ -2,6 +2,9 @@
 
 mod common;
 
+use std::sync::Arc;
+
+use codearts_repo_exporter::app::App;
 use common::*;
 use wiremock::ResponseTemplate;
 
@@ -155,21 +158,26 @@ async fn a_repository_removed_upstream_leaves_after_the_next_refresh() {
     assert!(!body.contains("repository_id=\"3\""));
 }
 
-#[tokio::test]
-async fn a_failed_refresh_keeps_the_previous_list() {
+/// An app whose first discovery refresh lists repositories 1–3 (a page and the empty page) and
+/// whose second gets `failure` for every page; both refreshes done.
+async fn listed_then_failing(failure: ResponseTemplate) -> (Upstream, Arc<App>) {
     let upstream = Upstream::start().await;
-    // The first refresh lists three (a page and the empty page); then the API fails.
     upstream.listing_page(0, page(1..=3)).first(1).await;
     upstream.listing_page(3, empty_page()).first(1).await;
-    upstream
-        .every_listing_page(
-            ResponseTemplate::new(503).set_body_raw("<html>down</html>", "text/html"),
-        )
-        .await;
+    upstream.every_listing_page(failure).await;
     upstream.every_status(ok_status()).await;
     let app = app(&discovery_yaml(&upstream.uri(), "", ""));
     app.refresh_discovery().await;
     app.refresh_discovery().await;
+    (upstream, app)
+}
+
+#[tokio::test]
+async fn a_failed_refresh_keeps_the_previous_list() {
+    let (_upstream, app) = listed_then_failing(
+        ResponseTemplate::new(503).set_body_raw("<html>down</html>", "text/html"),
+    )
+    .await;
     let body = scrape(&app, None).await.body;
     assert_eq!(body.repositories(), [1, 2, 3]);
     assert_eq!(body.errors("user_repositories", "server_error"), Some(1.0));
@@ -195,16 +203,8 @@ async fn a_short_page_does_not_end_the_listing_only_an_empty_one_does() {
 
 #[tokio::test]
 async fn a_page_of_the_wrong_shape_keeps_the_previous_list() {
-    let upstream = Upstream::start().await;
-    upstream.listing_page(0, page(1..=3)).first(1).await;
-    upstream.listing_page(3, empty_page()).first(1).await;
-    upstream
-        .every_listing_page(answer_json(200, serde_json::json!({"repositories": []})))
-        .await;
-    upstream.every_status(ok_status()).await;
-    let app = app(&discovery_yaml(&upstream.uri(), "", ""));
-    app.refresh_discovery().await;
-    app.refresh_discovery().await;
+    let (_upstream, app) =
+        listed_then_failing(answer_json(200, serde_json::json!({"repositories": []}))).await;
     let body = scrape(&app, None).await.body;
     assert_eq!(body.repositories(), [1, 2, 3]);
     assert_eq!(
