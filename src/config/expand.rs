@@ -72,10 +72,11 @@ fn is_env_name(name: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn env(name: &str) -> Option<String> {
+    /// The environment of the config tests: `TOKEN` holds YAML syntax, `PORT` a number.
+    pub(in crate::config) fn env(name: &str) -> Option<String> {
         match name {
             "TOKEN" => Some("s3cr#t: value".to_owned()),
             "PORT" => Some("8080".to_owned()),

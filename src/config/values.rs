@@ -417,14 +417,7 @@ mod tests {
     use serde::Deserialize;
 
     use super::*;
-
-    fn env(name: &str) -> Option<String> {
-        match name {
-            "TOKEN" => Some("s3cr#t: value".to_owned()),
-            "PORT" => Some("8080".to_owned()),
-            _ => None,
-        }
-    }
+    use crate::config::expand::tests::env;
 
     /// `yaml` read as `T` by a reader with `base` and `keep_unset`; an error as
     /// `path: message`.
