@@ -71,18 +71,20 @@ fn is_env_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// The environment of the config tests: `TOKEN` holds YAML syntax, `PORT` a number.
 #[cfg(test)]
-pub(super) mod tests {
-    use super::*;
-
-    /// The environment of the config tests: `TOKEN` holds YAML syntax, `PORT` a number.
-    pub(in crate::config) fn env(name: &str) -> Option<String> {
-        match name {
-            "TOKEN" => Some("s3cr#t: value".to_owned()),
-            "PORT" => Some("8080".to_owned()),
-            _ => None,
-        }
+pub(super) fn test_env(name: &str) -> Option<String> {
+    match name {
+        "TOKEN" => Some("s3cr#t: value".to_owned()),
+        "PORT" => Some("8080".to_owned()),
+        _ => None,
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_env as env;
+    use super::*;
 
     #[test]
     fn expands_braced_variables() {

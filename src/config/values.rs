@@ -417,7 +417,7 @@ mod tests {
     use serde::Deserialize;
 
     use super::*;
-    use crate::config::expand::tests::env;
+    use crate::config::expand::test_env as env;
 
     /// `yaml` read as `T` by a reader with `base` and `keep_unset`; an error as
     /// `path: message`.
