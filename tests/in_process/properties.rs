@@ -12,6 +12,7 @@ use codearts_repo_exporter::config::{Config, Repository, RepositoryId};
 use codearts_repo_exporter::metrics;
 use codearts_repo_exporter::upstream::ApiErrorBody;
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 
 fn json_value() -> impl Strategy<Value = serde_json::Value> {
     let leaf = prop_oneof![
@@ -64,7 +65,13 @@ fn ok_result(name: Option<String>, status: StatisticsStatus) -> RepositoryResult
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    // The failures found so far are replayed from properties.proptest-regressions beside this
+    // file (proptest would otherwise look for them under the folder of main.rs).
+    #![proptest_config(ProptestConfig {
+        cases: 512,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn arbitrary_bytes_never_panic_the_parsers(body in prop::collection::vec(any::<u8>(), 0..512)) {
