@@ -121,11 +121,9 @@ async fn prometheus_scrapes_are_answered_gzip_and_store_the_identity_samples() {
     )
     .await;
     let ids: Vec<u32> = (FIRST_ID..FIRST_ID + REPOSITORIES).collect();
-    let config = dir.path().join("config.yml");
-    std::fs::write(&config, sim_config(&endpoint, &ids, "  min_interval: 1h\n")).unwrap();
-    let exporter = spawn_exporter(
+    let exporter = spawn_exporter_with_config(
         EXPORTER,
-        &["--config.file", config.to_str().unwrap()],
+        &sim_config(&endpoint, &ids, "  min_interval: 1h\n"),
         dir.path(),
     )
     .await;

@@ -28,11 +28,9 @@ async fn two_hundred_clients_scrape_for_a_minute_without_errors() {
     )
     .await;
     let ids: Vec<u32> = (0..REPOSITORIES).map(|i| 2_111_915_000 + i).collect();
-    let config = dir.path().join("config.yml");
-    std::fs::write(&config, sim_config(&endpoint, &ids, "  concurrency: 50\n")).unwrap();
-    let exporter = spawn_exporter(
+    let exporter = spawn_exporter_with_config(
         EXPORTER,
-        &["--config.file", config.to_str().unwrap()],
+        &sim_config(&endpoint, &ids, "  concurrency: 50\n"),
         dir.path(),
     )
     .await;

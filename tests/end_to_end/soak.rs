@@ -3,7 +3,7 @@
 //! grow beyond noise.
 //!
 //! CI runs 60 s. The 10-minute run of RELIABILITY.md:
-//! `SOAK_SECONDS=600 cargo test --release --test soak -- --nocapture`
+//! `SOAK_SECONDS=600 cargo test --release --test end_to_end soak -- --include-ignored --nocapture`
 
 use std::time::{Duration, Instant};
 

@@ -10,7 +10,7 @@ fn with_head(rest: &str) -> String {
 }
 
 #[test]
-fn accepts_the_contract_example() {
+fn accepts_a_config_with_every_section() {
     let dir = tempfile::tempdir().unwrap();
     let token = dir.path().join("token");
     std::fs::write(&token, "x").unwrap();

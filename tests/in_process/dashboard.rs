@@ -720,7 +720,7 @@ fn readme_documents_the_minimal_preset_the_tests_hold_the_rules_to() {
         .filter_map(Yaml::as_str)
         .collect();
     assert_eq!(listed, MINIMAL_DISABLE);
-    // What stays of a healthy repository: every family of the contract but `error` (absent
+    // What stays of a healthy repository: every family the exporter documents but `error` (absent
     // while healthy) and the disabled ones; `lag_seconds` only with `last_push` on.
     let kept: Vec<&str> = EXPORTER_METRICS
         .iter()

@@ -1,6 +1,6 @@
 //! The shipping artefacts (Dockerfile, deploy/, examples/) agree with each other and with the
-//! contract: every YAML parses, manifests have the kinds we ship, workloads run restricted on
-//! port 9825 with the right probes, example configs use only contract keys, and the
+//! exporter: every YAML parses, manifests have the kinds we ship, workloads run restricted on
+//! port 9825 with the right probes, example configs use only the documented config keys, and the
 //! PrometheusRule is exactly the shipped dashboards/rules.yml + dashboards/alerts.yml.
 //!
 //! The Kubernetes manifests are a kustomize base, components (auth modes, sharding, RBAC) and
@@ -12,7 +12,7 @@
 //! Regenerating the PrometheusRule after the rules or alerts change:
 //!
 //! ```text
-//! UPDATE_GENERATED=1 cargo test --test deploy prometheus_rule
+//! UPDATE_GENERATED=1 cargo test --test in_process deploy::prometheus_rule
 //! ```
 //!
 //! rewrites `deploy/kubernetes/base/prometheusrule.yaml` from the rule files and passes; commit the
@@ -1019,7 +1019,7 @@ fn sharded_statefulset_takes_its_shard_index_from_the_pod_index_label() {
 // ---------------------------------------------------------------------------------------------
 // config files against the documented keys (README.md, Configuration)
 
-/// Checks a config against the contract's schema: only known keys, exactly one auth mode,
+/// Checks a config against the documented config keys: only known keys, exactly one auth mode,
 /// valid durations and ids, and a source of repositories. Returns the files the auth block reads.
 fn check_config(name: &str, config: &Value) -> Vec<String> {
     fn keys(name: &str, value: &Value, path: &str, allowed: &[&str]) {
@@ -1203,7 +1203,7 @@ fn check_config(name: &str, config: &Value) -> Vec<String> {
 }
 
 #[test]
-fn every_shipped_config_uses_only_contract_keys() {
+fn every_shipped_config_uses_only_documented_keys() {
     let mut shipped = Vec::new();
     for file in [
         "deploy/kubernetes/base/config.yml",
@@ -1517,7 +1517,7 @@ fn render_prometheus_rule(groups: &[Value]) -> String {
     let body = serde_yaml_ng::to_string(&Value::Mapping(rule)).expect("a YAML value serialises");
     format!(
         "# GENERATED from dashboards/rules.yml and dashboards/alerts.yml; do not edit by hand.\n\
-         # Regenerate: UPDATE_GENERATED=1 cargo test --test deploy prometheus_rule\n\
+         # Regenerate: UPDATE_GENERATED=1 cargo test --test in_process deploy::prometheus_rule\n\
          # The Prometheus resource must select it (ruleSelector; kube-prometheus-stack wants a\n\
          # `release: <name>` label unless ruleSelectorNilUsesHelmValues is false).\n{body}"
     )
@@ -1545,7 +1545,7 @@ fn prometheus_rule_groups_equal_the_shipped_rules_and_alerts() {
     assert_eq!(
         at(&rule, "spec.groups"),
         &Value::Sequence(groups),
-        "{PROMETHEUS_RULE} is stale: run `UPDATE_GENERATED=1 cargo test --test deploy prometheus_rule` and commit"
+        "{PROMETHEUS_RULE} is stale: run `UPDATE_GENERATED=1 cargo test --test in_process deploy::prometheus_rule` and commit"
     );
 }
 

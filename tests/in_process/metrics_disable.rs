@@ -168,6 +168,6 @@ async fn minimal_preset_leaves_a_healthy_demo_repository_at_most_six_series() {
     );
     assert_eq!(
         most_kept, 6,
-        "left by the minimal preset (issue 15: at most 6)"
+        "left by the minimal preset (its documented promise: at most 6)"
     );
 }

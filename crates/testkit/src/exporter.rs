@@ -129,6 +129,15 @@ pub async fn spawn_exporter(binary: &str, args: &[&str], log_dir: &Path) -> Expo
     Exporter { proc, addr }
 }
 
+/// The exporter `binary` reading `yaml` from `<dir>/config.yml` (a test may rewrite that file
+/// and reload), as [`spawn_exporter`] with its output in `dir` too.
+pub async fn spawn_exporter_with_config(binary: &str, yaml: &str, dir: &Path) -> Exporter {
+    let config = dir.join("config.yml");
+    std::fs::write(&config, yaml).expect("write config.yml");
+    let config = config.to_str().expect("a UTF-8 temp path");
+    spawn_exporter(binary, &["--config.file", config], dir).await
+}
+
 /// The simulator `binary` with `args`, on a free port; returns it and its endpoint.
 pub async fn spawn_sim(binary: &str, args: &[&str], log_dir: &Path) -> (Proc, String) {
     let listen = format!("127.0.0.1:{}", free_port());
