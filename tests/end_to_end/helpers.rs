@@ -1,5 +1,5 @@
-//! What only the end-to-end tier needs: where Cargo built the binaries, and how long the load
-//! and soak tests run. Everything both tiers share is `codearts-testkit`, re-exported here.
+//! What only the end-to-end tier needs: where Cargo built the binaries, how long the load and
+//! soak tests run, and the simulator's counters. Everything both tiers share is `codearts-testkit`, re-exported here.
 
 pub use codearts_testkit::dashboard::*;
 pub use codearts_testkit::exporter::*;
@@ -23,4 +23,14 @@ pub fn seconds_from_env(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(default)
+}
+
+/// The simulator's counters.
+pub async fn sim_stats(endpoint: &str) -> serde_json::Value {
+    reqwest::get(format!("{endpoint}/-/stats"))
+        .await
+        .expect("sim stats")
+        .json()
+        .await
+        .expect("sim stats JSON")
 }

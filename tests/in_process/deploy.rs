@@ -174,6 +174,14 @@ fn str_at<'a>(value: &'a Value, path: &str) -> &'a str {
         .unwrap_or_else(|| panic!("`{path}` is not a string"))
 }
 
+/// Fails unless each `(path, value)` of `expected` is a string `value` at `path` in `doc`,
+/// naming `context` and the path.
+fn assert_strings_at(doc: &Value, expected: &[(&str, &str)], context: &str) {
+    for (path, value) in expected {
+        assert_eq!(str_at(doc, path), *value, "{context}: {path}");
+    }
+}
+
 /// The documents of every manifest in [`KUBERNETES_FILES`] that exists (kustomizations
 /// included); a missing one (the generated PrometheusRule before the dashboards ship) fails only
 /// the tests about it.
@@ -774,25 +782,15 @@ fn workloads_request_small_resources_with_a_memory_limit() {
 #[test]
 fn probes_hit_healthz_and_readyz_on_the_named_metrics_port() {
     for (name, _, container) in workloads() {
-        assert_eq!(
-            str_at(&container, "livenessProbe.httpGet.path"),
-            "/healthz",
-            "{name}"
-        );
-        assert_eq!(
-            str_at(&container, "livenessProbe.httpGet.port"),
-            PORT_NAME,
-            "{name}"
-        );
-        assert_eq!(
-            str_at(&container, "readinessProbe.httpGet.path"),
-            "/readyz",
-            "{name}"
-        );
-        assert_eq!(
-            str_at(&container, "readinessProbe.httpGet.port"),
-            PORT_NAME,
-            "{name}"
+        assert_strings_at(
+            &container,
+            &[
+                ("livenessProbe.httpGet.path", "/healthz"),
+                ("livenessProbe.httpGet.port", PORT_NAME),
+                ("readinessProbe.httpGet.path", "/readyz"),
+                ("readinessProbe.httpGet.port", PORT_NAME),
+            ],
+            &name,
         );
     }
 }
@@ -835,25 +833,15 @@ fn exporter_listens_on_9825_and_every_service_and_monitor_targets_it() {
     let monitors = documents_of_kind("ServiceMonitor");
     assert_eq!(monitors.len(), 2);
     for (file, monitor) in monitors {
-        assert_eq!(
-            str_at(&monitor, "spec.endpoints.0.port"),
-            PORT_NAME,
-            "{file}"
-        );
-        assert_eq!(
-            str_at(&monitor, "spec.endpoints.0.path"),
-            "/metrics",
-            "{file}"
-        );
-        assert_eq!(
-            str_at(&monitor, "spec.endpoints.0.interval"),
-            "60s",
-            "{file}"
-        );
-        assert_eq!(
-            str_at(&monitor, "spec.endpoints.0.scrapeTimeout"),
-            "30s",
-            "{file}"
+        assert_strings_at(
+            &monitor,
+            &[
+                ("spec.endpoints.0.port", PORT_NAME),
+                ("spec.endpoints.0.path", "/metrics"),
+                ("spec.endpoints.0.interval", "60s"),
+                ("spec.endpoints.0.scrapeTimeout", "30s"),
+            ],
+            &file,
         );
     }
     assert!(dockerfile_instructions()

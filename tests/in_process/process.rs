@@ -22,15 +22,14 @@ async fn sighup_adds_a_repository_and_sigterm_exits_cleanly() {
         dir.path(),
     )
     .await;
-    let config = dir.path().join("config.yml");
-    let write = |ids: &[u32]| std::fs::write(&config, sim_config(&endpoint, ids, "")).unwrap();
-    write(&[2_111_915_000]);
-    let mut exporter = spawn_exporter(
+    let mut exporter = spawn_exporter_with_config(
         EXPORTER,
-        &["--config.file", config.to_str().unwrap()],
+        &sim_config(&endpoint, &[2_111_915_000], ""),
         dir.path(),
     )
     .await;
+    let config = dir.path().join("config.yml");
+    let write = |ids: &[u32]| std::fs::write(&config, sim_config(&endpoint, ids, "")).unwrap();
     assert_eq!(
         Body::from(exporter.scrape(None).await).healthy(),
         [2_111_915_000]

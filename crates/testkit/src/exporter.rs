@@ -149,13 +149,3 @@ pub async fn spawn_sim(binary: &str, args: &[&str], log_dir: &Path) -> (Proc, St
         .await;
     (sim, endpoint)
 }
-
-/// The simulator's counters.
-pub async fn sim_stats(endpoint: &str) -> serde_json::Value {
-    reqwest::get(format!("{endpoint}/-/stats"))
-        .await
-        .expect("sim stats")
-        .json()
-        .await
-        .expect("sim stats JSON")
-}

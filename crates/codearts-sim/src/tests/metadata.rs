@@ -7,10 +7,7 @@ use super::*;
 async fn temporary_credential(sim: &SimHandle) -> Value {
     let client = reqwest::Client::new();
     let token = client
-        .put(format!(
-            "{}/meta-data/latest/api/token",
-            sim.metadata_endpoint()
-        ))
+        .put(session_token_url(sim))
         .header("X-Metadata-Token-Ttl-Seconds", "21600")
         .send()
         .await
@@ -18,10 +15,7 @@ async fn temporary_credential(sim: &SimHandle) -> Value {
     assert_eq!(token.status(), StatusCode::OK);
     let token = token.text().await.unwrap();
     let answer = client
-        .get(format!(
-            "{}/openstack/latest/securitykey",
-            sim.metadata_endpoint()
-        ))
+        .get(security_key_url(sim))
         .header("X-Metadata-Token", token)
         .send()
         .await
@@ -142,8 +136,8 @@ async fn an_expired_security_token_is_refused() {
 async fn session_tokens_are_required_unless_configured_otherwise() {
     let sim = start(demo_without_latency()).await;
     let client = reqwest::Client::new();
-    let key_url = format!("{}/openstack/latest/securitykey", sim.metadata_endpoint());
-    let token_url = format!("{}/meta-data/latest/api/token", sim.metadata_endpoint());
+    let key_url = security_key_url(&sim);
+    let token_url = session_token_url(&sim);
     let without = client.get(&key_url).send().await.unwrap();
     assert_eq!(without.status(), StatusCode::UNAUTHORIZED);
     assert!(!without
@@ -177,23 +171,13 @@ async fn session_tokens_are_required_unless_configured_otherwise() {
     })
     .await;
     let token = client
-        .put(format!(
-            "{}/meta-data/latest/api/token",
-            sim.metadata_endpoint()
-        ))
+        .put(session_token_url(&sim))
         .header("X-Metadata-Token-Ttl-Seconds", "21600")
         .send()
         .await
         .unwrap();
     assert_eq!(token.status(), StatusCode::NOT_FOUND);
-    let key = client
-        .get(format!(
-            "{}/openstack/latest/securitykey",
-            sim.metadata_endpoint()
-        ))
-        .send()
-        .await
-        .unwrap();
+    let key = client.get(security_key_url(&sim)).send().await.unwrap();
     assert_eq!(key.status(), StatusCode::OK);
     sim.shutdown().await;
 }
@@ -209,7 +193,7 @@ async fn metadata_faults_switch_on_and_off_at_run_time() {
         .timeout(Duration::from_millis(500))
         .build()
         .unwrap();
-    let key_url = format!("{}/openstack/latest/securitykey", sim.metadata_endpoint());
+    let key_url = security_key_url(&sim);
     let switch = |mode: &'static str| {
         let url = format!("{}/-/metadata-fault?mode={mode}", sim.endpoint());
         let client = client.clone();

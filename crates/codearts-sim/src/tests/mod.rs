@@ -128,3 +128,23 @@ fn token_request(password: &str) -> Value {
 fn last_push_url(sim: &SimHandle, id: u32) -> String {
     format!("{}/v4/repositories/{id}/last-push-event", sim.endpoint())
 }
+
+/// The metadata service's URL of a session token (`PUT`).
+fn session_token_url(sim: &SimHandle) -> String {
+    format!("{}/meta-data/latest/api/token", sim.metadata_endpoint())
+}
+
+/// The metadata service's URL of the temporary credential (`GET`).
+fn security_key_url(sim: &SimHandle) -> String {
+    format!("{}/openstack/latest/securitykey", sim.metadata_endpoint())
+}
+
+/// What the simulator recorded (`GET /-/requests`), oldest first.
+async fn recorded_requests(sim: &SimHandle) -> Vec<Value> {
+    reqwest::get(format!("{}/-/requests", sim.endpoint()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}

@@ -96,12 +96,7 @@ async fn recorded_requests_hold_method_path_query_headers_and_body() {
     reqwest::get(format!("{}/-/stats", sim.endpoint()))
         .await
         .unwrap();
-    let recorded: Vec<Value> = reqwest::get(format!("{}/-/requests", sim.endpoint()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let recorded = recorded_requests(&sim).await;
     assert_eq!(
         recorded.len(),
         2,
@@ -127,12 +122,7 @@ async fn recorded_requests_hold_method_path_query_headers_and_body() {
         .await
         .unwrap();
     assert_eq!(cleared.status(), StatusCode::NO_CONTENT);
-    let recorded: Vec<Value> = reqwest::get(format!("{}/-/requests", sim.endpoint()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let recorded = recorded_requests(&sim).await;
     assert!(recorded.is_empty());
     sim.shutdown().await;
 }
