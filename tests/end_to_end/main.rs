@@ -1,0 +1,15 @@
+//! The end-to-end tier: the exporter binary against real outside tools (Prometheus, promtool,
+//! Alertmanager) and for minutes at a time. Every test here is `#[ignore = "needs …"]`, so
+//! `cargo test` with only Rust installed skips them; `scripts/test-all.sh` runs them with
+//! `--include-ignored`, and so does `cargo test --test end_to_end -- --include-ignored`.
+
+mod helpers;
+
+mod demo;
+mod exposition;
+mod gzip;
+mod load;
+mod probe;
+mod prometheus;
+mod soak;
+mod web;
