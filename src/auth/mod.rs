@@ -16,6 +16,7 @@ mod metadata;
 mod metrics;
 mod project;
 mod rejection;
+mod renewing;
 mod secret_file;
 mod signed;
 
