@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use arc_swap::ArcSwap;
 use prometheus::Registry;
 
-use crate::auth::AuthMetrics;
+use crate::auth::{AuthError, AuthMetrics};
 use crate::collect::deadline::scrape_budget;
 use crate::collect::{discovery, CollectMetrics, Collector};
 use crate::config::{Config, ConfigError, Repository, RepositoryId, Shard};
@@ -227,7 +227,7 @@ impl App {
     }
 
     /// `Ok` when scrapes can succeed; the reason otherwise (for `/readyz`).
-    pub fn readiness(&self) -> Result<(), String> {
+    pub fn readiness(&self) -> Result<(), AuthError> {
         self.current().auth.readiness()
     }
 

@@ -85,12 +85,12 @@ impl IamTokens {
         self.0.renewal_worked();
     }
 
-    pub fn readiness(&self) -> Result<(), String> {
+    pub fn readiness(&self) -> Result<(), AuthError> {
         let held = self.0.held();
         match (&held.credential, held.failures.last_error()) {
             (Some(token), _) if token.expires_at > SystemTime::now() => Ok(()),
-            (_, Some(err)) => Err(format!("no valid IAM token: {err}")),
-            _ => Err("no IAM token obtained yet".to_owned()),
+            (_, Some(err)) => Err(AuthError::Unavailable(format!("no valid IAM token: {err}"))),
+            _ => Err(AuthError::NotYet("no IAM token obtained yet".to_owned())),
         }
     }
 }
@@ -143,7 +143,10 @@ impl Source for PasswordGrant {
 impl PasswordGrant {
     /// Sends the password request. Errors carry whether IAM refused the credentials.
     async fn request(&self, deadline: Instant) -> Result<Fresh<Secret>, (String, bool)> {
-        let password = self.password.current().map_err(|err| (err, false))?;
+        let password = self
+            .password
+            .current()
+            .map_err(|err| (err.to_string(), false))?;
         let scope = match &self.project {
             ProjectScope::Name(name) => serde_json::json!({ "project": { "name": name } }),
             ProjectScope::Id(id) => serde_json::json!({ "project": { "id": id } }),

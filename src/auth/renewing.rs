@@ -136,7 +136,7 @@ impl<S: Source> Renewing<S> {
             return Ok(held.value);
         }
         let Ok(_guard) = tokio::time::timeout_at(deadline, self.fetching.lock()).await else {
-            return Err(AuthError(self.source.still_fetching()));
+            return Err(AuthError::StillFetching(self.source.still_fetching()));
         };
         // Someone else may have fetched while we waited for the lock.
         if let Some(held) = self.usable() {
@@ -147,7 +147,7 @@ impl<S: Source> Renewing<S> {
             (!held.failures.may_try()).then(|| self.source.backing_off(&held.failures))
         };
         if let Some(reason) = backing_off {
-            return Err(AuthError(reason));
+            return Err(AuthError::Unavailable(reason));
         }
         self.fetch(deadline).await
     }
@@ -208,7 +208,7 @@ impl<S: Source> Renewing<S> {
                     .map(|credential| credential.expires_at);
                 self.source
                     .log_failed(&failed.message, held.failures.count(), wait, keeping);
-                Err(AuthError(failed.message))
+                Err(AuthError::Unavailable(failed.message))
             }
         }
     }

@@ -16,7 +16,7 @@ use std::path::Path;
 
 use serde::de::{self, DeserializeSeed, Deserializer, Visitor};
 
-use super::expand::{expand_str, Lookup, UnsetVariable};
+use super::expand::{expand_str, ExpandError, Lookup, UnsetVariable};
 use super::paths::{self, FileKey};
 
 /// How values are rewritten, and what was found while doing so.
@@ -60,7 +60,7 @@ impl<'a> Reader<'a> {
     }
 
     /// `text` as the config means it, or `None` when that is `text` itself.
-    fn rewrite(&self, text: &str) -> Result<Option<String>, String> {
+    fn rewrite(&self, text: &str) -> Result<Option<String>, ExpandError> {
         let mut found = self.found.borrow_mut();
         let is_path = found.path.last().is_some_and(|key| paths::is_path_key(key));
         if !is_path && !text.contains('$') {

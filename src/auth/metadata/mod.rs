@@ -96,7 +96,7 @@ impl AgencyCredentials {
         self.0.renewal_worked();
     }
 
-    pub fn readiness(&self) -> Result<(), String> {
+    pub fn readiness(&self) -> Result<(), AuthError> {
         let held = self.0.held();
         let now = SystemTime::now();
         if held
@@ -107,12 +107,14 @@ impl AgencyCredentials {
             return Ok(());
         }
         match held.failures.last_error() {
-            Some(_) => Err(format!(
+            Some(_) => Err(AuthError::Unavailable(format!(
                 "no valid temporary credential from the metadata service ({}): {}",
                 self.0.source().service.origin(),
                 held.failures.reason()
+            ))),
+            None => Err(AuthError::NotYet(
+                "no temporary credential obtained from the metadata service yet".to_owned(),
             )),
-            None => Err("no temporary credential obtained from the metadata service yet".into()),
         }
     }
 }
