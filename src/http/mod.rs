@@ -6,6 +6,7 @@
 mod basic_auth;
 mod compression;
 mod landing;
+mod scrape_timeout;
 pub mod server;
 pub mod web_config;
 mod web_guard;
@@ -20,9 +21,9 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use crate::app::{App, Exposition};
-use crate::collect::deadline::SCRAPE_TIMEOUT_HEADER;
 use crate::config::RepositoryId;
 use crate::metrics;
+use scrape_timeout::scrape_timeout;
 
 /// The liveness route; open even behind basic auth.
 pub const HEALTHZ_PATH: &str = "/healthz";
@@ -51,13 +52,6 @@ fn text_answer(status: StatusCode, body: String) -> Response {
         body,
     )
         .into_response()
-}
-
-/// Prometheus' scrape timeout, as its header gives it.
-fn scrape_timeout(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(SCRAPE_TIMEOUT_HEADER)
-        .and_then(|v| v.to_str().ok())
 }
 
 /// An exposition as the answer's body, streamed piece by piece as the connection takes it:
