@@ -13,6 +13,7 @@ use super::raw::RawConfig;
 use super::types::Config;
 use super::validate;
 use super::values::Reader;
+use super::yaml_error;
 
 /// How much of a config to check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +97,7 @@ impl Config {
                     )));
                 }
                 let key = err.path().to_string();
-                let message = without_position(err.inner(), &key);
+                let message = yaml_error::message_at(err.inner(), &key);
                 let key = if key == "." { "config".to_owned() } else { key };
                 return Err(explain(ConfigError::invalid(key, hide_values(&message))));
             }
@@ -143,32 +144,6 @@ fn explain_unset(err: ConfigError, unset: &[UnsetVariable]) -> ConfigError {
             ConfigError::Invalid { key, message }
         }
         other => other,
-    }
-}
-
-/// serde_yaml_ng's message for `err` without the key path and the position it adds
-/// (`scrape.retries: invalid type: … at line 7 column 12`): our message starts with the key
-/// already, as it did when the config was deserialized from a parsed tree, which has no
-/// positions.
-fn without_position(err: &serde_yaml_ng::Error, path: &str) -> String {
-    let mut text = err.to_string();
-    if let Some(at) = err.location() {
-        for suffix in [
-            format!(" at line {} column {}", at.line(), at.column()),
-            format!(" at position {}", at.index()),
-        ] {
-            if text.ends_with(&suffix) {
-                text.truncate(text.len() - suffix.len());
-                break;
-            }
-        }
-    }
-    match text
-        .strip_prefix(path)
-        .and_then(|rest| rest.strip_prefix(": "))
-    {
-        Some(rest) => rest.to_owned(),
-        None => text,
     }
 }
 
