@@ -138,7 +138,7 @@ mod tests {
     const NOW: OffsetDateTime = time::macros::datetime!(2025-06-04 08:14:29 UTC);
 
     #[test]
-    fn signs_a_status_request_like_reference_vector_t3() {
+    fn signs_a_status_request_as_the_signer_crates_vector_does() {
         let mut request = get("https://codehub-ext.cn-north-4.myhuaweicloud.com/v4/repositories/123456/repository/statistics-status");
         sign(&mut request, &keys(None), None, NOW).unwrap();
         assert_eq!(request.headers()["x-sdk-date"], "20250604T081429Z");
@@ -149,7 +149,7 @@ mod tests {
     }
 
     #[test]
-    fn signs_the_project_id_like_reference_vector_t4() {
+    fn signs_the_project_id_as_the_signer_crates_vector_does() {
         let mut request = get("https://codehub-ext.cn-north-4.myhuaweicloud.com/v4/user/repositories?offset=0&limit=100");
         sign(
             &mut request,

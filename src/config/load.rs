@@ -89,8 +89,9 @@ impl Config {
             Ok(raw) => raw,
             Err(err) => {
                 // A syntax error is reported as one, with its line. Only on this path is the
-                // syntax checked on its own (a second parse, of libyaml's events alone): at
-                // 100,000 repositories a parse is 0.2 s.
+                // syntax checked on its own (a second parse, of libyaml's events alone): a
+                // parse is most of the time a large config takes to load (BENCHMARKS.md,
+                // "Figures behind the code").
                 if let Err(syntax) = serde_yaml_ng::from_str::<IgnoredAny>(text) {
                     return Err(ConfigError::Syntax(format!(
                         "config: invalid YAML: {syntax}"

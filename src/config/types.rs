@@ -42,9 +42,9 @@ pub type IdSet = HashSet<RepositoryId, BuildHasherDefault<IdHasher>>;
 /// Hashes a [`RepositoryId`] with one folded multiplication instead of the standard SipHash.
 ///
 /// The collector looks every repository up in its store at least twice per scrape, and SipHash
-/// was a sixth of a 10,000-repository scrape served from the cache (BENCHMARKS.md, "Before and
-/// after"). SipHash resists tables flooded by an attacker's keys; these keys are ids from the
-/// config and from CodeArts' own repository list, never from a client of the exporter.
+/// showed in the profile of a scrape served from the cache (BENCHMARKS.md, "Figures behind the
+/// code"). SipHash resists tables flooded by an attacker's keys; these keys are ids from the config
+/// and from CodeArts' own repository list, never from a client of the exporter.
 #[derive(Default)]
 pub struct IdHasher(u64);
 

@@ -31,7 +31,7 @@ pub const HEALTHZ_PATH: &str = "/healthz";
 /// The router for `app`, with the metrics at `telemetry_path`.
 pub fn router(app: Arc<App>, telemetry_path: &str) -> Router {
     // The expositions are compressed when the client accepts gzip, as Prometheus does by
-    // default and client_golang's handler serves: a 10,000-repository answer is 12 MiB as text.
+    // default and client_golang's handler serves: a large answer is megabytes of text.
     let expositions = Router::new()
         .route(telemetry_path, get(scrape))
         .route("/probe", get(probe))
@@ -55,7 +55,7 @@ fn text_answer(status: StatusCode, body: String) -> Response {
 }
 
 /// An exposition as the answer's body, streamed piece by piece as the connection takes it:
-/// a 10,000-repository answer is 12 MiB, never held whole without a cache.
+/// a large answer is megabytes, never held whole without a cache.
 fn exposition(exposition: Exposition) -> Response {
     let pieces = futures::stream::iter(exposition.map(Ok::<_, std::convert::Infallible>));
     (

@@ -1,9 +1,9 @@
 //! Turning a scrape's results into the Prometheus text format.
 //!
 //! Per-repository series are written from each scrape's results (a repository that leaves the
-//! config leaves `/metrics` with it) straight into the answer's text: at 10,000 repositories
-//! building protobuf-style families first cost six times the time and most of the memory
-//! (BENCHMARKS.md). [`families`] says what each family shows, [`format`] how a sample is
+//! config leaves `/metrics` with it) straight into the answer's text: building protobuf-style
+//! families first cost several times the time and most of the memory (BENCHMARKS.md,
+//! "Figures behind the code"). [`families`] says what each family shows, [`format`] how a sample is
 //! spelled, and [`text`] assembles a scrape's answer from them, reusing what did not change.
 //! Everything here is pure: results and a clock in, text out. The exporter's own, long-lived
 //! metrics are registered by the components they describe.
