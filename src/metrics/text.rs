@@ -349,5 +349,23 @@ impl RepositoryText {
     }
 }
 
+/// The pieces in order, as [`RepositoryText::next_piece`] gives them.
+impl Iterator for RepositoryText {
+    type Item = Bytes;
+
+    fn next(&mut self) -> Option<Bytes> {
+        self.next_piece()
+    }
+}
+
+/// The per-repository text of every family of `results`, as of `now`, written from scratch in
+/// one string: what the unit tests compare.
+#[cfg(test)]
+pub(super) fn render_repositories(results: &[RepositoryResult], now: SystemTime) -> String {
+    let text = RepositoryText::new(results.to_vec(), now, Families::ALL);
+    String::from_utf8(text.flatten().collect())
+        .expect("pieces are written from &strs, cut at line ends")
+}
+
 #[cfg(test)]
 mod tests;
