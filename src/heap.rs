@@ -1,10 +1,11 @@
 //! Keeping glibc's heap small: one malloc arena for the whole process, and the heap that
 //! parsing a config leaves behind given back to the operating system.
 //!
-//! Parsing a 10,000-entry config builds YAML events that are freed as soon as the config is
-//! validated, but glibc's allocator keeps free pages that sit between live allocations: the
-//! exporter idled at 14.6 MiB with such a config, 9.1 MiB after `malloc_trim` (BENCHMARKS.md).
-//! Other C libraries (musl) give memory back on their own and have neither call.
+//! Parsing a large config builds YAML events that are freed as soon as the config is validated, but
+//! glibc's allocator keeps free pages that sit between live allocations: after such a parse the
+//! exporter idled well above the memory it used until `malloc_trim` gave them back (BENCHMARKS.md,
+//! "Figures behind the code"). Other C libraries (musl) give memory back on their own and have
+//! neither call.
 
 /// Makes every thread allocate from one malloc arena. Call first thing in `main`, before any
 /// thread exists; a no-op where the C library has no `mallopt`.
@@ -12,10 +13,9 @@
 /// By default glibc gives a thread that finds the arena busy one of its own, up to eight per
 /// core, and memory freed in one arena is not reused by another: each scrape's transient
 /// memory (the results, the text in flight) was held once per worker thread that ever
-/// allocated it. At 100,000 repositories with the text cache, one arena serves from the cache
-/// at 147 MiB instead of 173 MiB (two arenas: 167 MiB); small allocations stay in each
-/// thread's own cache (tcache), so the shared arena's lock is rarely taken (BENCHMARKS.md,
-/// "Before and after").
+/// allocated it. One arena lowers the peak of serving a large list from the cache markedly;
+/// small allocations stay in each thread's own cache (tcache), so the shared arena's lock is
+/// rarely taken (BENCHMARKS.md, "Figures behind the code").
 pub fn use_one_arena() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt takes two integers and no pointer; called before other threads exist,
@@ -28,8 +28,7 @@ pub fn use_one_arena() {
 }
 
 /// Returns the allocator's free pages to the operating system; a no-op where the C library
-/// has no `malloc_trim`. Costs about a millisecond; called after a config is built, not per
-/// scrape.
+/// has no `malloc_trim`. Called after a config is built, not per scrape: it walks the heap.
 pub fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim takes no pointer and locks the allocator's arenas itself, so any

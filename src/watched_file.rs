@@ -72,7 +72,8 @@ impl Throttle {
         true
     }
 
-    /// Makes the next [`Throttle::due`] answer `true` (tests).
+    /// Makes the next [`Throttle::due`] answer `true`.
+    #[cfg(test)]
     pub fn expire(&mut self) {
         self.checked_at -= CHECK_INTERVAL;
     }

@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use arc_swap::ArcSwap;
 use prometheus::Registry;
 
-use crate::auth::AuthMetrics;
+use crate::auth::{AuthError, AuthMetrics};
 use crate::collect::deadline::scrape_budget;
 use crate::collect::{discovery, CollectMetrics, Collector};
 use crate::config::{Config, ConfigError, Repository, RepositoryId, Shard};
@@ -148,12 +148,12 @@ impl App {
         self.current().config.summary()
     }
 
-    /// `/metrics`: every watched repository within the budget the scrape-timeout header leaves,
-    /// then the exporter's own metrics. Failures are per-repository series; this never fails.
+    /// `/metrics`: every watched repository within the budget Prometheus' scrape timeout leaves
+    /// (`None`: it gave none), then the exporter's own metrics. Failures are per-repository series; this never fails.
     ///
     /// The per-repository text reuses the previous scrape's where answers did not change, which
     /// is worth it only while answers are kept (`min_interval` above zero).
-    pub async fn scrape(&self, scrape_timeout: Option<&str>) -> Exposition {
+    pub async fn scrape(&self, scrape_timeout: Option<Duration>) -> Exposition {
         let generation = self.current();
         let budget = self.budget(&generation, scrape_timeout);
         let snapshot = self.collector.scrape(&generation.plan, budget).await;
@@ -171,12 +171,12 @@ impl App {
         Exposition::with_registry(text, &self.registry)
     }
 
-    /// `/probe`: one repository, asked now, within the budget the scrape-timeout header leaves.
+    /// `/probe`: one repository, asked now, within the budget Prometheus' scrape timeout leaves.
     /// A repository neither configured nor discovered is asked only with `probe.allow_unlisted`.
     pub async fn probe(
         &self,
         id: RepositoryId,
-        scrape_timeout: Option<&str>,
+        scrape_timeout: Option<Duration>,
     ) -> Result<Exposition, ProbeRefused> {
         let generation = self.current();
         let listed = generation
@@ -196,7 +196,7 @@ impl App {
         Ok(Exposition::repositories_only(text))
     }
 
-    fn budget(&self, generation: &Generation, scrape_timeout: Option<&str>) -> Duration {
+    fn budget(&self, generation: &Generation, scrape_timeout: Option<Duration>) -> Duration {
         let scrape = &generation.config.scrape;
         scrape_budget(scrape_timeout, scrape.timeout_offset, scrape.max_duration)
     }
@@ -227,7 +227,7 @@ impl App {
     }
 
     /// `Ok` when scrapes can succeed; the reason otherwise (for `/readyz`).
-    pub fn readiness(&self) -> Result<(), String> {
+    pub fn readiness(&self) -> Result<(), AuthError> {
         self.current().auth.readiness()
     }
 

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use reqwest::header::HeaderValue;
 use time::OffsetDateTime;
 
-use super::error::AuthError;
+use super::error::{AuthError, SecretFileError};
 use super::secret_file::{warn_if_world_readable, SecretFile, SecretReader};
 use crate::config::{AkSkConfig, Secret};
 use huaweicloud_signer as signer;
@@ -47,7 +47,7 @@ impl KeyFiles {
     }
 
     /// The keys in the files now. The error names the file and the problem, never the content.
-    pub fn current(&self) -> Result<Keys, String> {
+    pub fn current(&self) -> Result<Keys, SecretFileError> {
         Ok(Keys {
             access: self.access.current()?,
             secret: self.secret.current()?,
@@ -91,9 +91,8 @@ pub fn sign(
         keys.access.expose(),
         keys.secret.expose().as_bytes(),
     );
-    let header = |value: &str, what: &str| {
-        HeaderValue::from_str(value)
-            .map_err(|_| AuthError(format!("the {what} is not valid in an HTTP header")))
+    let header = |value: &str, what: &'static str| {
+        HeaderValue::from_str(value).map_err(|_| AuthError::NotAHeader(what))
     };
     let headers = request.headers_mut();
     headers.insert("x-sdk-date", header(&date, "X-Sdk-Date")?);
@@ -139,7 +138,7 @@ mod tests {
     const NOW: OffsetDateTime = time::macros::datetime!(2025-06-04 08:14:29 UTC);
 
     #[test]
-    fn signs_a_status_request_like_reference_vector_t3() {
+    fn signs_a_status_request_as_the_signer_crates_vector_does() {
         let mut request = get("https://codehub-ext.cn-north-4.myhuaweicloud.com/v4/repositories/123456/repository/statistics-status");
         sign(&mut request, &keys(None), None, NOW).unwrap();
         assert_eq!(request.headers()["x-sdk-date"], "20250604T081429Z");
@@ -150,7 +149,7 @@ mod tests {
     }
 
     #[test]
-    fn signs_the_project_id_like_reference_vector_t4() {
+    fn signs_the_project_id_as_the_signer_crates_vector_does() {
         let mut request = get("https://codehub-ext.cn-north-4.myhuaweicloud.com/v4/user/repositories?offset=0&limit=100");
         sign(
             &mut request,
@@ -232,7 +231,7 @@ mod tests {
             security_token_file: Some(dir.path().join("gone")),
             ..config
         };
-        let err = KeyFiles::new(&missing).current().unwrap_err();
+        let err = KeyFiles::new(&missing).current().unwrap_err().to_string();
         assert!(err.contains("gone"), "{err}");
     }
 }

@@ -1,25 +1,27 @@
-//! IAM user tokens obtained with the password method (docs/authentication.md), cached, renewed
-//! ahead of expiry, renewed once on a 401 that says the token died (as often as
-//! [`Rejections`] allows), and fetched single-flight.
+//! IAM user tokens obtained with the password method (docs/authentication.md), held and
+//! renewed by [`Renewing`]: renewed ahead of expiry, fetched single-flight, renewed once on a 401
+//! that says the token died (as often as [`super::rejection::Rejections`] allows).
 //!
-//! A failed fetch backs off exponentially (long after a 401/403: repeated wrong passwords lock
+//! A failed request backs off exponentially (long after a 401/403: repeated wrong passwords lock
 //! the account) and the old token keeps being used while it is still valid.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderValue, CONTENT_TYPE};
 use serde::Deserialize;
 use tokio::time::Instant;
 
+use super::backoff::Failures;
 use super::error::AuthError;
 use super::metrics::Expiry;
-use super::rejection::Rejections;
+use super::renewing::{Failed, Fresh, Renewing, Source};
 use super::secret_file::SecretReader;
 use crate::config::{IamConfig, ProjectScope, Secret};
 use crate::upstream::{classify, parse_time, ApiErrorBody, Endpoint, Failure, Transport};
 
-/// Never renew later than this before expiry, whatever the token's life (reference: 1 h).
+/// Never renew later than this before expiry, whatever the token's life (IAM's tokens live
+/// 24 h; docs/authentication.md).
 const RENEW_MARGIN_MAX: Duration = Duration::from_secs(3600);
 /// A token this close to expiry is not used any more: the request could outlive it.
 const EXPIRY_SAFETY: Duration = Duration::from_secs(10);
@@ -30,35 +32,17 @@ const TRANSIENT_BACKOFF: (Duration, Duration) = (Duration::from_secs(5), Duratio
 /// How long an IAM request may take at most.
 const IAM_TIMEOUT: Duration = Duration::from_secs(10);
 
-#[derive(Clone)]
-struct IamToken {
-    value: Secret,
-    expires_at: SystemTime,
-    renew_at: SystemTime,
-}
+/// The IAM token of the `iam` mode.
+pub struct IamTokens(Renewing<PasswordGrant>);
 
-#[derive(Default)]
-struct State {
-    token: Option<IamToken>,
-    failures: u32,
-    retry_at: Option<Instant>,
-    last_error: Option<String>,
-}
-
-pub struct IamTokens {
+/// The token request: `POST /v3/auth/tokens` with the user's password.
+pub struct PasswordGrant {
     url: String,
     domain: String,
     user: String,
     project: ProjectScope,
     password: SecretReader,
     transport: Arc<Transport>,
-    state: Mutex<State>,
-    /// The expiry of the token held, for the metric and the landing page.
-    expiry: Arc<Expiry>,
-    /// Held while a token request is in flight: one request, however many callers.
-    fetching: tokio::sync::Mutex<()>,
-    /// How soon a refused token may be dropped again.
-    rejections: Rejections,
 }
 
 /// The moment to renew: when less than 10 % of the token's life or 1 h is left, whichever
@@ -70,7 +54,7 @@ pub fn renew_at(issued_at: SystemTime, expires_at: SystemTime) -> SystemTime {
 
 impl IamTokens {
     pub fn new(config: &IamConfig, transport: Arc<Transport>, expiry: Arc<Expiry>) -> Self {
-        Self {
+        let grant = PasswordGrant {
             url: format!(
                 "{}/v3/auth/tokens?nocatalog=true",
                 config.endpoint.as_str().trim_end_matches('/')
@@ -80,148 +64,89 @@ impl IamTokens {
             project: config.project.clone(),
             password: SecretReader::new(&config.password),
             transport,
-            state: Mutex::new(State::default()),
-            expiry,
-            fetching: tokio::sync::Mutex::new(()),
-            rejections: Rejections::default(),
-        }
+        };
+        Self(Renewing::new(grant, expiry))
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// A token to send now. Renews ahead of expiry without making callers wait while the old
-    /// token is still good; waits (single-flight) only when there is no usable token.
+    /// A token to send now; waits (single flight, until `deadline`) only when there is no
+    /// usable token.
     pub async fn token(&self, deadline: Instant) -> Result<Secret, AuthError> {
-        let now = SystemTime::now();
-        let usable = self
-            .state()
-            .token
-            .clone()
-            .filter(|t| t.expires_at > now + EXPIRY_SAFETY);
-        if let Some(token) = usable {
-            if now < token.renew_at {
-                return Ok(token.value);
-            }
-            // Due for renewal: one caller renews, the others go on with the old token.
-            if let Ok(_guard) = self.fetching.try_lock() {
-                if self.may_fetch() {
-                    if let Ok(fresh) = self.fetch(deadline).await {
-                        return Ok(fresh);
-                    }
-                }
-            }
-            return Ok(token.value);
-        }
-        let _guard = self.fetching.lock().await;
-        // Someone else may have fetched while we waited for the lock.
-        let now = SystemTime::now();
-        if let Some(token) = self
-            .state()
-            .token
-            .clone()
-            .filter(|t| t.expires_at > now + EXPIRY_SAFETY)
-        {
-            return Ok(token.value);
-        }
-        if !self.may_fetch() {
-            return Err(AuthError(self.backoff_reason()));
-        }
-        self.fetch(deadline).await
+        self.0.get(deadline).await
     }
 
     /// Forgets `token` after the API said it expired or is invalid. Returns whether a fresh
     /// token may be fetched now (so one retry is worth it).
     pub fn invalidate(&self, token: &Secret) -> bool {
-        let mut state = self.state();
-        let current = state.token.as_ref().is_some_and(|t| &t.value == token);
-        let may_fetch = state.retry_at.is_none_or(|at| Instant::now() >= at);
-        if !current {
-            // Already replaced (or dropped) since this request was sent: a retry gets the new
-            // one, or waits for the request under way.
-            return state.token.is_some() || may_fetch;
-        }
-        if !self.rejections.allow_renewal() {
-            return false;
-        }
-        tracing::info!("the API refused the IAM token as expired or invalid; renewing it");
-        state.token = None;
-        self.expiry.set(None);
-        may_fetch
+        self.0.invalidate(token)
     }
 
     /// The request retried with a renewed token went through.
     pub fn renewal_worked(&self) {
-        self.rejections.renewal_worked();
+        self.0.renewal_worked();
     }
 
-    pub fn readiness(&self) -> Result<(), String> {
-        let state = self.state();
-        match (&state.token, &state.last_error) {
-            (Some(t), _) if t.expires_at > SystemTime::now() => Ok(()),
-            (_, Some(err)) => Err(format!("no valid IAM token: {err}")),
-            _ => Err("no IAM token obtained yet".to_owned()),
+    pub fn readiness(&self) -> Result<(), AuthError> {
+        let held = self.0.held();
+        match (&held.credential, held.failures.last_error()) {
+            (Some(token), _) if token.expires_at > SystemTime::now() => Ok(()),
+            (_, Some(err)) => Err(AuthError::Unavailable(format!("no valid IAM token: {err}"))),
+            _ => Err(AuthError::NotYet("no IAM token obtained yet".to_owned())),
         }
     }
+}
 
-    fn may_fetch(&self) -> bool {
-        self.state().retry_at.is_none_or(|at| Instant::now() >= at)
-    }
+impl Source for PasswordGrant {
+    type Credential = Secret;
 
-    fn backoff_reason(&self) -> String {
-        let state = self.state();
-        let wait = state
-            .retry_at
-            .map(|at| at.saturating_duration_since(Instant::now()))
-            .unwrap_or_default();
-        format!(
-            "IAM token request failed {} time(s), next try in {}s: {}",
-            state.failures,
-            wait.as_secs(),
-            state.last_error.as_deref().unwrap_or("unknown error")
-        )
-    }
-
-    /// One token request. Callers hold `fetching`.
-    async fn fetch(&self, deadline: Instant) -> Result<Secret, AuthError> {
-        match self.request(deadline).await {
-            Ok(token) => {
-                let value = token.value.clone();
-                tracing::info!(
-                    expires_at = %humantime::format_rfc3339_seconds(token.expires_at),
-                    "obtained an IAM token"
-                );
-                let mut state = self.state();
-                self.expiry.set(Some(token.expires_at));
-                state.token = Some(token);
-                state.failures = 0;
-                state.retry_at = None;
-                state.last_error = None;
-                Ok(value)
-            }
-            Err((message, refused)) => {
-                let mut state = self.state();
-                state.failures += 1;
-                let (base, cap) = if refused {
+    async fn fetch(&self, deadline: Instant) -> Result<Fresh<Secret>, Failed> {
+        self.request(deadline)
+            .await
+            .map_err(|(message, refused)| Failed {
+                message,
+                backoff: if refused {
                     REFUSED_BACKOFF
                 } else {
                     TRANSIENT_BACKOFF
-                };
-                let wait = base
-                    .saturating_mul(1 << (state.failures - 1).min(16))
-                    .min(cap);
-                state.retry_at = Some(Instant::now() + wait);
-                state.last_error = Some(message.clone());
-                tracing::warn!(error = %message, failures = state.failures, retry_in_seconds = wait.as_secs(), "IAM token request failed");
-                Err(AuthError(message))
-            }
-        }
+                },
+            })
     }
 
+    fn log_obtained(&self, fresh: &Fresh<Secret>, _held: Option<&Secret>) {
+        tracing::info!(
+            expires_at = %humantime::format_rfc3339_seconds(fresh.expires_at),
+            "obtained an IAM token"
+        );
+    }
+
+    fn log_failed(&self, message: &str, failures: u32, wait: Duration, _: Option<SystemTime>) {
+        tracing::warn!(
+            error = %message,
+            failures,
+            retry_in_seconds = wait.as_secs(),
+            "IAM token request failed"
+        );
+    }
+
+    fn log_dropped(&self) {
+        tracing::info!("the API refused the IAM token as expired or invalid; renewing it");
+    }
+
+    fn still_fetching(&self) -> String {
+        "the IAM token is still being requested".to_owned()
+    }
+
+    fn backing_off(&self, failures: &Failures) -> String {
+        format!("IAM token request {}", failures.reason())
+    }
+}
+
+impl PasswordGrant {
     /// Sends the password request. Errors carry whether IAM refused the credentials.
-    async fn request(&self, deadline: Instant) -> Result<IamToken, (String, bool)> {
-        let password = self.password.current().map_err(|err| (err, false))?;
+    async fn request(&self, deadline: Instant) -> Result<Fresh<Secret>, (String, bool)> {
+        let password = self
+            .password
+            .current()
+            .map_err(|err| (err.to_string(), false))?;
         let scope = match &self.project {
             ProjectScope::Name(name) => serde_json::json!({ "project": { "name": name } }),
             ProjectScope::Id(id) => serde_json::json!({ "project": { "id": id } }),
@@ -310,10 +235,11 @@ impl IamTokens {
             .and_then(parse_time)
             .map(SystemTime::from)
             .unwrap_or_else(SystemTime::now);
-        Ok(IamToken {
+        Ok(Fresh {
             value: Secret::new(value),
             expires_at,
             renew_at: renew_at(issued_at, expires_at),
+            usable_until: expires_at - EXPIRY_SAFETY,
         })
     }
 }

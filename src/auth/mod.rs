@@ -16,6 +16,7 @@ mod metadata;
 mod metrics;
 mod project;
 mod rejection;
+mod renewing;
 mod secret_file;
 mod signed;
 
@@ -28,7 +29,7 @@ use tokio::time::Instant;
 use crate::config::{AuthConfig, Secret};
 use crate::upstream::{ApiErrorBody, Transport};
 use aksk::{KeyFiles, Keys};
-pub use error::AuthError;
+pub use error::{AuthError, SecretFileError};
 use iam::IamTokens;
 use metadata::AgencyCredentials;
 pub use metrics::AuthMetrics;
@@ -118,7 +119,7 @@ impl Auth {
     ) -> Result<Applied, AuthError> {
         let token = match &self.mode {
             Mode::Static(token) => token.clone(),
-            Mode::File(file) => file.current().map_err(AuthError)?,
+            Mode::File(file) => file.current()?,
             Mode::Iam(iam) => iam.token(deadline).await?,
             Mode::Signed(signed) => {
                 let keys = signed.apply(request, deadline).await?;
@@ -128,9 +129,8 @@ impl Auth {
                 });
             }
         };
-        let mut value = HeaderValue::from_str(token.expose()).map_err(|_| {
-            AuthError("the token contains characters not allowed in a header".into())
-        })?;
+        let mut value =
+            HeaderValue::from_str(token.expose()).map_err(|_| AuthError::NotAHeader("token"))?;
         value.set_sensitive(true);
         request.headers_mut().insert("x-auth-token", value);
         Ok(Applied {
@@ -175,10 +175,10 @@ impl Auth {
     }
 
     /// `Ok` once a credential exists; the reason otherwise (for `/readyz`).
-    pub fn readiness(&self) -> Result<(), String> {
+    pub fn readiness(&self) -> Result<(), AuthError> {
         match &self.mode {
             Mode::Static(_) => Ok(()),
-            Mode::File(file) => file.current().map(|_| ()),
+            Mode::File(file) => Ok(file.current().map(|_| ())?),
             Mode::Iam(iam) => iam.readiness(),
             Mode::Signed(signed) => signed.readiness(),
         }

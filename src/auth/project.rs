@@ -65,7 +65,7 @@ impl ProjectId {
     }
 
     /// `Ok` once an id is known (or none is needed); the reason otherwise.
-    pub fn readiness(&self) -> Result<(), String> {
+    pub fn readiness(&self) -> Result<(), AuthError> {
         match self {
             Self::None | Self::Fixed(_) => Ok(()),
             Self::Lookup(lookup) => lookup.readiness(),
@@ -105,7 +105,7 @@ impl ProjectLookup {
             return Ok(id.clone());
         }
         let Ok(_guard) = tokio::time::timeout_at(deadline, self.looking.lock()).await else {
-            return Err(AuthError(format!(
+            return Err(AuthError::StillFetching(format!(
                 "the project id of {:?} is still being looked up",
                 self.name
             )));
@@ -114,7 +114,7 @@ impl ProjectLookup {
             return Ok(id.clone());
         }
         if !self.failures().may_try() {
-            return Err(AuthError(self.reason()));
+            return Err(AuthError::Unavailable(self.reason()));
         }
         match self.lookup(keys, deadline).await {
             Ok(id) => {
@@ -139,7 +139,7 @@ impl ProjectLookup {
                     retry_in_seconds = wait.as_secs(),
                     "cannot find the project id; requests fail until it is found"
                 );
-                Err(AuthError(format!(
+                Err(AuthError::Unavailable(format!(
                     "no project id for {:?}: {message}",
                     self.name
                 )))
@@ -156,17 +156,17 @@ impl ProjectLookup {
         )
     }
 
-    fn readiness(&self) -> Result<(), String> {
+    fn readiness(&self) -> Result<(), AuthError> {
         if self.found.get().is_some() {
             return Ok(());
         }
         if self.failures().last_error().is_some() {
-            return Err(self.reason());
+            return Err(AuthError::Unavailable(self.reason()));
         }
-        Err(format!(
+        Err(AuthError::NotYet(format!(
             "the project id of {:?} ({}) has not been looked up yet",
             self.name, self.key
-        ))
+        )))
     }
 
     /// One lookup. Errors carry whether IAM answered (the longer backoff).
@@ -180,7 +180,7 @@ impl ProjectLookup {
             .build()
             .map_err(|_| ("cannot build the IAM request".to_owned(), false))?;
         sign(&mut request, keys, None, time::OffsetDateTime::now_utc())
-            .map_err(|err| (err.0, false))?;
+            .map_err(|err| (err.to_string(), false))?;
         let answer = self
             .transport
             .send(Endpoint::IamProjects, request, deadline)

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use super::error::SecretFileError;
 use crate::config::{Secret, SecretSource};
 use crate::watched_file::{Stamp, Throttle};
 
@@ -28,15 +29,17 @@ impl SecretFile {
     }
 
     /// The secret now in the file. The error names the file and the problem, never the content.
-    pub fn current(&self) -> Result<Secret, String> {
+    pub fn current(&self) -> Result<Secret, SecretFileError> {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(cached) = cache.as_mut() {
             if !cached.throttle.due() {
                 return Ok(cached.secret.clone());
             }
         }
-        let stamp = Stamp::of(&self.path)
-            .map_err(|err| format!("secret file {}: {err}", self.path.display()))?;
+        let stamp = Stamp::of(&self.path).map_err(|source| SecretFileError::Unreadable {
+            path: self.path.clone(),
+            source,
+        })?;
         if let Some(cached) = cache.as_mut() {
             if cached.stamp == stamp {
                 return Ok(cached.secret.clone());
@@ -69,7 +72,7 @@ impl SecretReader {
         }
     }
 
-    pub fn current(&self) -> Result<Secret, String> {
+    pub fn current(&self) -> Result<Secret, SecretFileError> {
         match self {
             Self::Inline(secret) => Ok(secret.clone()),
             Self::File(file) => file.current(),
@@ -78,12 +81,16 @@ impl SecretReader {
 }
 
 /// Reads a secret file, trimming surrounding white space (editors add a newline).
-pub fn read_secret_file(path: &std::path::Path) -> Result<Secret, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|err| format!("secret file {}: {err}", path.display()))?;
+fn read_secret_file(path: &Path) -> Result<Secret, SecretFileError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SecretFileError::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let text = text.trim();
     if text.is_empty() {
-        return Err(format!("secret file {} is empty", path.display()));
+        return Err(SecretFileError::Empty {
+            path: path.to_path_buf(),
+        });
     }
     Ok(Secret::new(text))
 }
@@ -134,7 +141,7 @@ mod tests {
     #[test]
     fn missing_file_is_an_error_naming_it() {
         let file = SecretFile::new(PathBuf::from("/nonexistent/token"));
-        let err = file.current().unwrap_err();
+        let err = file.current().unwrap_err().to_string();
         assert!(err.contains("/nonexistent/token"), "{err}");
     }
 
@@ -143,7 +150,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("token");
         std::fs::write(&path, "\n").unwrap();
-        let err = SecretFile::new(path).current().unwrap_err();
+        let err = SecretFile::new(path).current().unwrap_err().to_string();
         assert!(err.contains("is empty"), "{err}");
     }
 }

@@ -38,7 +38,7 @@ impl SignedAuth {
 
     async fn current_keys(&self, deadline: Instant) -> Result<Arc<Keys>, AuthError> {
         match &self.keys {
-            KeySource::Files(files) => files.current().map(Arc::new).map_err(AuthError),
+            KeySource::Files(files) => Ok(files.current().map(Arc::new)?),
             KeySource::Agency(agency) => agency.keys(deadline).await,
         }
     }
@@ -88,7 +88,7 @@ impl SignedAuth {
     }
 
     /// `Ok` once the keys and the project id are there; the reason otherwise.
-    pub fn readiness(&self) -> Result<(), String> {
+    pub fn readiness(&self) -> Result<(), AuthError> {
         match &self.keys {
             KeySource::Files(files) => files.current().map(|_| ())?,
             KeySource::Agency(agency) => agency.readiness()?,

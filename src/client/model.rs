@@ -40,7 +40,8 @@ pub struct StatisticsEvent {
     pub updated_at: Option<String>,
     /// A cache of [`StatisticsEvent::times`]; leave it `Default` when building an event. Public
     /// only so that `..Default::default()` works outside this module. A cached answer is shown
-    /// by many scrapes, and parsing its times each time was a tenth of a 10,000-repository scrape.
+    /// by many scrapes, and parsing its times for each was a visible part of a scrape from the
+    /// cache.
     #[serde(skip)]
     pub times: OnceLock<(Option<f64>, Option<f64>)>,
 }

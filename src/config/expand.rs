@@ -22,13 +22,24 @@ pub struct UnsetVariable {
     pub name: String,
 }
 
+/// Why a value's `${…}` cannot be expanded; the key is added by whoever knows it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExpandError {
+    #[error("unterminated ${{ in value")]
+    Unterminated,
+    #[error("${{{0}}} is not a valid environment variable name")]
+    InvalidName(String),
+    #[error("environment variable {0} is not set")]
+    Unset(String),
+}
+
 /// `text` with its variables expanded. With `keep_unset`, an unset variable stays as written and
 /// its name is pushed there; without, it is an error.
 pub fn expand_str(
     text: &str,
     lookup: Lookup<'_>,
     mut keep_unset: Option<&mut Vec<String>>,
-) -> Result<String, String> {
+) -> Result<String, ExpandError> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find('$') {
@@ -38,14 +49,10 @@ pub fn expand_str(
             out.push_str("${");
             rest = escaped;
         } else if let Some(body) = after.strip_prefix("${") {
-            let end = body
-                .find('}')
-                .ok_or_else(|| "unterminated ${ in value".to_owned())?;
+            let end = body.find('}').ok_or(ExpandError::Unterminated)?;
             let name = &body[..end];
             if !is_env_name(name) {
-                return Err(format!(
-                    "${{{name}}} is not a valid environment variable name"
-                ));
+                return Err(ExpandError::InvalidName(name.to_owned()));
             }
             match (lookup(name), keep_unset.as_deref_mut()) {
                 (Some(value), _) => out.push_str(&value),
@@ -53,7 +60,7 @@ pub fn expand_str(
                     out.push_str(&after[..end + 3]);
                     unset.push(name.to_owned());
                 }
-                (None, None) => return Err(format!("environment variable {name} is not set")),
+                (None, None) => return Err(ExpandError::Unset(name.to_owned())),
             }
             rest = &body[end + 1..];
         } else {
@@ -104,7 +111,7 @@ mod tests {
 
     #[test]
     fn unset_variable_is_an_error_naming_it() {
-        let err = expand_str("${NOPE}", &env, None).unwrap_err();
+        let err = expand_str("${NOPE}", &env, None).unwrap_err().to_string();
         assert!(err.contains("NOPE"), "{err}");
     }
 

@@ -13,6 +13,7 @@ use super::raw::RawConfig;
 use super::types::Config;
 use super::validate;
 use super::values::Reader;
+use super::yaml_error;
 
 /// How much of a config to check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,15 +89,16 @@ impl Config {
             Ok(raw) => raw,
             Err(err) => {
                 // A syntax error is reported as one, with its line. Only on this path is the
-                // syntax checked on its own (a second parse, of libyaml's events alone): at
-                // 100,000 repositories a parse is 0.2 s.
+                // syntax checked on its own (a second parse, of libyaml's events alone): a
+                // parse is most of the time a large config takes to load (BENCHMARKS.md,
+                // "Figures behind the code").
                 if let Err(syntax) = serde_yaml_ng::from_str::<IgnoredAny>(text) {
                     return Err(ConfigError::Syntax(format!(
                         "config: invalid YAML: {syntax}"
                     )));
                 }
                 let key = err.path().to_string();
-                let message = without_position(err.inner(), &key);
+                let message = yaml_error::message_at(err.inner(), &key);
                 let key = if key == "." { "config".to_owned() } else { key };
                 return Err(explain(ConfigError::invalid(key, hide_values(&message))));
             }
@@ -143,32 +145,6 @@ fn explain_unset(err: ConfigError, unset: &[UnsetVariable]) -> ConfigError {
             ConfigError::Invalid { key, message }
         }
         other => other,
-    }
-}
-
-/// serde_yaml_ng's message for `err` without the key path and the position it adds
-/// (`scrape.retries: invalid type: … at line 7 column 12`): our message starts with the key
-/// already, as it did when the config was deserialized from a parsed tree, which has no
-/// positions.
-fn without_position(err: &serde_yaml_ng::Error, path: &str) -> String {
-    let mut text = err.to_string();
-    if let Some(at) = err.location() {
-        for suffix in [
-            format!(" at line {} column {}", at.line(), at.column()),
-            format!(" at position {}", at.index()),
-        ] {
-            if text.ends_with(&suffix) {
-                text.truncate(text.len() - suffix.len());
-                break;
-            }
-        }
-    }
-    match text
-        .strip_prefix(path)
-        .and_then(|rest| rest.strip_prefix(": "))
-    {
-        Some(rest) => rest.to_owned(),
-        None => text,
     }
 }
 

@@ -17,6 +17,7 @@ mod secret;
 mod types;
 mod validate;
 mod values;
+pub mod yaml_error;
 
 pub use error::ConfigError;
 pub use expand::UnsetVariable;

@@ -34,6 +34,14 @@ impl fmt::Display for Secret {
     }
 }
 
+/// Read as the string it is, for files whose secrets are typed as they are read (the web
+/// config's inline keys and password hashes).
+impl<'de> serde::Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

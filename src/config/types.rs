@@ -42,9 +42,9 @@ pub type IdSet = HashSet<RepositoryId, BuildHasherDefault<IdHasher>>;
 /// Hashes a [`RepositoryId`] with one folded multiplication instead of the standard SipHash.
 ///
 /// The collector looks every repository up in its store at least twice per scrape, and SipHash
-/// was a sixth of a 10,000-repository scrape served from the cache (BENCHMARKS.md, "Before and
-/// after"). SipHash resists tables flooded by an attacker's keys; these keys are ids from the
-/// config and from CodeArts' own repository list, never from a client of the exporter.
+/// showed in the profile of a scrape served from the cache (BENCHMARKS.md, "Figures behind the
+/// code"). SipHash resists tables flooded by an attacker's keys; these keys are ids from the config
+/// and from CodeArts' own repository list, never from a client of the exporter.
 #[derive(Default)]
 pub struct IdHasher(u64);
 
@@ -315,14 +315,29 @@ impl Default for ServerConfig {
 /// than silently cut, since the name is how an operator finds the repository.
 pub const MAX_NAME_LEN: usize = 200;
 
+/// Why a shard (`shard:` in the config, `--shard`) is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShardError {
+    #[error("{0:?} is not INDEX/COUNT")]
+    NotIndexCount(String),
+    #[error("{0:?}: INDEX is not a number")]
+    IndexNotANumber(String),
+    #[error("{0:?}: COUNT is not a number")]
+    CountNotANumber(String),
+    #[error("count {0} must be in 1..=10000")]
+    CountOutOfRange(i64),
+    #[error("index {index} must be in 0..{count}")]
+    IndexOutOfRange { index: i64, count: i64 },
+}
+
 impl Shard {
-    /// A shard `index` of `count`; the message says what is wrong.
-    pub fn new(index: i64, count: i64) -> Result<Self, String> {
+    /// A shard `index` of `count`.
+    pub fn new(index: i64, count: i64) -> Result<Self, ShardError> {
         if !(1..=10_000).contains(&count) {
-            return Err(format!("count {count} must be in 1..=10000"));
+            return Err(ShardError::CountOutOfRange(count));
         }
         if !(0..count).contains(&index) {
-            return Err(format!("index {index} must be in 0..{count}"));
+            return Err(ShardError::IndexOutOfRange { index, count });
         }
         Ok(Self {
             index: index as u32,
@@ -331,18 +346,18 @@ impl Shard {
     }
 
     /// Parses `INDEX/COUNT` as given to `--shard`.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, ShardError> {
         let (index, count) = text
             .split_once('/')
-            .ok_or_else(|| format!("{text:?} is not INDEX/COUNT"))?;
+            .ok_or_else(|| ShardError::NotIndexCount(text.to_owned()))?;
         let index = index
             .trim()
             .parse::<i64>()
-            .map_err(|_| format!("{text:?}: INDEX is not a number"))?;
+            .map_err(|_| ShardError::IndexNotANumber(text.to_owned()))?;
         let count = count
             .trim()
             .parse::<i64>()
-            .map_err(|_| format!("{text:?}: COUNT is not a number"))?;
+            .map_err(|_| ShardError::CountNotANumber(text.to_owned()))?;
         Self::new(index, count)
     }
 }

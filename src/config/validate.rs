@@ -75,7 +75,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     let scrape = validate_scrape(raw.scrape)?;
     let shard = match raw.shard {
         Some(shard) => Shard::new(shard.index, shard.count)
-            .map_err(|message| ConfigError::invalid("shard", message))?,
+            .map_err(|err| ConfigError::invalid("shard", err.to_string()))?,
         None => Shard::default(),
     };
     let server = validate_server(raw.server)?;

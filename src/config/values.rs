@@ -5,10 +5,10 @@
 //!
 //! [`Values`] wraps the YAML deserializer: serde's visitors see the values as rewritten, while
 //! the wrapper follows the keys and sequence indices it passes through. Why not rewrite a parsed
-//! `serde_yaml_ng::Value` tree first: that tree costs about 1 KiB per list entry. A
-//! 100,000-entry config took 0.36 s and 112 MiB at its peak to load that way, and a reload held
-//! that on top of everything the running exporter holds (BENCHMARKS.md, "Before and after");
-//! deserializing straight from the text keeps neither.
+//! `serde_yaml_ng::Value` tree first: the tree costs memory for every list entry, so a config of
+//! 100,000 repositories took much longer and far more memory at its peak to load that way, and a
+//! reload held the tree on top of everything the running exporter holds (BENCHMARKS.md,
+//! "Figures behind the code"); deserializing straight from the text keeps neither.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -16,7 +16,7 @@ use std::path::Path;
 
 use serde::de::{self, DeserializeSeed, Deserializer, Visitor};
 
-use super::expand::{expand_str, Lookup, UnsetVariable};
+use super::expand::{expand_str, ExpandError, Lookup, UnsetVariable};
 use super::paths::{self, FileKey};
 
 /// How values are rewritten, and what was found while doing so.
@@ -60,7 +60,7 @@ impl<'a> Reader<'a> {
     }
 
     /// `text` as the config means it, or `None` when that is `text` itself.
-    fn rewrite(&self, text: &str) -> Result<Option<String>, String> {
+    fn rewrite(&self, text: &str) -> Result<Option<String>, ExpandError> {
         let mut found = self.found.borrow_mut();
         let is_path = found.path.last().is_some_and(|key| paths::is_path_key(key));
         if !is_path && !text.contains('$') {

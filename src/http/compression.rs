@@ -6,9 +6,9 @@
 
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 
-/// The gzip level: the fastest. Measured on a 10,000-repository scrape served from the cache
-/// (BENCHMARKS.md, "gzip"): the body shrinks to well under an eighth at every level, and the
-/// fastest level costs the least time to the last byte.
+/// The gzip level: the fastest. On a large scrape served from the cache the body shrinks about
+/// as much at every level, and the fastest level costs by far the least time to the last byte
+/// (BENCHMARKS.md, "The compression level").
 const LEVEL: CompressionLevel = CompressionLevel::Fastest;
 
 /// The compression layer of the exposition routes.

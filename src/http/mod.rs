@@ -6,6 +6,7 @@
 mod basic_auth;
 mod compression;
 mod landing;
+mod scrape_timeout;
 pub mod server;
 pub mod web_config;
 mod web_guard;
@@ -20,9 +21,9 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use crate::app::{App, Exposition};
-use crate::collect::deadline::SCRAPE_TIMEOUT_HEADER;
 use crate::config::RepositoryId;
 use crate::metrics;
+use scrape_timeout::scrape_timeout;
 
 /// The liveness route; open even behind basic auth.
 pub const HEALTHZ_PATH: &str = "/healthz";
@@ -30,7 +31,7 @@ pub const HEALTHZ_PATH: &str = "/healthz";
 /// The router for `app`, with the metrics at `telemetry_path`.
 pub fn router(app: Arc<App>, telemetry_path: &str) -> Router {
     // The expositions are compressed when the client accepts gzip, as Prometheus does by
-    // default and client_golang's handler serves: a 10,000-repository answer is 12 MiB as text.
+    // default and client_golang's handler serves: a large answer is megabytes of text.
     let expositions = Router::new()
         .route(telemetry_path, get(scrape))
         .route("/probe", get(probe))
@@ -53,15 +54,8 @@ fn text_answer(status: StatusCode, body: String) -> Response {
         .into_response()
 }
 
-/// Prometheus' scrape timeout, as its header gives it.
-fn scrape_timeout(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(SCRAPE_TIMEOUT_HEADER)
-        .and_then(|v| v.to_str().ok())
-}
-
 /// An exposition as the answer's body, streamed piece by piece as the connection takes it:
-/// a 10,000-repository answer is 12 MiB, never held whole without a cache.
+/// a large answer is megabytes, never held whole without a cache.
 fn exposition(exposition: Exposition) -> Response {
     let pieces = futures::stream::iter(exposition.map(Ok::<_, std::convert::Infallible>));
     (
@@ -92,34 +86,40 @@ async fn probe(
     }
 }
 
-/// The id of a `/probe` request, or a one-line reason why it is unusable.
-pub fn parse_probe_id(query: &[(String, String)]) -> Result<RepositoryId, String> {
+/// Why a `/probe` request names no usable repository: one line, whatever the request held.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ProbeIdError {
+    #[error("missing query parameter repository_id")]
+    Missing,
+    #[error("repository_id is given more than once")]
+    Repeated,
+    /// `shown` is the value as given, cut short.
+    #[error("repository_id {shown:?} is not a number in 1..{max}", max = RepositoryId::MAX)]
+    NotANumber { shown: String },
+    #[error("repository_id {shown:?} is out of range 1..{max}", max = RepositoryId::MAX)]
+    OutOfRange { shown: String },
+}
+
+/// The id of a `/probe` request, or why it is unusable.
+pub fn parse_probe_id(query: &[(String, String)]) -> Result<RepositoryId, ProbeIdError> {
     let mut values = query
         .iter()
         .filter(|(key, _)| key == "repository_id")
         .map(|(_, value)| value);
     let Some(raw) = values.next() else {
-        return Err("missing query parameter repository_id".to_owned());
+        return Err(ProbeIdError::Missing);
     };
     if values.next().is_some() {
-        return Err("repository_id is given more than once".to_owned());
+        return Err(ProbeIdError::Repeated);
     }
-    let shown = metrics::bounded(raw, 32);
+    let shown = || metrics::bounded(raw, 32).to_owned();
     if raw.is_empty() || raw.len() > 10 || !raw.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!(
-            "repository_id {shown:?} is not a number in 1..{}",
-            RepositoryId::MAX
-        ));
+        return Err(ProbeIdError::NotANumber { shown: shown() });
     }
     raw.parse::<i64>()
         .ok()
         .and_then(RepositoryId::new)
-        .ok_or_else(|| {
-            format!(
-                "repository_id {shown:?} is out of range 1..{}",
-                RepositoryId::MAX
-            )
-        })
+        .ok_or_else(|| ProbeIdError::OutOfRange { shown: shown() })
 }
 
 async fn ready(State(app): State<Arc<App>>) -> Response {
@@ -177,20 +177,28 @@ mod tests {
             "\0",
             "abc",
         ] {
-            let err = parse_probe_id(&query(&[("repository_id", bad)])).unwrap_err();
+            let err = parse_probe_id(&query(&[("repository_id", bad)]))
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("repository_id"), "{bad:?}: {err}");
         }
         let long = "9".repeat(10_000);
-        let err = parse_probe_id(&query(&[("repository_id", &long)])).unwrap_err();
+        let err = parse_probe_id(&query(&[("repository_id", &long)]))
+            .unwrap_err()
+            .to_string();
         assert!(err.len() < 200, "the reason stays one short line");
     }
 
     #[test]
     fn rejects_missing_and_repeated_ids() {
-        assert!(parse_probe_id(&query(&[])).unwrap_err().contains("missing"));
+        assert!(parse_probe_id(&query(&[]))
+            .unwrap_err()
+            .to_string()
+            .contains("missing"));
         assert!(
             parse_probe_id(&query(&[("repository_id", "1"), ("repository_id", "2")]))
                 .unwrap_err()
+                .to_string()
                 .contains("more than once")
         );
     }

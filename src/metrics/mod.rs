@@ -1,9 +1,9 @@
 //! Turning a scrape's results into the Prometheus text format.
 //!
 //! Per-repository series are written from each scrape's results (a repository that leaves the
-//! config leaves `/metrics` with it) straight into the answer's text: at 10,000 repositories
-//! building protobuf-style families first cost six times the time and most of the memory
-//! (BENCHMARKS.md). [`families`] says what each family shows, [`format`] how a sample is
+//! config leaves `/metrics` with it) straight into the answer's text: building protobuf-style
+//! families first cost several times the time and most of the memory (BENCHMARKS.md,
+//! "Figures behind the code"). [`families`] says what each family shows, [`format`] how a sample is
 //! spelled, and [`text`] assembles a scrape's answer from them, reusing what did not change.
 //! Everything here is pure: results and a clock in, text out. The exporter's own, long-lived
 //! metrics are registered by the components they describe.
@@ -16,24 +16,8 @@ pub use families::{Families, KNOWN_EVENT_STATUSES};
 pub use format::{bounded, Spec, MAX_LABEL_LEN};
 pub use text::{RepositoryText, TextCache};
 
-use std::time::SystemTime;
-
-use crate::collect::RepositoryResult;
-
 /// Content type of the Prometheus text format we serve.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
-
-/// The per-repository text of every family of `results`, as of `now`, in one string (tests).
-pub fn render_repositories(results: &[RepositoryResult], now: SystemTime) -> String {
-    let mut text = RepositoryText::new(results.to_vec(), now, Families::ALL);
-    let mut out = Vec::new();
-    while let Some(piece) = text.next_piece() {
-        out.extend_from_slice(&piece);
-    }
-    // Every piece was written from `&str`s, cut at line ends.
-    String::from_utf8(out)
-        .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned())
-}
 
 #[cfg(test)]
 mod tests;

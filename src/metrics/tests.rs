@@ -3,6 +3,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::families as names;
 use super::format::{push_label_value, push_value};
+use super::text::render_repositories;
 use super::*;
 use crate::client::{StatisticsEvent, StatisticsStatus};
 use crate::collect::{LastPush, RepositoryResult};

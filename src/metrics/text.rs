@@ -3,23 +3,21 @@
 //! not change.
 //!
 //! Why reuse: with `min_interval` most scrapes show the answers the scrape before showed, and
-//! writing them again was nearly all of such a scrape's cost (48 ms of CPU for 10,000
-//! repositories, BENCHMARKS.md). Only `event_age_seconds` depends on the scrape time, so it is
-//! written every time; every other family of a block is reused while the block's results are
-//! the same. Blocks rather than the whole answer, so that a scrape that refreshed a few
-//! repositories (rotation) rewrites only their blocks.
+//! writing them again was nearly all of such a scrape's cost (BENCHMARKS.md, "Figures behind the
+//! code"). Only `event_age_seconds` depends on the scrape time, so it is written every time; every
+//! other family of a block is reused while the block's results are the same. Blocks rather than the
+//! whole answer, so that a scrape that refreshed a few repositories (rotation) rewrites only their
+//! blocks.
 //!
-//! What is kept of a line is what follows its `name{labels` (`} 1749024869`), since that
-//! prefix is the same for every line of one repository in one family; the prefixes are put
-//! back when a block is reused. Kept whole, the text was 1,169 bytes per repository and most of
-//! a 100,000-repository exporter's memory (273 MiB at its peak serving from the cache); kept
-//! this way it is 226 bytes (172 MiB). Putting the prefixes back is a copy of the text: at
-//! 10,000 repositories a few milliseconds of a scrape from the cache (BENCHMARKS.md, "Before
-//! and after").
+//! What is kept of a line is what follows its `name{labels` (`} 1749024869`), since that prefix is
+//! the same for every line of one repository in one family; the prefixes are put back when a block
+//! is reused. Kept whole, the text was most of a 100,000-repository exporter's memory; kept this
+//! way it takes a fraction of the bytes. Putting the prefixes back is a copy of the text, a small
+//! part of a scrape from the cache (BENCHMARKS.md, "Figures behind the code").
 //!
-//! Why streamed: a 10,000-repository answer is 12 MiB. Without a cache it is never held whole,
+//! Why streamed: a large answer is megabytes of text. Without a cache it is never held whole,
 //! and its writing is spread over the polls of the response body instead of blocking a worker
-//! thread for its ~40 ms.
+//! thread for all of it.
 
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -30,7 +28,7 @@ use super::families::{Families, Prepared, Samples, FAMILIES};
 use super::format::{assemble, push_header, unix_seconds, Lines};
 use crate::collect::RepositoryResult;
 
-/// Repositories per block: one family of one block is a streamed piece of about 25 KiB, and a
+/// Repositories per block: one family of one block is one streamed piece (tens of KiB), and a
 /// refreshed repository costs the rewrite of at most this many.
 const BLOCK_REPOSITORIES: usize = 256;
 
@@ -99,8 +97,8 @@ impl TextCache {
         keep: bool,
         families: Families,
     ) -> RepositoryText {
-        // Block by block, so that the results of a reused block are dropped at once: at
-        // 100,000 repositories a second copy of them all is 11 MiB.
+        // Block by block, so that the results of a reused block are dropped at once rather than
+        // held as a second copy of every result until the end.
         let mut results = results.into_iter();
         let count = results.len().div_ceil(BLOCK_REPOSITORIES);
         // Ok: a block to reuse; Err: the results of a block to write.
@@ -349,6 +347,24 @@ impl RepositoryText {
             cached.blocks = blocks;
         }
     }
+}
+
+/// The pieces in order, as [`RepositoryText::next_piece`] gives them.
+impl Iterator for RepositoryText {
+    type Item = Bytes;
+
+    fn next(&mut self) -> Option<Bytes> {
+        self.next_piece()
+    }
+}
+
+/// The per-repository text of every family of `results`, as of `now`, written from scratch in
+/// one string: what the unit tests compare.
+#[cfg(test)]
+pub(super) fn render_repositories(results: &[RepositoryResult], now: SystemTime) -> String {
+    let text = RepositoryText::new(results.to_vec(), now, Families::ALL);
+    String::from_utf8(text.flatten().collect())
+        .expect("pieces are written from &strs, cut at line ends")
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 
 use std::fmt;
 
-/// Why a request for a repository's status failed. The label values are part of the contract.
+/// Why a request for a repository's status failed. The label values never change: dashboards
+/// and alerts match on them (docs/upstream-api.md, "Error classes").
 /// The discriminants index per-class tables; [`ErrorClass::ALL`] lists them in that order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ErrorClass {

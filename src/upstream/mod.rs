@@ -17,11 +17,9 @@ mod rate_limit;
 mod time;
 mod transport;
 
-pub use echo::redact_echoed_secrets;
 pub use endpoint::Endpoint;
 pub use error_body::ApiErrorBody;
 pub use error_class::{classify, ErrorClass, Failure};
-pub use metrics::{EndpointMetrics, UpstreamMetrics};
-pub use rate_limit::RateLimiter;
+pub use metrics::UpstreamMetrics;
 pub use time::parse_time;
-pub use transport::{RawAnswer, Transport, MAX_BODY_BYTES};
+pub use transport::{RawAnswer, Transport};

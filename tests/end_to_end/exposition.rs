@@ -54,7 +54,8 @@ fn promtool_accepts_hostile_label_values() {
             last_push: None,
         });
     }
-    let text = metrics::render_repositories(&results, SystemTime::now());
+    let text = metrics::RepositoryText::new(results, SystemTime::now(), metrics::Families::ALL);
+    let text = String::from_utf8(text.flatten().collect()).expect("the exposition is UTF-8");
     let output = promtool_check_metrics(text.as_bytes());
     assert!(output.is_empty(), "promtool found problems:\n{output}");
 }

@@ -45,7 +45,9 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
 }
 
 fn render(result: RepositoryResult) -> String {
-    metrics::render_repositories(&[result], UNIX_EPOCH + Duration::from_secs(2_000_000_000))
+    let now = UNIX_EPOCH + Duration::from_secs(2_000_000_000);
+    let text = metrics::RepositoryText::new(vec![result], now, metrics::Families::ALL);
+    String::from_utf8(text.flatten().collect()).expect("the exposition is UTF-8")
 }
 
 fn ok_result(name: Option<String>, status: StatisticsStatus) -> RepositoryResult {

@@ -7,6 +7,7 @@
 //! loaded rather than never matching.
 
 use std::net::IpAddr;
+use std::str::FromStr;
 use std::sync::Arc;
 
 use tokio_rustls::rustls::client::danger::HandshakeSignatureValid;
@@ -24,13 +25,25 @@ pub enum AllowedSan {
     Uri(String),
 }
 
+/// Why an entry of `client_allowed_sans` is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SanError {
+    #[error("an entry is empty")]
+    Empty,
+    #[error(
+        "{0:?} looks like an e-mail address: e-mail names are not supported \
+         (rustls-webpki reads DNS, IP and URI names); use one of those"
+    )]
+    Email(String),
+}
+
 impl AllowedSan {
     /// Reads an entry: an IP address, a URI (anything with a `:`), or a DNS name. An e-mail
     /// address is refused with the reason.
-    pub fn parse(entry: &str) -> Result<Self, String> {
+    pub fn parse(entry: &str) -> Result<Self, SanError> {
         let entry = entry.trim();
         if entry.is_empty() {
-            return Err("an entry is empty".to_owned());
+            return Err(SanError::Empty);
         }
         if let Ok(ip) = entry.parse::<IpAddr>() {
             return Ok(Self::Ip(ip));
@@ -39,10 +52,7 @@ impl AllowedSan {
             return Ok(Self::Uri(entry.to_owned()));
         }
         if entry.contains('@') {
-            return Err(format!(
-                "{entry:?} looks like an e-mail address: e-mail names are not supported \
-                 (rustls-webpki reads DNS, IP and URI names); use one of those"
-            ));
+            return Err(SanError::Email(entry.to_owned()));
         }
         Ok(Self::Dns(entry.to_owned()))
     }
@@ -55,6 +65,14 @@ impl AllowedSan {
                 .verify_is_valid_for_subject_name(&ServerName::IpAddress((*ip).into()))
                 .is_ok(),
         }
+    }
+}
+
+impl FromStr for AllowedSan {
+    type Err = SanError;
+
+    fn from_str(entry: &str) -> Result<Self, SanError> {
+        Self::parse(entry)
     }
 }
 
@@ -156,6 +174,7 @@ mod tests {
         );
         assert!(AllowedSan::parse("ops@example.com")
             .unwrap_err()
+            .to_string()
             .contains("e-mail"));
         assert!(AllowedSan::parse(" ").is_err());
     }

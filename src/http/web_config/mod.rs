@@ -26,18 +26,19 @@ use tokio_rustls::rustls::ServerConfig;
 
 pub use error::WebConfigError;
 use rate_limit::RequestLimit;
-use spec::Spec;
+use spec::{BcryptHash, Spec};
 use tls::TlsSpec;
 
 use crate::watched_file::{Stamp, Throttle};
 
 /// A validated web config and what was built from it.
+#[derive(Debug)]
 pub(crate) struct Loaded {
     tls_spec: Option<TlsSpec>,
     /// `None` without `tls_server_config`.
     tls: Option<Arc<ServerConfig>>,
     /// User name → bcrypt hash.
-    users: BTreeMap<String, String>,
+    users: BTreeMap<String, BcryptHash>,
     excluded_paths: BTreeSet<String>,
     headers: Vec<(HeaderName, HeaderValue)>,
     limit: Option<RequestLimit>,
@@ -45,28 +46,15 @@ pub(crate) struct Loaded {
     stamps: Vec<Option<Stamp>>,
 }
 
-/// By hand: user names only, never their hashes (password equivalents for offline guessing).
-impl std::fmt::Debug for Loaded {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Loaded")
-            .field("tls_spec", &self.tls_spec)
-            .field("users", &self.users.keys().collect::<Vec<_>>())
-            .field("excluded_paths", &self.excluded_paths)
-            .field("headers", &self.headers)
-            .field("limit", &self.limit)
-            .finish_non_exhaustive()
-    }
-}
-
 impl Loaded {
     /// The bcrypt hash of `user`.
     pub(crate) fn hash_of(&self, user: &str) -> Option<&str> {
-        self.users.get(user).map(String::as_str)
+        self.users.get(user).map(BcryptHash::expose)
     }
 
     /// Some configured hash, for spending the same bcrypt time on unknown users.
     pub(crate) fn any_hash(&self) -> Option<&str> {
-        self.users.values().next().map(String::as_str)
+        self.users.values().next().map(BcryptHash::expose)
     }
 
     pub(crate) fn requires_auth(&self) -> bool {

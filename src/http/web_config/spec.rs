@@ -20,18 +20,23 @@
 //! | `auth_excluded_paths` | paths answered without basic auth (exact match) |
 
 use std::collections::BTreeMap;
+use std::fmt::Display;
 use std::path::Path;
+use std::str::FromStr;
 use std::time::Duration;
 
 use axum::http::{HeaderName, HeaderValue};
-use serde::Deserialize;
+use serde::{de, Deserialize, Deserializer};
 use tokio_rustls::rustls::CipherSuite;
 
 use super::client_sans::AllowedSan;
 use super::error::WebConfigError;
 use super::tls::{ClientAuth, Pem, TlsSpec, TlsVersion};
-use super::tls_names::{self, SuiteName};
+use super::tls_names::{Curve, SuiteName};
+use crate::config::{yaml_error, Secret};
 
+/// The web config as written, each value typed as it is read: an unknown name or a malformed
+/// hash is refused by the deserializer, naming its key.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawWebConfig {
@@ -42,38 +47,33 @@ pub(super) struct RawWebConfig {
     #[serde(default)]
     rate_limit: Option<RawRateLimit>,
     #[serde(default)]
-    basic_auth_users: Option<BTreeMap<String, String>>,
+    basic_auth_users: Option<BTreeMap<String, BcryptHash>>,
     #[serde(default)]
     auth_excluded_paths: Option<Vec<String>>,
 }
 
-#[derive(Default, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawTls {
-    cert: Option<String>,
-    key: Option<String>,
-    client_ca: Option<String>,
+    cert: Option<Secret>,
+    key: Option<Secret>,
+    client_ca: Option<Secret>,
     cert_file: Option<String>,
     key_file: Option<String>,
     client_ca_file: Option<String>,
-    client_auth_type: Option<String>,
-    client_allowed_sans: Option<Vec<String>>,
-    min_version: Option<String>,
-    max_version: Option<String>,
-    cipher_suites: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "named")]
+    client_auth_type: Option<ClientAuth>,
+    #[serde(default, deserialize_with = "each_named")]
+    client_allowed_sans: Option<Vec<AllowedSan>>,
+    #[serde(default, deserialize_with = "named")]
+    min_version: Option<TlsVersion>,
+    #[serde(default, deserialize_with = "named")]
+    max_version: Option<TlsVersion>,
+    #[serde(default, deserialize_with = "each_named")]
+    cipher_suites: Option<Vec<SuiteName>>,
     prefer_server_cipher_suites: Option<bool>,
-    curve_preferences: Option<Vec<String>>,
-}
-
-/// By hand: `key` may hold a private key.
-impl std::fmt::Debug for RawTls {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RawTls")
-            .field("cert_file", &self.cert_file)
-            .field("key_file", &self.key_file)
-            .field("client_ca_file", &self.client_ca_file)
-            .finish_non_exhaustive()
-    }
+    #[serde(default, deserialize_with = "each_named")]
+    curve_preferences: Option<Vec<Curve>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -91,32 +91,71 @@ struct RawRateLimit {
     burst: Option<u32>,
 }
 
+/// A name read with its `FromStr`; an empty string is no value, as in exporter-toolkit.
+fn named<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr<Err: Display>,
+{
+    match Option::<String>::deserialize(deserializer)? {
+        Some(text) if !text.is_empty() => text.parse().map(Some).map_err(de::Error::custom),
+        _ => Ok(None),
+    }
+}
+
+/// A list of names, each read with its `FromStr`. The error is the list's: the key names it,
+/// and the message the entry.
+fn each_named<'de, D, T>(deserializer: D) -> Result<Option<Vec<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr<Err: Display>,
+{
+    Option::<Vec<String>>::deserialize(deserializer)?
+        .map(|names| {
+            names
+                .iter()
+                .map(|name| name.parse().map_err(de::Error::custom))
+                .collect()
+        })
+        .transpose()
+}
+
+/// A bcrypt hash from `basic_auth_users`: a [`Secret`] (a password equivalent for offline
+/// guessing), checked to be a bcrypt hash as it is read and never echoed.
+#[derive(Debug, Clone)]
+pub(super) struct BcryptHash(Secret);
+
+impl BcryptHash {
+    pub fn expose(&self) -> &str {
+        self.0.expose()
+    }
+}
+
+impl<'de> Deserialize<'de> for BcryptHash {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let hash = Secret::deserialize(deserializer)?;
+        hash.expose().parse::<bcrypt::HashParts>().map_err(|_| {
+            de::Error::custom(
+                "not a bcrypt hash (expected $2a$, $2b$ or $2y$, a cost and 53 characters; \
+                 make one with `htpasswd -nbBC 10 USER PASSWORD`)",
+            )
+        })?;
+        Ok(Self(hash))
+    }
+}
+
 /// A validated web config.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub(super) struct Spec {
     pub tls: Option<TlsSpec>,
     /// User name → bcrypt hash.
-    pub users: BTreeMap<String, String>,
+    pub users: BTreeMap<String, BcryptHash>,
     pub excluded_paths: Vec<String>,
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// `Some(true)` when the file asks for HTTP/2, which is not served.
     pub http2: Option<bool>,
     /// `(interval, burst)`.
     pub rate_limit: Option<(Duration, u32)>,
-}
-
-/// By hand: user names only, never their hashes.
-impl std::fmt::Debug for Spec {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Spec")
-            .field("tls", &self.tls)
-            .field("users", &self.users.keys().collect::<Vec<_>>())
-            .field("excluded_paths", &self.excluded_paths)
-            .field("headers", &self.headers)
-            .field("http2", &self.http2)
-            .field("rate_limit", &self.rate_limit)
-            .finish()
-    }
 }
 
 /// The security headers exporter-toolkit lets a web config set, and the values it accepts
@@ -147,7 +186,8 @@ pub(super) fn parse(text: &str, base: &Path) -> Result<Spec, WebConfigError> {
         } else {
             key
         };
-        WebConfigError::invalid(key, err.into_inner().to_string())
+        let message = yaml_error::message_at(err.inner(), &key);
+        WebConfigError::invalid(key, message)
     })?;
     let http = raw.http_server_config.unwrap_or_default();
     Ok(Spec {
@@ -170,13 +210,13 @@ pub(super) fn parse(text: &str, base: &Path) -> Result<Spec, WebConfigError> {
 /// One of an inline PEM and a file, or neither when `required` is false.
 fn pem(
     inline_key: &str,
-    inline: Option<String>,
+    inline: Option<Secret>,
     file_key: &str,
     file: Option<String>,
     base: &Path,
     required: bool,
 ) -> Result<Option<Pem>, WebConfigError> {
-    let inline = inline.filter(|v| !v.trim().is_empty());
+    let inline = inline.filter(|v| !v.expose().trim().is_empty());
     let file = file.filter(|v| !v.trim().is_empty());
     match (inline, file) {
         (Some(_), Some(_)) => Err(WebConfigError::invalid(
@@ -193,6 +233,8 @@ fn pem(
     }
 }
 
+/// The checks across keys: one PEM of each pair, a client CA that goes with the client-auth
+/// policy, versions in order, suites TLS 1.2 clients can use.
 fn validate_tls(raw: RawTls, base: &Path) -> Result<TlsSpec, WebConfigError> {
     const PREFIX: &str = "tls_server_config";
     let key = |name: &str| format!("{PREFIX}.{name}");
@@ -223,11 +265,11 @@ fn validate_tls(raw: RawTls, base: &Path) -> Result<TlsSpec, WebConfigError> {
         base,
         false,
     )?;
-    let client_auth = match raw.client_auth_type.as_deref() {
+    let client_auth = match raw.client_auth_type {
+        Some(client_auth) => client_auth,
         // As in the toolkit: a client CA without a policy means "require and verify".
-        None | Some("") if client_ca.is_some() => ClientAuth::RequireAndVerifyClientCert,
+        None if client_ca.is_some() => ClientAuth::RequireAndVerifyClientCert,
         None => ClientAuth::NoClientCert,
-        Some(text) => ClientAuth::parse(text)?,
     };
     if client_auth == ClientAuth::NoClientCert && client_ca.is_some() {
         return Err(WebConfigError::invalid(
@@ -242,13 +284,7 @@ fn validate_tls(raw: RawTls, base: &Path) -> Result<TlsSpec, WebConfigError> {
             format!("required when client_auth_type is {}", client_auth.as_str()),
         ));
     }
-    let client_allowed_sans = raw
-        .client_allowed_sans
-        .unwrap_or_default()
-        .iter()
-        .map(|entry| AllowedSan::parse(entry))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|message| WebConfigError::invalid(key("client_allowed_sans"), message))?;
+    let client_allowed_sans = raw.client_allowed_sans.unwrap_or_default();
     if !client_allowed_sans.is_empty() && client_auth != ClientAuth::RequireAndVerifyClientCert {
         return Err(WebConfigError::invalid(
             key("client_allowed_sans"),
@@ -259,14 +295,8 @@ fn validate_tls(raw: RawTls, base: &Path) -> Result<TlsSpec, WebConfigError> {
             ),
         ));
     }
-    let min_version = match raw.min_version.as_deref() {
-        None | Some("") => TlsVersion::Tls12,
-        Some(text) => TlsVersion::parse(&key("min_version"), text)?,
-    };
-    let max_version = match raw.max_version.as_deref() {
-        None | Some("") => TlsVersion::Tls13,
-        Some(text) => TlsVersion::parse(&key("max_version"), text)?,
-    };
+    let min_version = raw.min_version.unwrap_or(TlsVersion::Tls12);
+    let max_version = raw.max_version.unwrap_or(TlsVersion::Tls13);
     if min_version > max_version {
         return Err(WebConfigError::invalid(
             key("max_version"),
@@ -274,16 +304,10 @@ fn validate_tls(raw: RawTls, base: &Path) -> Result<TlsSpec, WebConfigError> {
         ));
     }
     let tls12_suites = validate_suites(raw.cipher_suites.unwrap_or_default(), min_version)?;
-    let curves = match raw.curve_preferences.unwrap_or_default() {
-        names if names.is_empty() => None,
-        names => Some(
-            names
-                .iter()
-                .map(|name| tls_names::curve(name))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|message| WebConfigError::invalid(key("curve_preferences"), message))?,
-        ),
-    };
+    let curves = raw
+        .curve_preferences
+        .filter(|curves| !curves.is_empty())
+        .map(|curves| curves.into_iter().map(|Curve(group)| group).collect());
     Ok(TlsSpec {
         cert,
         key: private_key,
@@ -301,24 +325,23 @@ fn validate_tls(raw: RawTls, base: &Path) -> Result<TlsSpec, WebConfigError> {
 /// The TLS 1.2 suites of `cipher_suites`, or `None` (rustls' defaults) for an empty list, as in
 /// Go.
 fn validate_suites(
-    names: Vec<String>,
+    names: Vec<SuiteName>,
     min_version: TlsVersion,
 ) -> Result<Option<Vec<CipherSuite>>, WebConfigError> {
-    const KEY: &str = "tls_server_config.cipher_suites";
     if names.is_empty() {
         return Ok(None);
     }
     let mut tls12 = Vec::new();
-    for name in &names {
-        match tls_names::cipher_suite(name) {
-            Ok(SuiteName::Tls12(suite)) if !tls12.contains(&suite) => tls12.push(suite),
-            Ok(_) => {}
-            Err(message) => return Err(WebConfigError::invalid(KEY, message)),
+    for name in names {
+        if let SuiteName::Tls12(suite) = name {
+            if !tls12.contains(&suite) {
+                tls12.push(suite);
+            }
         }
     }
     if tls12.is_empty() && min_version == TlsVersion::Tls12 {
         return Err(WebConfigError::invalid(
-            KEY,
+            "tls_server_config.cipher_suites",
             "lists no TLS 1.2 suite, so TLS 1.2 clients could not connect; add one, or set \
              min_version: TLS13 (TLS 1.3's suites are not configurable, as in exporter-toolkit)",
         ));
@@ -389,25 +412,18 @@ fn validate_excluded_paths(paths: Vec<String>) -> Result<Vec<String>, WebConfigE
     Ok(paths)
 }
 
+/// User names: the hashes were checked as they were read.
 fn validate_users(
-    users: BTreeMap<String, String>,
-) -> Result<BTreeMap<String, String>, WebConfigError> {
-    for (user, hash) in &users {
-        let key = format!("basic_auth_users.{user}");
-        if user.is_empty() || user.contains(':') {
-            return Err(WebConfigError::invalid(
-                key,
-                "a user name must be non-empty and cannot contain ':'",
-            ));
-        }
-        // Never echo the hash: it is a password equivalent for offline guessing.
-        hash.parse::<bcrypt::HashParts>().map_err(|_| {
-            WebConfigError::invalid(
-                key,
-                "not a bcrypt hash (expected $2a$, $2b$ or $2y$, a cost and 53 characters; \
-                 make one with `htpasswd -nbBC 10 USER PASSWORD`)",
-            )
-        })?;
+    users: BTreeMap<String, BcryptHash>,
+) -> Result<BTreeMap<String, BcryptHash>, WebConfigError> {
+    if let Some(user) = users
+        .keys()
+        .find(|user| user.is_empty() || user.contains(':'))
+    {
+        return Err(WebConfigError::invalid(
+            format!("basic_auth_users.{user}"),
+            "a user name must be non-empty and cannot contain ':'",
+        ));
     }
     Ok(users)
 }
@@ -621,5 +637,39 @@ auth_excluded_paths: [/metrics]
             "auth_excluded_paths[0]",
             "starting with /",
         );
+    }
+
+    #[test]
+    fn a_value_refused_as_it_is_read_names_its_key_once_without_a_position() {
+        for (yaml, key) in [
+            (
+                format!("{CERT}  min_version: TLS10\n"),
+                "tls_server_config.min_version",
+            ),
+            (
+                format!("{CERT}  client_auth_type: Maybe\n"),
+                "tls_server_config.client_auth_type",
+            ),
+            (
+                format!("{CERT}  cipher_suites: [TLS_AES_128_GCM_SHA256, NOPE]\n"),
+                "tls_server_config.cipher_suites",
+            ),
+            (
+                "basic_auth_users:\n  alice: plain\n".to_owned(),
+                "basic_auth_users.alice",
+            ),
+            (
+                "rate_limit:\n  interval: soon\n  burst: 1\n".to_owned(),
+                "rate_limit.interval",
+            ),
+        ] {
+            let err = parsed(&yaml).expect_err("must be refused");
+            let message = err
+                .strip_prefix(&format!("{key}: "))
+                .unwrap_or_else(|| panic!("expected {key}: {err}"));
+            let section = key.split(['.', '[']).next().unwrap_or(key);
+            assert!(!message.contains(section), "the key twice: {err}");
+            assert!(!message.contains(" at line "), "a position: {err}");
+        }
     }
 }

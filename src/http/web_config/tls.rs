@@ -7,8 +7,8 @@
 //! [`super::web_config`]. Every error names the key whose file or value is at fault.
 
 use std::borrow::Cow;
-use std::fmt;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::sync::Arc;
 
 use tokio_rustls::rustls::crypto::{ring, CryptoProvider};
@@ -23,20 +23,22 @@ use tokio_rustls::rustls::{
 
 use super::client_sans::{AllowedSan, SanVerifier};
 use super::error::WebConfigError;
+use super::tls_names::NameError;
+use crate::config::Secret;
 
 /// Where a PEM comes from: a file (`cert_file`…), re-read when it changes, or the web config
-/// itself (`cert`…).
-#[derive(Clone, PartialEq, Eq)]
+/// itself (`cert`…). An inline PEM is a [`Secret`]: a key is one, and no PEM is worth printing.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pem {
     File(PathBuf),
-    Inline(String),
+    Inline(Secret),
 }
 
 impl Pem {
     fn read(&self, key: &'static str) -> Result<Cow<'_, [u8]>, WebConfigError> {
         match self {
             Pem::File(path) => read(key, path).map(Cow::Owned),
-            Pem::Inline(text) => Ok(Cow::Borrowed(text.as_bytes())),
+            Pem::Inline(text) => Ok(Cow::Borrowed(text.expose().as_bytes())),
         }
     }
 
@@ -56,15 +58,6 @@ impl Pem {
     }
 }
 
-impl fmt::Debug for Pem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Pem::File(path) => f.debug_tuple("File").field(path).finish(),
-            Pem::Inline(_) => f.write_str("Inline(<redacted>)"),
-        }
-    }
-}
-
 /// The client-certificate policy (`tls_server_config.client_auth_type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientAuth {
@@ -73,36 +66,38 @@ pub enum ClientAuth {
     RequireAndVerifyClientCert,
 }
 
-impl ClientAuth {
-    pub(crate) const KEY: &'static str = "tls_server_config.client_auth_type";
+/// The exporter-toolkit name. The toolkit's `RequestClientCert` and `RequireAnyClientCert`
+/// accept certificates nobody verified; we refuse them rather than give a false sense of client
+/// authentication.
+impl FromStr for ClientAuth {
+    type Err = NameError;
 
-    /// Parses the exporter-toolkit name. The toolkit's `RequestClientCert` and
-    /// `RequireAnyClientCert` accept certificates nobody verified; we refuse them rather than
-    /// give a false sense of client authentication.
-    pub(crate) fn parse(text: &str) -> Result<Self, WebConfigError> {
+    fn from_str(text: &str) -> Result<Self, NameError> {
         match text {
             "" | "NoClientCert" => Ok(Self::NoClientCert),
             "VerifyClientCertIfGiven" => Ok(Self::VerifyClientCertIfGiven),
             "RequireAndVerifyClientCert" => Ok(Self::RequireAndVerifyClientCert),
             "RequestClientCert" | "RequireAnyClientCert" | "RequireClientCert" => {
-                Err(WebConfigError::invalid(
-                    Self::KEY,
-                    format!(
-                        "{text} is not supported: it accepts client certificates without \
-                         verifying them; use VerifyClientCertIfGiven or \
-                         RequireAndVerifyClientCert with client_ca_file"
-                    ),
-                ))
+                Err(NameError::NotSupported {
+                    name: text.to_owned(),
+                    why: "it accepts client certificates without verifying them; use \
+                          VerifyClientCertIfGiven or RequireAndVerifyClientCert with \
+                          client_ca_file",
+                })
             }
-            other => Err(WebConfigError::invalid(
-                Self::KEY,
-                format!(
-                    "unknown value {other:?}; expected NoClientCert, VerifyClientCertIfGiven \
-                     or RequireAndVerifyClientCert"
-                ),
-            )),
+            other => Err(NameError::Unknown {
+                what: "value",
+                name: other.to_owned(),
+                expected: "expected NoClientCert, VerifyClientCertIfGiven or \
+                           RequireAndVerifyClientCert"
+                    .to_owned(),
+            }),
         }
     }
+}
+
+impl ClientAuth {
+    pub(crate) const KEY: &'static str = "tls_server_config.client_auth_type";
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -120,22 +115,27 @@ pub enum TlsVersion {
     Tls13,
 }
 
-impl TlsVersion {
-    pub(crate) fn parse(key: &str, text: &str) -> Result<Self, WebConfigError> {
+impl FromStr for TlsVersion {
+    type Err = NameError;
+
+    fn from_str(text: &str) -> Result<Self, NameError> {
         match text {
             "TLS12" => Ok(Self::Tls12),
             "TLS13" => Ok(Self::Tls13),
-            "TLS10" | "TLS11" => Err(WebConfigError::invalid(
-                key,
-                format!("{text} is not supported (only TLS12 and TLS13 are implemented)"),
-            )),
-            other => Err(WebConfigError::invalid(
-                key,
-                format!("unknown value {other:?}; expected TLS12 or TLS13"),
-            )),
+            "TLS10" | "TLS11" => Err(NameError::NotSupported {
+                name: text.to_owned(),
+                why: "only TLS12 and TLS13 are implemented",
+            }),
+            other => Err(NameError::Unknown {
+                what: "value",
+                name: other.to_owned(),
+                expected: "expected TLS12 or TLS13".to_owned(),
+            }),
         }
     }
+}
 
+impl TlsVersion {
     fn rustls(self) -> &'static SupportedProtocolVersion {
         match self {
             Self::Tls12 => &version::TLS12,

@@ -5,7 +5,25 @@
 //! As in Go, `cipher_suites` governs TLS 1.2 only: TLS 1.3's three suites are always offered, and
 //! naming one of them is accepted and changes nothing.
 
+use std::str::FromStr;
+
 use tokio_rustls::rustls::{CipherSuite, NamedGroup};
+
+/// Why a name in `tls_server_config` is refused. Which key it was under is added by the
+/// deserializer that read it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    /// A name exporter-toolkit accepts that this exporter deliberately does not implement.
+    #[error("{name} is not supported: {why}")]
+    NotSupported { name: String, why: &'static str },
+    /// A name nobody knows; `expected` says which are accepted.
+    #[error("unknown {what} {name:?}; {expected}")]
+    Unknown {
+        what: &'static str,
+        name: String,
+        expected: String,
+    },
+}
 
 /// What a name in `cipher_suites` means here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,7 +104,7 @@ const RSA_KX: &str =
 const BROKEN: &str = "rustls implements neither 3DES nor RC4 (both broken)";
 
 /// The suite `name` stands for, or why it cannot be used.
-pub fn cipher_suite(name: &str) -> Result<SuiteName, String> {
+pub fn cipher_suite(name: &str) -> Result<SuiteName, NameError> {
     if let Some((_, suite)) = TLS12.iter().find(|(known, _)| *known == name) {
         return Ok(SuiteName::Tls12(*suite));
     }
@@ -94,37 +112,68 @@ pub fn cipher_suite(name: &str) -> Result<SuiteName, String> {
         return Ok(SuiteName::Tls13);
     }
     if let Some((_, why)) = NOT_IMPLEMENTED.iter().find(|(known, _)| *known == name) {
-        return Err(format!("{name} is not supported: {why}"));
+        return Err(NameError::NotSupported {
+            name: name.to_owned(),
+            why,
+        });
     }
-    Err(format!(
-        "unknown cipher suite {name:?}; supported: {}",
-        TLS12
-            .iter()
-            .map(|(known, _)| *known)
-            .chain(TLS13.iter().copied())
-            .collect::<Vec<_>>()
-            .join(", ")
-    ))
+    Err(NameError::Unknown {
+        what: "cipher suite",
+        name: name.to_owned(),
+        expected: format!(
+            "supported: {}",
+            TLS12
+                .iter()
+                .map(|(known, _)| *known)
+                .chain(TLS13.iter().copied())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    })
+}
+
+impl FromStr for SuiteName {
+    type Err = NameError;
+
+    fn from_str(name: &str) -> Result<Self, NameError> {
+        cipher_suite(name)
+    }
 }
 
 /// The key-exchange group a `curve_preferences` entry stands for, or why it cannot be used.
-pub fn curve(name: &str) -> Result<NamedGroup, String> {
+pub fn curve(name: &str) -> Result<NamedGroup, NameError> {
+    let not_supported = |why| NameError::NotSupported {
+        name: name.to_owned(),
+        why,
+    };
     match name {
         "CurveP256" => Ok(NamedGroup::secp256r1),
         "CurveP384" => Ok(NamedGroup::secp384r1),
         "X25519" => Ok(NamedGroup::X25519),
-        "CurveP521" => Err(
-            "CurveP521 is not supported: rustls' ring provider has no P-521 key exchange"
-                .to_owned(),
-        ),
-        "X25519MLKEM768" => Err(
-            "X25519MLKEM768 is not supported: the post-quantum hybrid is in rustls' aws-lc-rs \
-             provider, not the ring provider this exporter is built with"
-                .to_owned(),
-        ),
-        other => Err(format!(
-            "unknown curve {other:?}; supported: CurveP256, CurveP384, X25519"
+        "CurveP521" => Err(not_supported(
+            "rustls' ring provider has no P-521 key exchange",
         )),
+        "X25519MLKEM768" => Err(not_supported(
+            "the post-quantum hybrid is in rustls' aws-lc-rs provider, not the ring provider \
+             this exporter is built with",
+        )),
+        other => Err(NameError::Unknown {
+            what: "curve",
+            name: other.to_owned(),
+            expected: "supported: CurveP256, CurveP384, X25519".to_owned(),
+        }),
+    }
+}
+
+/// A `curve_preferences` entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Curve(pub NamedGroup);
+
+impl FromStr for Curve {
+    type Err = NameError;
+
+    fn from_str(name: &str) -> Result<Self, NameError> {
+        curve(name).map(Curve)
     }
 }
 
@@ -145,11 +194,15 @@ mod tests {
             cipher_suite("TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256")
         );
         assert_eq!(cipher_suite("TLS_AES_128_GCM_SHA256"), Ok(SuiteName::Tls13));
-        let cbc = cipher_suite("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA").unwrap_err();
+        let cbc = cipher_suite("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA")
+            .unwrap_err()
+            .to_string();
         assert!(cbc.contains("CBC"), "{cbc}");
-        let rsa = cipher_suite("TLS_RSA_WITH_AES_128_GCM_SHA256").unwrap_err();
+        let rsa = cipher_suite("TLS_RSA_WITH_AES_128_GCM_SHA256")
+            .unwrap_err()
+            .to_string();
         assert!(rsa.contains("RSA key exchange"), "{rsa}");
-        let unknown = cipher_suite("TLS_MADE_UP").unwrap_err();
+        let unknown = cipher_suite("TLS_MADE_UP").unwrap_err().to_string();
         assert!(unknown.starts_with("unknown cipher suite"), "{unknown}");
     }
 
@@ -168,8 +221,14 @@ mod tests {
     fn curves_map_to_groups_or_a_reason() {
         assert_eq!(curve("X25519"), Ok(NamedGroup::X25519));
         assert_eq!(curve("CurveP384"), Ok(NamedGroup::secp384r1));
-        assert!(curve("CurveP521").unwrap_err().contains("P-521"));
-        assert!(curve("P-256").unwrap_err().starts_with("unknown curve"));
+        assert!(curve("CurveP521")
+            .unwrap_err()
+            .to_string()
+            .contains("P-521"));
+        assert!(curve("P-256")
+            .unwrap_err()
+            .to_string()
+            .starts_with("unknown curve"));
         let provider = tokio_rustls::rustls::crypto::ring::default_provider();
         for name in ["CurveP256", "CurveP384", "X25519"] {
             let group = curve(name).unwrap();

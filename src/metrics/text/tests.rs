@@ -2,16 +2,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::*;
-
-/// The text of `results` written from scratch, in one string.
-fn render_repositories(results: &[RepositoryResult], now: SystemTime) -> String {
-    let mut text = RepositoryText::new(results.to_vec(), now, Families::ALL);
-    let mut out = Vec::new();
-    while let Some(piece) = text.next_piece() {
-        out.extend_from_slice(&piece);
-    }
-    String::from_utf8(out).expect("utf-8")
-}
 use crate::client::{StatisticsEvent, StatisticsStatus};
 use crate::collect::LastPush;
 use crate::config::{Project, Repository, RepositoryId};
