@@ -1,0 +1,10 @@
+//! The documentation holds to the product: what a page states that the exporter can be asked,
+//! a test compares with the exporter, both ways.
+//!
+//! - `configuration`: docs/configuration.md's key table is the loader's keys, its regions table
+//!   the built-in regions.
+//!
+//! (The dashboard's and the rules' tables in docs/metrics.md are checked with the dashboard, in
+//! `dashboard`.)
+
+mod configuration;
