@@ -2,9 +2,12 @@
 //! a test compares with the exporter, both ways.
 //!
 //! - `configuration`: docs/configuration.md's key table is the loader's keys, its regions table
-//!   the built-in regions.
+//!   the built-in regions;
+//! - `metrics`: docs/metrics.md's metric tables are the families of a scrape with every family
+//!   on.
 //!
 //! (The dashboard's and the rules' tables in docs/metrics.md are checked with the dashboard, in
 //! `dashboard`.)
 
 mod configuration;
+mod metrics;
