@@ -3,6 +3,7 @@
 //!
 //! - `configuration`: docs/configuration.md's key table is the loader's keys, its regions table
 //!   the built-in regions;
+//! - `examples`: every whole config the pages show passes the syntax-only check;
 //! - `metrics`: docs/metrics.md's metric tables are the families of a scrape with every family
 //!   on;
 //! - `links`: every relative link and `#anchor` in the tracked Markdown resolves.
@@ -11,5 +12,6 @@
 //! `dashboard`.)
 
 mod configuration;
+mod examples;
 mod links;
 mod metrics;
