@@ -12,25 +12,45 @@ use regex::Regex;
 
 use crate::helpers::*;
 
-/// The repository's tracked Markdown files, relative to its root.
+/// The repository's tracked Markdown files, relative to its root: as `git ls-files` lists them,
+/// or, outside a git checkout (a source archive, a machine without git), every `*.md` under the
+/// root but in `target/` and hidden directories, which is what such a copy holds.
 fn tracked_markdown() -> Vec<PathBuf> {
     let root = repo_file("");
     let listed = Command::new("git")
         .args(["ls-files", "-z", "--", "*.md"])
         .current_dir(&root)
-        .output()
-        .unwrap_or_else(|e| panic!("git ls-files lists the tracked Markdown: {e}"));
-    assert!(
-        listed.status.success(),
-        "git ls-files in {}: {}",
-        root.display(),
-        String::from_utf8_lossy(&listed.stderr)
-    );
-    String::from_utf8_lossy(&listed.stdout)
-        .split('\0')
-        .filter(|name| !name.is_empty())
-        .map(PathBuf::from)
-        .collect()
+        .output();
+    match listed {
+        Ok(listed) if listed.status.success() => String::from_utf8_lossy(&listed.stdout)
+            .split('\0')
+            .filter(|name| !name.is_empty())
+            .map(PathBuf::from)
+            .collect(),
+        _ => {
+            let mut pages = Vec::new();
+            markdown_under(&root, Path::new(""), &mut pages);
+            pages
+        }
+    }
+}
+
+/// Every `*.md` under `root.join(dir)`, relative to `root`, but in `target/` and hidden
+/// directories.
+fn markdown_under(root: &Path, dir: &Path, pages: &mut Vec<PathBuf>) {
+    let entries = std::fs::read_dir(root.join(dir))
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", root.join(dir).display()));
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let path = dir.join(&name);
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            if name != "target" && !name.to_string_lossy().starts_with('.') {
+                markdown_under(root, &path, pages);
+            }
+        } else if path.extension().is_some_and(|ext| ext == "md") {
+            pages.push(path);
+        }
+    }
 }
 
 /// The lines of `text` outside fenced code blocks, numbered from 1.
