@@ -63,9 +63,9 @@ second_lane() {
     shipping_proofs
 }
 
-# The shipping proofs, each timed; README "Install" describes them. The image replays share
-# target/ with the release builds (--target-dir), so the smoke run and the release script find
-# each architecture's binary already built.
+# The shipping proofs, each timed; README "Install" and docs/deployment.md describe them. The
+# image replays share target/ with the release builds (--target-dir), so the smoke run and the
+# release script find each architecture's binary already built.
 shipping_proofs() {
     # shellcheck source=scripts/build-env.sh
     source scripts/build-env.sh

@@ -1,5 +1,6 @@
-//! Command-line flags (README.md, "Command line"), in the Prometheus exporter-toolkit style. Every flag but
-//! the switches can also come from the environment; secrets never come from flags.
+//! Command-line flags (docs/configuration.md, "Command line"), in the Prometheus
+//! exporter-toolkit style. Every flag but the switches can also come from the environment;
+//! secrets never come from flags.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,7 +12,7 @@ use crate::config::Shard;
 use crate::logging::Level;
 
 /// The default port, 9825. The Prometheus wiki's exporter port range is fully allocated, so we
-/// document ours in the README rather than claim a registration.
+/// document ours in docs/configuration.md rather than claim a registration.
 pub const DEFAULT_LISTEN: &str = ":9825";
 
 #[derive(Debug, Parser)]

@@ -2,7 +2,7 @@
 //! CodeArts Repo repositories.
 //!
 //! The module tree follows one scrape's data flow, each layer using only the ones before it
-//! (docs/architecture.md; `tests/architecture.rs` fails on an import against the flow):
+//! (docs/architecture.md; `tests/in_process/architecture.rs` fails on an import against the flow):
 //!
 //! [`config`] → [`upstream`] → [`auth`] → [`client`] → [`collect`] → [`metrics`] → [`app`] →
 //! [`http`]

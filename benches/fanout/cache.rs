@@ -1,6 +1,6 @@
 //! `/metrics` at N = 10,000 served from the cache (`min_interval: 1h`), identity and gzip
 //! taking turns; gzip levels compared on the same body; and how many series a healthy
-//! repository has, by default and with README's "minimal" preset.
+//! repository has, by default and with the "minimal" preset (docs/metrics.md).
 
 use std::io::Write;
 use std::path::Path;
@@ -35,7 +35,7 @@ pub struct Cached {
     pub bytes_per_repository: f64,
 }
 
-/// What README's minimal preset leaves per healthy repository.
+/// What the minimal preset (docs/metrics.md) leaves per healthy repository.
 pub struct Minimal {
     pub samples_per_repository: f64,
     pub bytes_per_repository: f64,
@@ -114,8 +114,9 @@ fn compress(body: &[u8], level: u32) -> Result<Level> {
     })
 }
 
-/// Per-repository samples (and their bytes) per healthy repository with README's minimal
-/// preset, without and with `last_push` (N = 1,000 at latency 0: a count, not a timing).
+/// Per-repository samples (and their bytes) per healthy repository with the minimal preset
+/// (docs/metrics.md), without and with `last_push` (N = 1,000 at latency 0: a count, not a
+/// timing).
 pub async fn minimal_series(client: &reqwest::Client, dir: &Path) -> Result<Minimal> {
     const N: usize = 1_000;
     let (_sim, endpoint) = start_simulator(dir, N, Duration::ZERO).await?;

@@ -68,7 +68,7 @@ pub struct ExporterConfig {
     pub max_duration: &'static str,
     /// `last_push.min_interval`, with `last_push` on.
     pub last_push: Option<&'static str>,
-    /// `metrics.disable`'s YAML block (`metrics:` and what follows), e.g. README's preset.
+    /// `metrics.disable`'s YAML block (`metrics:` and what follows), e.g. the minimal preset.
     pub metrics: Option<String>,
 }
 
@@ -457,15 +457,9 @@ pub fn load_average() -> String {
         .unwrap_or_else(|_| "?".to_owned())
 }
 
-/// README's "minimal" `metrics.disable` preset, as README.md writes it (tests/dashboard.rs
-/// keeps it equal to what the shipped rules and dashboard need).
+/// The "minimal" `metrics.disable` preset as the documentation writes it (docs/metrics.md; the
+/// in-process tier's `dashboard` tests keep it equal to what the shipped rules and dashboard
+/// need).
 pub fn minimal_preset() -> String {
-    const README: &str = include_str!("../../README.md");
-    const MARKER: &str = "<!-- minimal-preset";
-    let block = &README[README
-        .find(MARKER)
-        .expect("README.md has the minimal preset")..];
-    let start = block.find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
-    let end = block[start..].find("```").expect("the yaml block ends");
-    block[start..start + end].to_owned()
+    codearts_testkit::repo::doc_yaml_after("<!-- minimal-preset")
 }

@@ -134,8 +134,8 @@ pub async fn measure(
 
 /// Prometheus' scrape interval and timeout in the rotation run.
 pub const ROTATION_INTERVAL: Duration = Duration::from_secs(10);
-/// `max_duration` of the rotation run: just under the interval, as README's sizing section
-/// says, so one fan-out ends before the next scrape starts one.
+/// `max_duration` of the rotation run: just under the interval, as docs/operations.md's sizing
+/// section says, so one fan-out ends before the next scrape starts one.
 const ROTATION_MAX_DURATION: &str = "9s";
 /// Scrapes the rotation may take to cover the list before the run counts as failed.
 const ROTATION_MAX_SCRAPES: usize = 12;

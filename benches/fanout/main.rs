@@ -11,7 +11,7 @@
 //!     TCP connections one scrape opens; and N = 10,000 with `last_push` on, cold and warm;
 //!   - N = 10,000 served from the cache ([`cache`]): identity and gzip to the last byte, gzip
 //!     levels compared on the same body, and the series per repository by default and with
-//!     README's "minimal" preset;
+//!     the "minimal" preset (docs/metrics.md);
 //!   - N = 100,000 ([`large`]): a 100,000-entry config's start, idle memory, cold fan-outs
 //!     (taking turns with N = 10,000), reload, cache and peak memory; a cold start under a
 //!     10 s scrape deadline covered in rotation; discovery of 100,000 listed repositories;
@@ -23,9 +23,9 @@
 //! - Without `--bench` (as `cargo test --all-targets` runs a `harness = false` bench): a quick
 //!   correctness check for CI — N = 100 at 5 ms; every repository must show
 //!   `codearts_repo_statistics_up 1`, the simulator must have seen exactly N status requests,
-//!   a gzip answer must be gzip and hold the same repositories, and README's minimal preset
-//!   must load and leave at most 6 series per repository. It never looks at a clock, so a slow
-//!   debug build or a busy machine cannot fail it.
+//!   a gzip answer must be gzip and hold the same repositories, and the minimal preset
+//!   (docs/metrics.md) must load and leave at most 6 series per repository. It never looks at
+//!   a clock, so a slow debug build or a busy machine cannot fail it.
 //!
 //! Every child process is killed when its guard drops, so a panic leaves no strays.
 //! It is not a load test of CodeArts: only the simulator is ever contacted.

@@ -339,7 +339,7 @@ pub fn print(run: &Run) {
     let default = cached.samples_per_repository;
     let minimal = &run.minimal;
     row(
-        "series per healthy repository: default → README's minimal preset",
+        "series per healthy repository: default → the minimal preset",
         &format!("{} / 1000", cached.repositories),
         &format!("{default:.0} → {:.0}", minimal.samples_per_repository),
         "15 → 6",

@@ -355,8 +355,8 @@ mod tests {
 
     #[test]
     fn shard_hash_is_fnv1a_64_of_the_decimal_id() {
-        // The values `python3 -c` gives for FNV-1a 64 (README, "Sharding"); a change here
-        // reshuffles every sharded deployment.
+        // The values `python3 -c` gives for FNV-1a 64 (docs/operations.md, "Scaling out"); a
+        // change here reshuffles every sharded deployment.
         assert_eq!(shard_hash(id(1)), 0xaf63_ac4c_8601_9afc);
         assert_eq!(shard_hash(id(2_111_915_566)), 0x0e0b_7ac7_4e6e_854a);
         assert_eq!(shard_hash(id(42)), 0x07ee_7e07_b4b1_9223);

@@ -1,4 +1,4 @@
-//! The exporter's HTTP endpoints (README.md, "Endpoints"): `/`, `/metrics`, `/probe`, `/healthz`,
+//! The exporter's HTTP endpoints (docs/metrics.md, "Endpoints"): `/`, `/metrics`, `/probe`, `/healthz`,
 //! `/readyz` and `POST /-/reload`; and how they are served: [`server`] (the accept loop and its
 //! limits), [`web_config`] (`--web.config.file`: TLS, headers, rate limit and basic auth), applied
 //! to each request by `web_guard` and `basic_auth`.

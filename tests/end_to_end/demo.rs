@@ -1,4 +1,4 @@
-//! `--demo` as a user runs it: one scrape shows every metric of the README, every error
+//! `--demo` as a user runs it: one scrape shows every documented metric, every error
 //! class the simulator injects, and passes `promtool check metrics` without a warning.
 
 use crate::helpers::*;

@@ -69,9 +69,9 @@ fn is_templated_datasource(ds: &Json) -> bool {
 /// Metric names the exporter exposes: the backticked names in the documentation's tables when
 /// it has them, else [`EXPORTER_METRICS`].
 fn exported_metrics() -> BTreeSet<String> {
-    let readme = docs_text();
+    let docs = docs_text();
     let name = Regex::new(r"`(codearts_repo_[a-z0-9_]+)`").unwrap();
-    let from_readme: BTreeSet<String> = readme
+    let documented: BTreeSet<String> = docs
         .lines()
         .filter(|l| l.trim_start().starts_with('|'))
         .flat_map(|l| {
@@ -80,8 +80,8 @@ fn exported_metrics() -> BTreeSet<String> {
                 .collect::<Vec<_>>()
         })
         .collect();
-    if from_readme.len() >= 10 {
-        from_readme
+    if documented.len() >= 10 {
+        documented
     } else {
         EXPORTER_METRICS.iter().map(|s| s.to_string()).collect()
     }
@@ -555,10 +555,10 @@ fn recorded_names_follow_level_metric_operations() {
 // ---------------------------------------------------------------------------------------------
 // fewer series on demand: the "minimal" metrics.disable preset
 
-/// The per-repository families (without the `codearts_repo_statistics_` prefix) that README.md's
-/// "minimal" `metrics.disable` preset leaves out. It keeps `up`, `can_statistics`, `reason`,
-/// `event_updated_timestamp_seconds`, `last_success_timestamp_seconds`, `error` and
-/// `lag_seconds`.
+/// The per-repository families (without the `codearts_repo_statistics_` prefix) that
+/// docs/metrics.md's "minimal" `metrics.disable` preset leaves out. It keeps `up`,
+/// `can_statistics`, `reason`, `event_updated_timestamp_seconds`,
+/// `last_success_timestamp_seconds`, `error` and `lag_seconds`.
 const MINIMAL_DISABLE: &[&str] = &[
     "event_status",
     "event_info",
@@ -667,7 +667,7 @@ fn every_repository_query_counts_a_repository_once() {
 }
 
 #[test]
-fn dashboard_and_readme_state_the_minimum_grafana_version() {
+fn dashboard_and_documentation_state_the_minimum_grafana_version() {
     let d = dashboard();
     let wanted = format!("Grafana {MIN_GRAFANA} or later");
     assert!(
@@ -708,11 +708,11 @@ fn families_read(text: &str, recorded: &BTreeMap<String, String>) -> BTreeSet<St
 }
 
 #[test]
-fn readme_documents_the_minimal_preset_the_tests_hold_the_rules_to() {
+fn metrics_page_documents_the_minimal_preset_the_tests_hold_the_rules_to() {
     let block = doc_after("<!-- minimal-preset");
     let start = block.find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
     let end = start + block[start..].find("```").expect("end of the yaml block");
-    let preset = yaml(&block[start..end], "README.md minimal preset");
+    let preset = yaml(&block[start..end], "docs/metrics.md minimal preset");
     let listed: Vec<&str> = preset["metrics"]["disable"]
         .as_sequence()
         .expect("metrics.disable is a list")
@@ -737,12 +737,12 @@ fn readme_documents_the_minimal_preset_the_tests_hold_the_rules_to() {
             "last_success_timestamp_seconds",
             "lag_seconds"
         ],
-        "README.md: \"A healthy repository then has 5 series\" (6 with last_push)"
+        "docs/metrics.md: \"A healthy repository then has 5 series\" (6 with last_push)"
     );
 }
 
 #[test]
-fn readme_families_table_matches_every_panel_and_alert() {
+fn families_table_matches_every_panel_and_alert() {
     let recorded: BTreeMap<String, String> = rules(&yaml(RULES, "rules.yml"))
         .into_iter()
         .filter_map(|r| {
@@ -783,7 +783,7 @@ fn readme_families_table_matches_every_panel_and_alert() {
         .skip(2)
     {
         let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
-        assert_eq!(cells.len(), 3, "README families table row: {row}");
+        assert_eq!(cells.len(), 3, "docs/metrics.md families table row: {row}");
         // "—": none; the exporter's own metrics and `up` are no per-repository family.
         let families: BTreeSet<String> = if cells[1].starts_with('—') {
             BTreeSet::new()
@@ -805,7 +805,7 @@ fn readme_families_table_matches_every_panel_and_alert() {
             let previous = documented.insert(name.clone(), (families.clone(), cells[2].to_owned()));
             assert!(
                 previous.is_none(),
-                "README families table lists {name} twice"
+                "docs/metrics.md families table lists {name} twice"
             );
         }
     }
@@ -816,13 +816,13 @@ fn readme_families_table_matches_every_panel_and_alert() {
         .collect();
     assert!(
         missing.is_empty(),
-        "README families table lacks {missing:?}"
+        "docs/metrics.md families table lacks {missing:?}"
     );
     for (name, (families, minimal)) in &documented {
         let reads = actual.get(name).unwrap_or_else(|| {
-            panic!("README families table names {name:?}, which is no panel or alert")
+            panic!("docs/metrics.md families table names {name:?}, which is no panel or alert")
         });
-        assert_eq!(families, reads, "README families table, {name}");
+        assert_eq!(families, reads, "docs/metrics.md families table, {name}");
         let disabled: Vec<&String> = reads
             .iter()
             .filter(|f| MINIMAL_DISABLE.contains(&f.as_str()))

@@ -42,7 +42,7 @@ const NAMESPACE: &str = "codearts-repo-exporter";
 const SECRET_NAME: &str = "codearts-repo-exporter-credentials";
 /// The ConfigMap the base generates from its config.yml (components replace its content).
 const CONFIGMAP_NAME: &str = "codearts-repo-exporter";
-/// Where the shipped alerts' runbook_url points; README.md documents replacing it.
+/// Where the shipped alerts' runbook_url points; docs/deployment.md documents replacing it.
 const RUNBOOK_BASE: &str =
     "https://github.com/codearts-repo-exporter/codearts-repo-exporter/blob/main/RUNBOOK.md";
 
@@ -664,16 +664,17 @@ fn every_component_is_used_or_documented_as_optional() {
 
 #[test]
 fn documented_runbook_url_replacement_rewrites_every_alert_and_nothing_else() {
-    // README.md tells teams hosting their own RUNBOOK copy to pipe the manifests through one sed.
-    let readme = docs_text();
+    // docs/deployment.md tells teams hosting their own RUNBOOK copy to pipe the manifests
+    // through one sed.
+    let docs = docs_text();
     let sed = Regex::new(r"sed 's\|([^|]+)\|([^|]+)\|'").unwrap();
     let found = sed
-        .captures(&readme)
+        .captures(&docs)
         .expect("the documentation gives a `sed 's|OLD|NEW|'` for runbook_url");
     let (from, to) = (found[1].to_owned(), found[2].to_owned());
     assert_eq!(
         from, RUNBOOK_BASE,
-        "README.md's sed replaces the shipped base"
+        "docs/deployment.md's sed replaces the shipped base"
     );
     let rule = read(PROMETHEUS_RULE);
     let rewritten = rule.replace(&from, &to);
@@ -1005,7 +1006,7 @@ fn sharded_statefulset_takes_its_shard_index_from_the_pod_index_label() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// config files against the documented keys (README.md, Configuration)
+// config files against the documented keys (docs/configuration.md)
 
 /// Checks a config against the documented config keys: only known keys, exactly one auth mode,
 /// valid durations and ids, and a source of repositories. Returns the files the auth block reads.

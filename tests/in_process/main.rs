@@ -16,6 +16,7 @@ mod config_files;
 mod dashboard;
 mod deploy;
 mod discovery;
+mod docs;
 mod ecs_agency;
 mod hostile_upstream;
 mod last_push;

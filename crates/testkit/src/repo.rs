@@ -80,8 +80,31 @@ pub fn doc_yaml_after(marker: &str) -> String {
 /// The rows of the first table after the line of `marker` (see [`doc_after`]), header and
 /// separator left out, each cell trimmed of spaces and backticks.
 pub fn doc_table_after(marker: &str) -> Vec<Vec<String>> {
-    doc_after(marker)
-        .lines()
+    table_rows(&doc_after(marker))
+}
+
+/// The rows of every table that follows a line of `marker`, in every page of [`doc_pages`] (as
+/// [`doc_table_after`] reads each): for a marker that heads several tables, such as one table
+/// per kind of metric. Panics when no page has `marker`.
+pub fn doc_rows_after_every(marker: &str) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    for page in doc_pages() {
+        let text = std::fs::read_to_string(&page)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", page.display()));
+        for (at, _) in text.match_indices(marker) {
+            rows.extend(table_rows(&text[at..]));
+        }
+    }
+    assert!(
+        !rows.is_empty(),
+        "no page of the documentation (README.md, docs/) has a table after {marker:?}"
+    );
+    rows
+}
+
+/// The rows of the first table after the first line of `text`.
+fn table_rows(text: &str) -> Vec<Vec<String>> {
+    text.lines()
         .skip(1)
         .skip_while(|l| !l.starts_with('|'))
         .take_while(|l| l.starts_with('|'))
