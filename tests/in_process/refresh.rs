@@ -3,12 +3,10 @@
 //! asked again and why, where a look at the list stops, the full listing as the safety net, and
 //! what is shown meanwhile.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use common::*;
+use crate::helpers::*;
 use serde_json::{json, Value};
 use wiremock::{Request, Respond, ResponseTemplate};
 
@@ -668,42 +666,35 @@ async fn a_last_push_is_asked_again_only_when_its_listed_time_moved() {
 
 #[test]
 fn refresh_settings_are_checked_naming_the_key() {
-    let with = |extra: &str| {
-        codearts_repo_exporter::config::Config::parse(
-            &config_yaml("http://127.0.0.1:1", &[1], extra),
-            &|_| None,
-        )
-        .map(|_| ())
-        .map_err(|err| err.to_string())
-    };
-    assert_refused_naming(
-        with("refresh:\n  mode: sometimes\n"),
+    let with = |extra: &str| config_yaml("http://127.0.0.1:1", &[1], extra);
+    assert_refused(
+        &with("refresh:\n  mode: sometimes\n"),
         "refresh.mode",
         "every_scrape, on_change",
     );
-    assert_refused_naming(
-        with("refresh:\n  max_staleness: 0s\n"),
+    assert_refused(
+        &with("refresh:\n  max_staleness: 0s\n"),
         "refresh.max_staleness",
         "greater than 0",
     );
-    assert_refused_naming(
-        with("refresh:\n  max_staleness: 1m\n  listing_overlap: 2m\n"),
+    assert_refused(
+        &with("refresh:\n  max_staleness: 1m\n  listing_overlap: 2m\n"),
         "refresh.listing_overlap",
         "refresh.max_staleness",
     );
-    assert_refused_naming(
-        with("last_push:\n  enabled: true\n  source: listing\n"),
+    assert_refused(
+        &with("last_push:\n  enabled: true\n  source: listing\n"),
         "last_push.source",
         "refresh.mode: on_change",
     );
-    assert_refused_naming(
-        with("last_push:\n  source: git\n"),
+    assert_refused(
+        &with("last_push:\n  source: git\n"),
         "last_push.source",
         "request, listing",
     );
-    assert!(
-        with("refresh:\n  mode: on_change\nlast_push:\n  enabled: true\n  source: listing\n")
-            .is_ok()
-    );
-    assert!(with("refresh:\n  mode: every_scrape\n").is_ok());
+    assert!(parse(&with(
+        "refresh:\n  mode: on_change\nlast_push:\n  enabled: true\n  source: listing\n"
+    ))
+    .is_ok());
+    assert!(parse(&with("refresh:\n  mode: every_scrape\n")).is_ok());
 }
