@@ -22,7 +22,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::answers::{civil, mix, stat_date};
@@ -54,7 +54,7 @@ impl Activity {
 }
 
 /// One statistics run and the true moments of its changes (Unix seconds, with fractions).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
     pub repository_id: u32,
     /// `event.id` of the run.
