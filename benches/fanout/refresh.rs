@@ -14,9 +14,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::harness::{
-    get_metrics, start_active_simulator, Encoding, Exporter, ExporterConfig, LONG_TIMEOUT,
-};
+use super::harness::{get_metrics, start_active_simulator, Encoding, Exporter, ExporterConfig};
 use super::Result;
 
 /// How often each exporter is scraped.
@@ -150,7 +148,8 @@ pub async fn scenario(
         tick.tick().await;
         // Every exporter at once, as independent Prometheus servers would.
         let bodies = futures::future::try_join_all(exporters.iter().map(|(_, exporter)| async {
-            let body = get_metrics(client, &exporter.base, LONG_TIMEOUT, Encoding::Identity)
+            // The scrape timeout is the interval, as Prometheus requires of its config.
+            let body = get_metrics(client, &exporter.base, interval, Encoding::Identity)
                 .await?
                 .text()
                 .await?;

@@ -327,7 +327,7 @@ impl Collector {
             Some(settings) => self.look(plan, settings).await,
             None => true,
         };
-        let Asks { statuses, pushes } = self.order(plan, look_ok);
+        let Asks { statuses, pushes } = self.order(plan, look_ok, retry_until);
         let client = &plan.client;
         let requests = futures::stream::iter(statuses.into_iter().chain(pushes))
             .map(|ask| async move {
@@ -408,10 +408,10 @@ impl Collector {
         ok
     }
 
-    /// The requests of a fan-out over `plan`, as indices into the plan, each list stalest
-    /// first. Drops state of repositories no longer in the plan; counts the requests saved and,
-    /// with change-driven refresh, why each was made.
-    fn order(&self, plan: &Plan, look_ok: bool) -> Asks {
+    /// The requests of a fan-out over `plan` whose scrape shows what it has by `shown_by`, as
+    /// indices into the plan, each list stalest first. Drops state of repositories no longer in
+    /// the plan; counts the requests saved and, with change-driven refresh, why each was made.
+    fn order(&self, plan: &Plan, look_ok: bool, shown_by: Instant) -> Asks {
         let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
         if store.trimmed_for != plan.serial || store.states.len() > plan.repositories.len() {
             let wanted: IdSet = plan.repositories.iter().map(|r| r.id).collect();
@@ -442,7 +442,9 @@ impl Collector {
                             at: o.finished,
                             listed_when_asked: o.listed_when_asked,
                         });
-                        refresh::status_due(id, answer, times, look_ok, settings, now).map(Some)
+                        let shown_by = shown_by.max(now);
+                        refresh::status_due(id, answer, times, look_ok, settings, shown_by)
+                            .map(Some)
                     }
                 };
                 match due {

@@ -73,14 +73,16 @@ pub fn settled(status: &StatisticsStatus) -> bool {
 /// its last answer stands (the request is saved).
 ///
 /// `listed` is the repository's entry in the listed times (`None`: no listing returned it);
-/// `look_ok` whether the look at the list before this fan-out succeeded.
+/// `look_ok` whether the look at the list before this fan-out succeeded; `shown_by` when the
+/// scrape that started the fan-out shows what it has (its deadline): an answer kept now is
+/// shown that much older, and must not be older than `max_staleness` then.
 pub fn status_due(
     id: RepositoryId,
     last: Option<LastAnswer<'_>>,
     listed: Option<&ListedTimes>,
     look_ok: bool,
     settings: &ChangeDriven,
-    now: Instant,
+    shown_by: Instant,
 ) -> Option<AskReason> {
     let Some(last) = last else {
         return Some(AskReason::NeverAsked);
@@ -104,7 +106,7 @@ pub fn status_due(
     if last.listed_when_asked.is_none_or(|asked| change > asked) {
         return Some(AskReason::Changed);
     }
-    if now.saturating_duration_since(last.at) >= staleness(id, settings.max_staleness) {
+    if shown_by.saturating_duration_since(last.at) >= staleness(id, settings.max_staleness) {
         return Some(AskReason::Stale);
     }
     None
@@ -293,6 +295,32 @@ mod tests {
             status_due(id(), Some(failed), Some(&times), true, &settings(), now),
             Some(AskReason::Failed)
         );
+    }
+
+    #[test]
+    fn an_answer_that_would_be_shown_older_than_the_longest_staleness_is_asked_now() {
+        let done = status(Some(true), Some("finish"));
+        let now = Instant::now() + Duration::from_secs(100_000);
+        let times = listed(Some(T), None);
+        let answered = |age: u64| LastAnswer {
+            status: Ok(&done),
+            at: now - Duration::from_secs(age),
+            listed_when_asked: Some(T),
+        };
+        // Young enough now, but not by the time the scrape shows it, 20 s from now.
+        let shown_by = now + Duration::from_secs(20);
+        let due = |age| {
+            status_due(
+                id(),
+                Some(answered(age)),
+                Some(&times),
+                true,
+                &settings(),
+                shown_by,
+            )
+        };
+        assert_eq!(due(3590), Some(AskReason::Stale));
+        assert_eq!(due(600), None);
     }
 
     #[test]

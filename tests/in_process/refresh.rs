@@ -354,11 +354,13 @@ async fn the_longest_staleness_asks_a_quiet_repository_again() {
         "  max_staleness: 2s\n  listing_overlap: 1s\n",
     )
     .await;
-    scrape(&app, None).await;
-    scrape(&app, None).await;
+    // A scrape timeout of 1 s: each scrape shows what it has within 0.5 s, which the staleness
+    // must allow for.
+    scrape(&app, Some("1")).await;
+    scrape(&app, Some("1")).await;
     assert_eq!(fleet.asked_total(), 2);
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    let body = scrape(&app, None).await.body;
+    let body = scrape(&app, Some("1")).await.body;
     assert_eq!(fleet.asked_total(), 4, "both asked again after 2 s");
     assert_eq!(asked_for(&body, "stale"), 2.0);
     for id in [1, 2] {
