@@ -207,7 +207,8 @@ async fn full_run() -> Result<()> {
     let fanouts = subjects.finish();
     eprintln!("load average after the fan-outs: {}", load_average());
 
-    // As before issue 15: right after the fan-outs (the N = 10,000 subject idles meanwhile).
+    // Right after the fan-outs, as in every recorded run (the N = 10,000 subject idles
+    // meanwhile).
     let cached = cache::measure(&client, dir.path(), 10_000).await?;
     eprintln!(
         "cache N=10000: identity {:?} ({} bytes), gzip {:?} ({} bytes), peak RSS {:.1} MiB",

@@ -266,7 +266,7 @@ pub fn print(run: &Run) {
         verdict(run.simulator_rate >= 2.0 * needed),
     );
 
-    // Issue 14: last_push at 10,000.
+    // last_push at 10,000.
     for last_push in [LastPush::Cold, LastPush::Warm] {
         let f = fanout(10_000, last_push);
         let name = match last_push {
@@ -307,7 +307,7 @@ pub fn print(run: &Run) {
         );
     }
 
-    // Issue 15's targets.
+    // The targets at 100,000 repositories, gzip and the minimal preset.
     at_most(
         "gzip body ÷ identity body, from cache",
         "10000",
