@@ -365,6 +365,15 @@ mod tests {
     }
 
     #[test]
+    fn a_static_entry_without_a_name_takes_its_full_path_from_discovery() {
+        let statics = vec![Repository::new(id(1), None), Repository::new(id(3), None)];
+        let discovered = vec![Repository::new(id(1), Some(Arc::from("team/one")))];
+        let (all, _, _) = merge(&statics, &discovered, Shard::default());
+        assert_eq!(all[0].name.as_deref(), Some("team/one"));
+        assert_eq!(all[1].name, None, "not listed: still no name");
+    }
+
+    #[test]
     fn shard_hash_is_fnv1a_64_of_the_decimal_id() {
         // The values `python3 -c` gives for FNV-1a 64 (docs/operations.md, "Scaling out"); a
         // change here reshuffles every sharded deployment.
