@@ -1,5 +1,5 @@
-//! Full fan-outs at N = 100, 1,000 and 10,000 (issue 8), and at 10,000 with `last_push` on
-//! (issue 14): each N its own simulator and exporter, `min_interval: 0s` so that every scrape
+//! Full fan-outs at N = 100, 1,000 and 10,000, and at 10,000 with `last_push` on: each N its
+//! own simulator and exporter, `min_interval: 0s` so that every scrape
 //! asks every repository.
 
 use std::path::Path;

@@ -55,6 +55,28 @@ pub async fn start_simulator(
     Ok((sim, endpoint))
 }
 
+/// `codearts-sim` with `repositories` uniform repositories answering at once, with activity:
+/// `pushes_per_minute` of them pushed to per minute, each push starting a statistics run that
+/// waits 30 s and runs 90 s.
+pub async fn start_active_simulator(
+    dir: &Path,
+    repositories: usize,
+    pushes_per_minute: f64,
+) -> Result<(Proc, String)> {
+    let port = procs::free_port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let mut command = Command::new(SIMULATOR);
+    command
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--repositories"])
+        .arg(repositories.to_string())
+        .args(["--latency", "0ms", "--pushes-per-minute"])
+        .arg(pushes_per_minute.to_string());
+    let mut sim = Proc::spawn(&format!("codearts-sim-{port}"), &mut command, dir);
+    sim.wait_http_ok(&format!("{endpoint}/-/stats"), START_TIMEOUT)
+        .await;
+    Ok((sim, endpoint))
+}
+
 /// An exporter's config: a static list of the simulator's first `repositories` ids, or
 /// discovery, and the scrape settings the benchmark varies.
 #[derive(Clone)]
@@ -70,6 +92,8 @@ pub struct ExporterConfig {
     pub last_push: Option<&'static str>,
     /// `metrics.disable`'s YAML block (`metrics:` and what follows), e.g. the minimal preset.
     pub metrics: Option<String>,
+    /// The `refresh:` block, e.g. change-driven refresh.
+    pub refresh: Option<String>,
 }
 
 impl ExporterConfig {
@@ -83,6 +107,7 @@ impl ExporterConfig {
             max_duration: "120s",
             last_push: None,
             metrics: None,
+            refresh: None,
         }
     }
 
@@ -109,6 +134,9 @@ impl ExporterConfig {
         }
         if let Some(metrics) = &self.metrics {
             yaml.push_str(metrics);
+        }
+        if let Some(refresh) = &self.refresh {
+            yaml.push_str(refresh);
         }
         yaml.push_str(&format!(
             "scrape:\n  concurrency: {CONCURRENCY}\n  request_timeout: 10s\n  max_duration: {}\n  \

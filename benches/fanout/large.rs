@@ -1,4 +1,4 @@
-//! N = 100,000 (issue 15): a 100,000-entry static config — its start, idle memory, two cold
+//! N = 100,000: a 100,000-entry static config — its start, idle memory, two cold
 //! fan-outs taking turns with N = 10,000, a reload to `min_interval: 1h` and scrapes from the
 //! cache (identity and gzip); a cold start under a 10 s scrape deadline, covered in rotation;
 //! and discovery of 100,000 listed repositories (1,000 pages).

@@ -1,11 +1,13 @@
-//! The fan-out benchmark (issues 8, 14 and 15): the real exporter and simulator binaries as
-//! separate processes on loopback, measured from outside through `/proc` and the simulator's
-//! `/-/stats`.
+//! The fan-out benchmark: the real exporter and simulator binaries as separate processes on
+//! loopback, measured from outside through `/proc`, the simulator's `/-/stats` and the
+//! exporter's own metrics.
 //!
 //! Two modes, chosen by the `--bench` argument:
 //!
-//! - `cargo bench --bench fanout` (cargo passes `--bench`): the full run, ~6 minutes once
-//!   built. At 50 ms latency and concurrency 100 it measures, side by side:
+//! - `cargo bench --bench fanout` (cargo passes `--bench`): the full run, ~17 minutes once
+//!   built; `cargo bench --bench fanout -- fanout` runs only the fan-out parts (~6 minutes),
+//!   `cargo bench --bench fanout -- refresh` only change-driven refresh ([`refresh`], ~11
+//!   minutes). At 50 ms latency and concurrency 100 the fan-out parts measure, side by side:
 //!   - N = 100, 1,000 and 10,000 ([`fanouts`]): the scrape wall time against the ideal
 //!     `ceil(N / C) × L`, the exporter's CPU per repository status, its idle and peak RSS, the
 //!     TCP connections one scrape opens; and N = 10,000 with `last_push` on, cold and warm;
@@ -18,14 +20,21 @@
 //!   - the references ([`reference`]): Debian's `prometheus-blackbox-exporter` probing the
 //!     same URLs, the simulator's own throughput, one wave sent straight to the simulator.
 //!
+//!   Change-driven refresh ([`refresh`]): 10,000 repositories with activity (1 % pushed to per
+//!   minute, then ten times that), scraped every 5 s for 5 minutes by the default mode and by
+//!   change-driven refresh side by side: upstream requests per scrape, how late each change
+//!   the simulator made was shown (p99, maximum, missed), the oldest answer shown.
+//!
 //!   It prints a markdown table with each target and pass/fail ([`report`]; BENCHMARKS.md
 //!   holds recorded runs). A missed target is reported, not a panic.
 //! - Without `--bench` (as `cargo test --all-targets` runs a `harness = false` bench): a quick
 //!   correctness check for CI — N = 100 at 5 ms; every repository must show
 //!   `codearts_repo_statistics_up 1`, the simulator must have seen exactly N status requests,
-//!   a gzip answer must be gzip and hold the same repositories, and the minimal preset
-//!   (docs/metrics.md) must load and leave at most 6 series per repository. It never looks at
-//!   a clock, so a slow debug build or a busy machine cannot fail it.
+//!   a gzip answer must be gzip and hold the same repositories, the minimal preset
+//!   (docs/metrics.md) must load and leave at most 6 series per repository, and change-driven
+//!   refresh beside the default mode on 200 repositories with activity must show every change
+//!   and ask less. It checks no clock-based target, so a slow debug build or a busy machine
+//!   cannot fail it.
 //!
 //! Every child process is killed when its guard drops, so a panic leaves no strays.
 //! It is not a load test of CodeArts: only the simulator is ever contacted.
@@ -35,6 +44,7 @@ mod fanouts;
 mod harness;
 mod large;
 mod reference;
+mod refresh;
 mod report;
 
 use std::time::{Duration, Instant};
@@ -48,20 +58,30 @@ use harness::{
     LATENCY, LONG_TIMEOUT, MIB,
 };
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Result<T> = std::result::Result<T, BoxError>;
 
 fn main() -> Result<()> {
-    let full = std::env::args().any(|arg| arg == "--bench");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let full = args.iter().any(|arg| arg == "--bench");
+    let only = |part: &str| {
+        let named: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+        named.is_empty() || named.iter().any(|a| *a == part)
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    if full {
-        runtime.block_on(full_run())
-    } else {
-        runtime.block_on(quick_check())
+    if !full {
+        return runtime.block_on(quick_check());
     }
+    if only("fanout") {
+        runtime.block_on(full_run())?;
+    }
+    if only("refresh") {
+        runtime.block_on(refresh_run())?;
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -98,10 +118,61 @@ async fn quick_check() -> Result<()> {
             format!("the minimal preset leaves {per_repository} series per repository").into(),
         );
     }
+    let refresh = refresh::quick_check(&client, dir.path()).await?;
     println!(
         "fanout quick check: {N} repositories up, {asked} status requests, gzip answered, \
-         minimal preset {per_repository} series per repository (run `cargo bench --bench \
-         fanout` for figures)"
+         minimal preset {per_repository} series per repository; {refresh} (run `cargo bench \
+         --bench fanout` for figures)"
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Change-driven refresh
+
+async fn refresh_run() -> Result<()> {
+    let started = Instant::now();
+    let client = http_client()?;
+    let dir = tempfile::tempdir()?;
+    eprintln!("load average before: {}", load_average());
+    let mut scenarios = Vec::new();
+    for (pushes, modes) in [
+        (
+            refresh::STEADY,
+            &[
+                refresh::Mode::EveryScrape,
+                refresh::Mode::OnChange,
+                refresh::Mode::OnChangeShortStaleness,
+            ][..],
+        ),
+        (
+            refresh::BUSY,
+            &[refresh::Mode::EveryScrape, refresh::Mode::OnChange][..],
+        ),
+    ] {
+        let scenario = refresh::scenario(
+            &client,
+            dir.path(),
+            refresh::REPOSITORIES,
+            pushes,
+            modes,
+            refresh::INTERVAL,
+            refresh::DURATION,
+        )
+        .await?;
+        eprintln!(
+            "refresh at {pushes}/min: {} runs, {} changes, load average {}",
+            scenario.runs,
+            scenario.changes,
+            load_average()
+        );
+        scenarios.push(scenario);
+    }
+    report::print_refresh(&scenarios);
+    println!(
+        "\nTotal run time {:.0} s; load average at the end {}.",
+        started.elapsed().as_secs_f64(),
+        load_average()
     );
     Ok(())
 }
@@ -136,7 +207,8 @@ async fn full_run() -> Result<()> {
     let fanouts = subjects.finish();
     eprintln!("load average after the fan-outs: {}", load_average());
 
-    // As before issue 15: right after the fan-outs (the N = 10,000 subject idles meanwhile).
+    // Right after the fan-outs, as in every recorded run (the N = 10,000 subject idles
+    // meanwhile).
     let cached = cache::measure(&client, dir.path(), 10_000).await?;
     eprintln!(
         "cache N=10000: identity {:?} ({} bytes), gzip {:?} ({} bytes), peak RSS {:.1} MiB",

@@ -237,7 +237,8 @@ impl App {
         self.current().auth.warm_up().await;
     }
 
-    /// (Re)starts the discovery loop for the current generation; stops it when discovery is off.
+    /// (Re)starts the loop of full listings for the current generation (discovery, and the
+    /// safety net of change-driven refresh); stops it when neither is on.
     fn restart_discovery(self: &Arc<Self>) {
         let mut task = self
             .discovery_task
@@ -247,53 +248,65 @@ impl App {
             task.abort();
         }
         let generation = self.current();
-        let Some(config) = generation.config.discovery.clone() else {
+        let Some(interval) = generation.config.full_listing_interval() else {
             return;
         };
         let app = Arc::clone(self);
         let handle = tokio::spawn(async move {
             loop {
-                // A refresh made just before (at start) counts as this round's.
+                // A listing made just before (at start, or before a reload) counts as this
+                // round's.
                 let fresh = app
                     .collector
-                    .discovery_state()
-                    .last_success
-                    .and_then(|at| at.elapsed().ok())
-                    .is_some_and(|age| age < config.interval / 2);
+                    .last_full_listing()
+                    .is_some_and(|at| at.elapsed() < interval / 2)
+                    || app
+                        .collector
+                        .discovery_state()
+                        .last_success
+                        .and_then(|at| at.elapsed().ok())
+                        .is_some_and(|age| age < interval / 2);
                 if !fresh {
                     app.refresh_discovery().await;
                 }
-                tokio::time::sleep(config.interval).await;
+                tokio::time::sleep(interval).await;
             }
         });
         *task = Some(handle.abort_handle());
     }
 
-    /// One discovery refresh: on success the watch list changes; on failure the last good list
-    /// stays, and the error is logged, counted and shown on the landing page.
+    /// One full listing: with discovery on, the watch list changes; with change-driven refresh,
+    /// every repository's listed times are renewed. On failure the last good list and times
+    /// stay, and the error is logged, counted and shown on the landing page.
     pub async fn refresh_discovery(&self) {
         let generation = self.current();
-        let Some(config) = &generation.config.discovery else {
+        let config = &generation.config;
+        let change_driven = config.refresh.change_driven().is_some();
+        if config.discovery.is_none() && !change_driven {
             return;
-        };
-        let budget = generation
-            .config
-            .scrape
-            .request_timeout
-            .max(Duration::from_secs(1))
-            * 2;
-        let outcome = discovery::discover(&generation.client, config, budget).await;
+        }
+        let budget = config.scrape.request_timeout.max(Duration::from_secs(1)) * 2;
+        let started = std::time::Instant::now();
+        let outcome = discovery::list_all(
+            &generation.client,
+            config.discovery.as_ref(),
+            change_driven,
+            budget,
+        )
+        .await;
         match &outcome {
             Ok(found) => tracing::info!(
-                repositories = found.len(),
-                "discovery refreshed the repository list"
+                repositories = found.repositories.as_ref().map(Vec::len),
+                listed = found.times.as_ref().map(|t| t.len()),
+                "read the whole repository list"
             ),
             Err(err) => {
-                tracing::warn!(error = %err, "discovery failed; keeping the last good repository list")
+                tracing::warn!(error = %err, "reading the repository list failed; keeping the last good list")
             }
         }
-        let found = outcome.is_ok();
-        self.collector.record_discovery(outcome);
+        let found = outcome.as_ref().is_ok_and(|f| f.repositories.is_some());
+        self.collector
+            .record_full_listing(outcome, started.elapsed());
         // Swap in a plan with the new list, unless a reload replaced the generation meanwhile.
         let current = self.current();
         if found && Arc::ptr_eq(&current.config, &generation.config) {

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
-use codearts_sim::{self as sim, Answers, Latency, SessionTokens, SimConfig, SimCredentials};
+use codearts_sim::{
+    self as sim, Activity, Answers, Latency, SessionTokens, SimConfig, SimCredentials,
+};
 
 #[derive(Parser)]
 #[command(
@@ -50,6 +52,20 @@ struct Args {
     /// tokens: for tests only.
     #[arg(long)]
     record_requests: bool,
+    /// Activity: the share of repositories pushed to per minute (0.01 = 1 %); each push moves
+    /// the listed times and the last push and starts a statistics run (`GET /-/activity` lists
+    /// them). Uniform answers only.
+    #[arg(long)]
+    pushes_per_minute: Option<f64>,
+    /// With activity: how long a run waits before it runs.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
+    run_waiting: Duration,
+    /// With activity: how long a run runs.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "90s")]
+    run_active: Duration,
+    /// With activity: the seed of which repositories are pushed to.
+    #[arg(long, default_value_t = 21)]
+    activity_seed: u64,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -69,6 +85,21 @@ enum SessionTokensArg {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let activity = match args.pushes_per_minute {
+        Some(_) if !matches!(args.answers, AnswersArg::Uniform) => {
+            anyhow::bail!("--pushes-per-minute needs --answers uniform")
+        }
+        Some(rate) if !(rate.is_finite() && rate >= 0.0) => {
+            anyhow::bail!("--pushes-per-minute must be 0 or more, not {rate}")
+        }
+        Some(rate) => Some(Activity {
+            pushes_per_repository_per_minute: rate,
+            waiting: args.run_waiting,
+            active: args.run_active,
+            seed: args.activity_seed,
+        }),
+        None => None,
+    };
     let config = SimConfig {
         repositories: args.repositories,
         latency: args.latency.map_or(Latency::Realistic, Latency::Fixed),
@@ -87,6 +118,7 @@ async fn main() -> anyhow::Result<()> {
         },
         record_requests: args.record_requests,
         credentials: SimCredentials::default(),
+        activity,
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

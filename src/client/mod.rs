@@ -20,7 +20,25 @@ use crate::config::RepositoryId;
 use crate::upstream::{
     classify, ApiErrorBody, Endpoint, ErrorClass, Failure, RawAnswer, Transport,
 };
-pub use model::{LastPushEvent, RepositorySummary, StatisticsEvent, StatisticsStatus};
+pub use model::{LastPushEvent, ListedTimes, RepositorySummary, StatisticsEvent, StatisticsStatus};
+
+/// The order of a repository listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListOrder {
+    /// Oldest first: stable while repositories are added, for walking the whole list.
+    Created,
+    /// Most recently updated first, for finding what changed since a time.
+    RecentlyUpdated,
+}
+
+impl ListOrder {
+    fn query(self) -> &'static str {
+        match self {
+            ListOrder::Created => "order_by=created_at&sort=asc",
+            ListOrder::RecentlyUpdated => "order_by=updated_at&sort=desc",
+        }
+    }
+}
 
 /// What asking the API for one repository produced: its answer `T` or the class of the failure.
 #[derive(Debug, Clone)]
@@ -179,17 +197,18 @@ impl CodeArtsClient {
         url
     }
 
-    /// One page of the repositories the credential can see (`GET /v4/user/repositories`), in
-    /// the stable order of creation; archived ones only (`archived=true`) or none of them (the
-    /// API's default). The error is one line for logs and the landing page.
+    /// One page of the repositories the credential can see (`GET /v4/user/repositories`) in
+    /// `order`; archived ones only (`archived=true`) or none of them (the API's default). The
+    /// error is one line for logs and the landing page.
     pub async fn user_repositories(
         &self,
         offset: usize,
         limit: usize,
+        order: ListOrder,
         archived: bool,
         deadline: Instant,
     ) -> Result<Vec<RepositorySummary>, String> {
-        let mut query = format!("offset={offset}&limit={limit}&order_by=created_at&sort=asc");
+        let mut query = format!("offset={offset}&limit={limit}&{}", order.query());
         if archived {
             query.push_str("&archived=true");
         }

@@ -50,12 +50,17 @@ impl StatisticsEvent {
     /// (`created_at`, `updated_at`) as Unix seconds; `None` for a missing or unparseable time.
     pub fn times(&self) -> (Option<f64>, Option<f64>) {
         *self.times.get_or_init(|| {
-            let seconds = |text: &Option<String>| {
-                parse_time(text.as_deref()?).map(|t| t.unix_timestamp_nanos() as f64 / 1e9)
-            };
-            (seconds(&self.created_at), seconds(&self.updated_at))
+            (
+                unix_seconds(&self.created_at),
+                unix_seconds(&self.updated_at),
+            )
         })
     }
+}
+
+/// An API time as Unix seconds; `None` when absent or unparseable.
+fn unix_seconds(text: &Option<String>) -> Option<f64> {
+    parse_time(text.as_deref()?).map(|t| t.unix_timestamp_nanos() as f64 / 1e9)
 }
 
 /// The body of `GET /v4/repositories/{id}/last-push-event`
@@ -82,7 +87,7 @@ impl LastPushEvent {
 
     /// `created_at` as Unix seconds; `None` without a push or with a time that does not parse.
     pub fn pushed_at(&self) -> Option<f64> {
-        parse_time(self.created_at.as_deref()?).map(|t| t.unix_timestamp_nanos() as f64 / 1e9)
+        unix_seconds(&self.created_at)
     }
 }
 
@@ -113,9 +118,50 @@ pub struct RepositorySummary {
     pub project_is_delete: Option<bool>,
     #[serde(default, deserialize_with = "decode::boolean")]
     pub archived: Option<bool>,
+    /// When the repository's content last changed ("last update time"; a push, in the GitLab
+    /// model CodeArts Repo follows).
+    #[serde(default, deserialize_with = "decode::text")]
+    pub last_repository_updated_at: Option<String>,
+    /// When anything last happened in the repository ("last active time").
+    #[serde(default, deserialize_with = "decode::text")]
+    pub last_activity_at: Option<String>,
+}
+
+/// The two change times of a list entry, as Unix seconds; `None` when absent or unparseable.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ListedTimes {
+    /// `last_repository_updated_at`.
+    pub updated: Option<f64>,
+    /// `last_activity_at`.
+    pub active: Option<f64>,
+}
+
+impl ListedTimes {
+    /// The time change-driven refresh follows: the content's, else any activity's
+    /// (docs/operations.md, "Change-driven refresh", says why).
+    pub fn change(&self) -> Option<f64> {
+        self.updated.or(self.active)
+    }
+
+    /// The later of the two: whichever of them the list's newest-first order sorts by, no entry
+    /// after this one in that order can be newer than this.
+    pub fn newest(&self) -> Option<f64> {
+        match (self.updated, self.active) {
+            (Some(updated), Some(active)) => Some(updated.max(active)),
+            (updated, active) => updated.or(active),
+        }
+    }
 }
 
 impl RepositorySummary {
+    /// The entry's change times.
+    pub fn listed_times(&self) -> ListedTimes {
+        ListedTimes {
+            updated: unix_seconds(&self.last_repository_updated_at),
+            active: unix_seconds(&self.last_activity_at),
+        }
+    }
+
     /// Parses a page: a top-level JSON array of objects. A page holding anything else (an
     /// entry that is not an object, or has no usable `id`) is invalid as a whole rather than
     /// silently shrinking the list.

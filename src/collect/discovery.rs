@@ -3,11 +3,10 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
-use tokio::time::Instant;
-
-use crate::client::{CodeArtsClient, RepositorySummary};
+use super::listing::{self, Flow, ListingError};
+use crate::client::{CodeArtsClient, ListOrder, ListedTimes, RepositorySummary};
 use crate::config::{
     DiscoveryConfig, IdMap, IdSet, Project, Repository, RepositoryId, Shard, MAX_NAME_LEN,
 };
@@ -21,54 +20,57 @@ pub struct DiscoveryState {
     pub last_error: Option<String>,
 }
 
-/// The page size asked for. The API documents no maximum and may serve fewer (the paging stops
-/// at an empty page, never at a short one).
-pub const PAGE_LIMIT: usize = 100;
-/// A bound on pages per listing, so a server that never ends the list cannot keep us paging
-/// forever: a million repositories at 100 a page.
-const MAX_PAGES: usize = 10_000;
-
-/// Lists every repository the credential can see — archived ones too with `archived: true`,
-/// which takes a second listing since the API leaves them out by default — and keeps those the
-/// config selects. Any failed page fails the whole refresh: a partial list would make
-/// repositories vanish from `/metrics`.
-pub async fn discover(
-    client: &CodeArtsClient,
-    config: &DiscoveryConfig,
-    request_budget: std::time::Duration,
-) -> Result<Vec<Repository>, String> {
-    let mut selection = Selection::new(config);
-    list(client, false, request_budget, &mut selection).await?;
-    if config.archived {
-        list(client, true, request_budget, &mut selection).await?;
-    }
-    Ok(selection.finish())
+/// What one full listing found: the repositories discovery selects (with discovery on) and
+/// every listed repository's change times (with change-driven refresh).
+#[derive(Debug, Default)]
+pub struct FullListing {
+    pub repositories: Option<Vec<Repository>>,
+    pub times: Option<IdMap<ListedTimes>>,
+    /// The requests it took.
+    pub pages: usize,
 }
 
-/// Every page of one listing, in creation order, until an empty page, each selected as it
-/// comes.
-async fn list(
+/// Lists every repository the credential can see, oldest first — archived ones too with
+/// `archived: true`, which takes a second listing since the API leaves them out by default —
+/// keeping those `discovery` selects (when given) and every entry's times (when `times`). Any
+/// failed page fails the whole listing: a partial list would make repositories vanish from
+/// `/metrics`, or look unlisted.
+pub async fn list_all(
     client: &CodeArtsClient,
-    archived: bool,
-    request_budget: std::time::Duration,
-    selection: &mut Selection<'_>,
-) -> Result<(), String> {
-    let mut listed = 0;
-    for page in 0..MAX_PAGES {
-        let deadline = Instant::now() + request_budget;
-        let entries = client
-            .user_repositories(listed, PAGE_LIMIT, archived, deadline)
-            .await?;
-        if entries.is_empty() {
-            return Ok(());
+    discovery: Option<&DiscoveryConfig>,
+    times: bool,
+    request_budget: Duration,
+) -> Result<FullListing, ListingError> {
+    let mut selection = discovery.map(Selection::new);
+    let mut found_times = times.then(IdMap::<ListedTimes>::default);
+    let mut visit = |entries: Vec<RepositorySummary>| {
+        if let Some(found) = found_times.as_mut() {
+            found.extend(listing::times_of(&entries));
         }
-        tracing::trace!(page, entries = entries.len(), archived, "listed a page");
-        listed += entries.len();
-        selection.add(entries);
+        if let Some(selection) = selection.as_mut() {
+            selection.add(entries);
+        }
+        Flow::Continue
+    };
+    let mut pages = listing::walk(
+        client,
+        ListOrder::Created,
+        false,
+        request_budget,
+        &mut visit,
+    )
+    .await?
+    .pages;
+    if discovery.is_some_and(|config| config.archived) {
+        pages += listing::walk(client, ListOrder::Created, true, request_budget, &mut visit)
+            .await?
+            .pages;
     }
-    Err(format!(
-        "listing repositories did not end after {MAX_PAGES} pages; refusing a truncated list"
-    ))
+    Ok(FullListing {
+        repositories: selection.map(Selection::finish),
+        times: found_times,
+        pages,
+    })
 }
 
 /// The repositories `config` selects: the full path (`namespace/path`, see
@@ -166,18 +168,27 @@ pub fn merge(
     shard: Shard,
 ) -> (Vec<Repository>, usize, usize) {
     let static_ids: IdSet = statics.iter().map(|r| r.id).collect();
-    let projects: IdMap<&Arc<Project>> = discovered
+    let listed: IdMap<&Repository> = discovered
         .iter()
-        .filter_map(|r| Some((r.id, r.project.as_ref()?)))
+        .filter(|r| static_ids.contains(&r.id))
+        .map(|r| (r.id, r))
         .collect();
     let mine = |r: &&Repository| shard.owns(r.id);
-    // A static entry keeps its name, and learns its project when discovery lists it too.
+    // A static entry keeps its name, and learns its project — and, without a name of its own,
+    // its full path — when discovery lists it too.
     let from_static: Vec<Repository> = statics
         .iter()
         .filter(mine)
-        .map(|r| Repository {
-            project: projects.get(&r.id).map(|p| Arc::clone(p)),
-            ..r.clone()
+        .map(|r| {
+            let listed = listed.get(&r.id);
+            Repository {
+                id: r.id,
+                name: r
+                    .name
+                    .clone()
+                    .or_else(|| listed.and_then(|l| l.name.clone())),
+                project: listed.and_then(|l| l.project.clone()),
+            }
         })
         .collect();
     let from_discovery: Vec<Repository> = discovered
@@ -351,6 +362,15 @@ mod tests {
             "a static entry learns its project from discovery"
         );
         assert_eq!(all[1].name.as_deref(), Some("team/two"));
+    }
+
+    #[test]
+    fn a_static_entry_without_a_name_takes_its_full_path_from_discovery() {
+        let statics = vec![Repository::new(id(1), None), Repository::new(id(3), None)];
+        let discovered = vec![Repository::new(id(1), Some(Arc::from("team/one")))];
+        let (all, _, _) = merge(&statics, &discovered, Shard::default());
+        assert_eq!(all[0].name.as_deref(), Some("team/one"));
+        assert_eq!(all[1].name, None, "not listed: still no name");
     }
 
     #[test]

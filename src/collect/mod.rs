@@ -5,13 +5,20 @@
 //! wait for it until their own deadline and then read the store, so concurrent scrapes share
 //! one fan-out (single flight), work cut off by a deadline still fills the cache, and a
 //! repository that never answers cannot hold up the others.
+//!
+//! With change-driven refresh (`refresh.mode: on_change`) a fan-out first looks at the most
+//! recently updated entries of the repository list ([`listing`]) and asks only the repositories
+//! [`refresh`] finds due; the others show their last answer.
 
 pub mod deadline;
 pub mod discovery;
 mod health;
+pub mod listing;
 mod metrics;
+mod refresh;
 mod result;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -20,12 +27,18 @@ use futures::StreamExt;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::client::{CodeArtsClient, Fetched, LastPushEvent, StatisticsStatus};
-use crate::config::{Config, IdMap, IdSet, LastPushConfig, Repository, RepositoryId, ScrapeConfig};
-use crate::upstream::{parse_time, ErrorClass};
-pub use discovery::DiscoveryState;
+use crate::client::{CodeArtsClient, Fetched, LastPushEvent, ListOrder, StatisticsStatus};
+use crate::config::{
+    ChangeDriven, Config, IdMap, IdSet, LastPushConfig, PushSource, Refresh, Repository,
+    RepositoryId, ScrapeConfig,
+};
+use crate::upstream::{parse_time, Endpoint, ErrorClass};
+pub use discovery::{DiscoveryState, FullListing};
 use health::Health;
+use listing::{Flow, ListedTimesStore, ListingError};
 pub use metrics::CollectMetrics;
+use metrics::{ListingKind, SaveReason};
+use refresh::{AskReason, LastAnswer};
 pub use result::{LastPush, RepositoryResult, Snapshot};
 
 /// What a fan-out works from: the client and the list of repositories of one config
@@ -39,6 +52,7 @@ pub struct Plan {
     pub discovered: usize,
     /// `None` unless last pushes are asked for too.
     pub last_push: Option<LastPushConfig>,
+    pub refresh: Refresh,
     /// Tells plans apart (see [`Store::trimmed_for`]).
     serial: u64,
 }
@@ -56,6 +70,10 @@ struct Outcome {
     http_status: u16,
     duration: Duration,
     finished: Instant,
+    /// `finished` by the wall clock, for the age of the answer a scrape shows.
+    answered: SystemTime,
+    /// The listed change time when it was asked (change-driven refresh).
+    listed_when_asked: Option<f64>,
 }
 
 /// The latest last-push answer for a repository.
@@ -63,6 +81,8 @@ struct PushOutcome {
     /// When the push happened (`None`: no usable push time), or why the request failed.
     result: Result<Option<f64>, ErrorClass>,
     finished: Instant,
+    /// The listed `last_repository_updated_at` when it was asked (change-driven refresh).
+    listed_when_asked: Option<f64>,
 }
 
 #[derive(Default)]
@@ -76,19 +96,24 @@ struct RepositoryState {
     health: Health,
 }
 
-/// One request of a fan-out.
+/// One request of a fan-out: for the plan's repository at `index`, with the listed time it
+/// is asked at (change-driven refresh; `None` otherwise).
 #[derive(Debug, Clone, Copy)]
 enum Ask {
-    /// The status of the plan's repository at this index.
-    Status(usize),
-    /// The last push of the plan's repository at this index.
-    LastPush(usize),
+    Status { index: usize, listed: Option<f64> },
+    LastPush { index: usize, listed: Option<f64> },
 }
 
 /// What one request of a fan-out brought back.
 enum Answer<'a> {
-    Status(&'a Repository, Fetched<StatisticsStatus>),
-    LastPush(RepositoryId, Fetched<LastPushEvent>),
+    Status(&'a Repository, Option<f64>, Fetched<StatisticsStatus>),
+    LastPush(RepositoryId, Option<f64>, Fetched<LastPushEvent>),
+}
+
+/// What a fan-out asks, each list stalest first, and what it saves.
+struct Asks {
+    statuses: Vec<Ask>,
+    pushes: Vec<Ask>,
 }
 
 /// The round that stands for "whatever came last", never used by a fan-out.
@@ -122,6 +147,8 @@ pub struct Collector {
     /// The serial of the next plan (0 is no plan's).
     next_plan: AtomicU64,
     discovery: Mutex<DiscoveryState>,
+    /// What the repository list said of each repository's updates (change-driven refresh).
+    listed: Mutex<ListedTimesStore>,
     metrics: Arc<CollectMetrics>,
 }
 
@@ -133,6 +160,7 @@ impl Collector {
             next_round: Mutex::new(0),
             next_plan: AtomicU64::new(1),
             discovery: Mutex::new(DiscoveryState::default()),
+            listed: Mutex::new(ListedTimesStore::default()),
             metrics,
         })
     }
@@ -154,34 +182,52 @@ impl Collector {
             statics,
             discovered: found,
             last_push: config.last_push,
+            refresh: config.refresh,
             serial: self.next_plan.fetch_add(1, Ordering::Relaxed),
         })
     }
 
     /// What discovery found and when.
     pub fn discovery_state(&self) -> DiscoveryState {
-        self.discovery
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.lock_discovery().clone()
     }
 
-    /// Records the outcome of a discovery refresh: a new list, or an error while the last good
-    /// list stays.
-    pub fn record_discovery(&self, outcome: Result<Vec<Repository>, String>) {
-        let mut state = self.discovery.lock().unwrap_or_else(|e| e.into_inner());
-        match outcome {
-            Ok(found) => {
-                state.repositories = found.into();
-                state.last_success = Some(SystemTime::now());
-                state.last_error = None;
-                let now = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0.0, |d| d.as_secs_f64());
-                self.metrics.observe_discovery_success(now);
+    /// Records the outcome of a full listing, `took` long: a new discovered list and new listed
+    /// times, or an error while the last good ones stay.
+    pub fn record_full_listing(&self, outcome: Result<FullListing, ListingError>, took: Duration) {
+        let now = unix_now();
+        let found = match outcome {
+            Ok(found) => found,
+            Err(err) => {
+                self.lock_discovery().last_error = Some(err.to_string());
+                return;
             }
-            Err(err) => state.last_error = Some(err),
+        };
+        if let Some(times) = found.times {
+            self.lock_listed().replace(times, now, Instant::now());
+            self.metrics
+                .observe_listing(ListingKind::Full, took, found.pages, now);
         }
+        if let Some(repositories) = found.repositories {
+            let mut state = self.lock_discovery();
+            state.repositories = repositories.into();
+            state.last_success = Some(SystemTime::now());
+            state.last_error = None;
+            self.metrics.observe_discovery_success(now);
+        }
+    }
+
+    /// When the whole repository list was last read for its times.
+    pub fn last_full_listing(&self) -> Option<Instant> {
+        self.lock_listed().full_at()
+    }
+
+    fn lock_discovery(&self) -> std::sync::MutexGuard<'_, DiscoveryState> {
+        self.discovery.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_listed(&self) -> std::sync::MutexGuard<'_, ListedTimesStore> {
+        self.listed.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Scrapes every repository of `plan` within `budget` and returns what to show.
@@ -217,9 +263,11 @@ impl Collector {
         );
         let status = fetched.result.as_ref().ok().cloned().map(Arc::new);
         let mut logged = None;
+        let answered = SystemTime::now();
         RepositoryResult {
             error: fetched.result.as_ref().err().copied(),
-            last_success: status.as_ref().map(|_| SystemTime::now()),
+            last_success: status.as_ref().map(|_| answered),
+            answered: Some(answered),
             status,
             http_status: fetched.http_status,
             duration: fetched.duration,
@@ -265,40 +313,45 @@ impl Collector {
         (round, rx)
     }
 
-    /// Asks every repository that is not fresh in the cache, stalest first, at most
-    /// `concurrency` at a time, until `max_duration` has passed; then, with `last_push` on, the
-    /// last pushes that are due, stalest first, in what is left. Every status request starts
-    /// before any last-push request, so last pushes never cost a status its place. Retries stop
-    /// at the deadline of the scrape that started the fan-out; first attempts go on to fill the
-    /// cache.
+    /// Asks every repository that is due, stalest first, at most `concurrency` at a time, until
+    /// `max_duration` has passed; then, with `last_push` on, the last pushes that are due,
+    /// stalest first, in what is left. Every status request starts before any last-push
+    /// request, so last pushes never cost a status its place. Retries stop at the deadline of
+    /// the scrape that started the fan-out; first attempts go on to fill the cache.
+    ///
+    /// Due means: not fresh in the cache (`scrape.min_interval`) and, with change-driven
+    /// refresh, found due by [`refresh`] after a look at the repository list.
     async fn fan_out(&self, plan: &Plan, round: u64, retry_until: Instant) {
         let deadline = Instant::now() + plan.scrape.max_duration;
-        let (statuses, pushes) = self.order(plan);
-        let asks = statuses
-            .into_iter()
-            .map(Ask::Status)
-            .chain(pushes.into_iter().map(Ask::LastPush));
+        let look_ok = match plan.refresh.change_driven() {
+            Some(settings) => self.look(plan, settings).await,
+            None => true,
+        };
+        let Asks { statuses, pushes } = self.order(plan, look_ok, retry_until);
         let client = &plan.client;
-        let requests = futures::stream::iter(asks)
+        let requests = futures::stream::iter(statuses.into_iter().chain(pushes))
             .map(|ask| async move {
                 match ask {
-                    Ask::Status(index) => {
+                    Ask::Status { index, listed } => {
                         let repository = &plan.repositories[index];
                         let id = repository.id;
                         let fetched = client.statistics_status(id, deadline, retry_until).await;
-                        Answer::Status(repository, fetched)
+                        Answer::Status(repository, listed, fetched)
                     }
-                    Ask::LastPush(index) => {
+                    Ask::LastPush { index, listed } => {
                         let id = plan.repositories[index].id;
-                        Answer::LastPush(id, client.last_push(id, deadline, retry_until).await)
+                        let fetched = client.last_push(id, deadline, retry_until).await;
+                        Answer::LastPush(id, listed, fetched)
                     }
                 }
             })
             .buffer_unordered(plan.scrape.concurrency.get())
             .for_each(|answer| {
                 match answer {
-                    Answer::Status(repository, fetched) => self.record(repository, round, fetched),
-                    Answer::LastPush(id, fetched) => self.record_push(id, fetched),
+                    Answer::Status(repository, listed, fetched) => {
+                        self.record(repository, round, listed, fetched)
+                    }
+                    Answer::LastPush(id, listed, fetched) => self.record_push(id, listed, fetched),
                 }
                 futures::future::ready(())
             });
@@ -306,52 +359,168 @@ impl Collector {
         let _ = tokio::time::timeout_at(deadline, requests).await;
     }
 
-    /// The repositories to ask for their status, and (with `last_push` on) for their last push,
-    /// as indices into the plan, each stalest first. Drops state of repositories no longer in the
-    /// plan; skips statuses whose last success is younger than `scrape.min_interval` and last
-    /// pushes fetched within `last_push.min_interval`.
-    fn order(&self, plan: &Plan) -> (Vec<usize>, Vec<usize>) {
+    /// Looks at the most recently updated entries of the repository list, down to the newest
+    /// time the previous look saw less `listing_overlap` (all of it before any listing), and
+    /// records their times. Returns whether it succeeded; when it did not, nothing is known to
+    /// be unchanged and every repository is asked.
+    async fn look(&self, plan: &Plan, settings: &ChangeDriven) -> bool {
+        let started = Instant::now();
+        let cutoff = self.lock_listed().cutoff(settings.listing_overlap);
+        let mut read = Vec::new();
+        let walked = listing::walk(
+            &plan.client,
+            ListOrder::RecentlyUpdated,
+            false,
+            plan.scrape.request_timeout,
+            |entries| {
+                read.extend(listing::times_of(&entries));
+                match cutoff {
+                    Some(cutoff) if listing::passed(&entries, cutoff) => Flow::Stop,
+                    _ => Flow::Continue,
+                }
+            },
+        )
+        .await;
+        let now = unix_now();
+        let mut listed = self.lock_listed();
+        let ok = match walked {
+            Ok(walked) => {
+                listed.merge(read, now);
+                self.metrics.observe_listing(
+                    ListingKind::Changes,
+                    started.elapsed(),
+                    walked.pages,
+                    now,
+                );
+                true
+            }
+            Err(_) => false,
+        };
+        // Logged when it starts or stops failing, not at every scrape.
+        if let (false, Err(err)) = (ok, &walked) {
+            if listed.look_failing.is_none() {
+                tracing::warn!(error = %err, "looking at the repository list for changes failed; every repository is asked until it works again");
+            }
+            listed.look_failing = Some(err.to_string());
+        } else if listed.look_failing.take().is_some() {
+            tracing::info!("looking at the repository list for changes works again");
+        }
+        ok
+    }
+
+    /// The requests of a fan-out over `plan` whose scrape shows what it has by `shown_by`, as
+    /// indices into the plan, each list stalest first. Drops state of repositories no longer in
+    /// the plan; counts the requests saved and, with change-driven refresh, why each was made.
+    fn order(&self, plan: &Plan, look_ok: bool, shown_by: Instant) -> Asks {
         let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
         if store.trimmed_for != plan.serial || store.states.len() > plan.repositories.len() {
             let wanted: IdSet = plan.repositories.iter().map(|r| r.id).collect();
             store.states.retain(|id, _| wanted.contains(id));
             store.trimmed_for = plan.serial;
         }
+        let change_driven = plan.refresh.change_driven();
+        let listed = change_driven.map(|_| self.lock_listed());
         // One clock reading for the whole list, not one per repository.
         let now = Instant::now();
         let min_interval = plan.scrape.min_interval;
-        let mut statuses: Vec<(Option<Instant>, usize)> = Vec::new();
-        let mut pushes: Vec<(Option<Instant>, usize)> = Vec::new();
-        let mut hits = 0u64;
+        let mut statuses: Vec<(Option<Instant>, Ask)> = Vec::new();
+        let mut pushes: Vec<(Option<Instant>, Ask)> = Vec::new();
+        let mut tally = Tally::default();
         for (index, repository) in plan.repositories.iter().enumerate() {
-            let state = store.states.get(&repository.id);
+            let id = repository.id;
+            let state = store.states.get(&id);
+            let times = listed.as_ref().and_then(|listed| listed.get(id));
+            let last = state.and_then(|s| s.last.as_ref());
             if is_cache_fresh(state, min_interval, now) {
-                hits += 1;
+                tally.saved(Endpoint::StatisticsStatus, SaveReason::Cache);
             } else {
-                let last = state.and_then(|s| s.last.as_ref());
-                statuses.push((last.map(|o| o.finished), index));
+                let due = match change_driven {
+                    None => Some(None),
+                    Some(settings) => {
+                        let answer = last.map(|o| LastAnswer {
+                            status: o.status.as_deref().map_err(|class| *class),
+                            at: o.finished,
+                            listed_when_asked: o.listed_when_asked,
+                        });
+                        let shown_by = shown_by.max(now);
+                        refresh::status_due(id, answer, times, look_ok, settings, shown_by)
+                            .map(Some)
+                    }
+                };
+                match due {
+                    Some(reason) => {
+                        if let Some(reason) = reason {
+                            tally.asked(Endpoint::StatisticsStatus, reason);
+                        }
+                        let listed = times.and_then(|t| t.change());
+                        statuses.push((last.map(|o| o.finished), Ask::Status { index, listed }));
+                    }
+                    None => tally.saved(Endpoint::StatisticsStatus, SaveReason::Unchanged),
+                }
             }
-            if let Some(config) = &plan.last_push {
-                let push = state.and_then(|s| s.push.as_ref());
-                if !push.is_some_and(|p| {
-                    p.result.is_ok()
-                        && now.saturating_duration_since(p.finished) < config.min_interval
-                }) {
-                    pushes.push((push.map(|p| p.finished), index));
+            let Some(config) = &plan.last_push else {
+                continue;
+            };
+            let push = state.and_then(|s| s.push.as_ref());
+            let due = match (change_driven, config.source) {
+                (Some(_), PushSource::Listing) => {
+                    tally.saved(Endpoint::LastPushEvent, SaveReason::Listing);
+                    continue;
+                }
+                (Some(_), PushSource::Request) => refresh::push_due(
+                    push.map(|p| (p.result.is_ok(), p.finished, p.listed_when_asked)),
+                    times,
+                    look_ok,
+                    config.min_interval,
+                    now,
+                )
+                .map(Some),
+                (None, _) => {
+                    let fresh = push.is_some_and(|p| {
+                        p.result.is_ok()
+                            && now.saturating_duration_since(p.finished) < config.min_interval
+                    });
+                    (!fresh).then_some(None)
+                }
+            };
+            match due {
+                Some(reason) => {
+                    if let Some(reason) = reason {
+                        tally.asked(Endpoint::LastPushEvent, reason);
+                    }
+                    let listed = times.and_then(|t| t.updated);
+                    pushes.push((push.map(|p| p.finished), Ask::LastPush { index, listed }));
+                }
+                None => {
+                    let reason = match change_driven {
+                        Some(_) => SaveReason::Unchanged,
+                        None => SaveReason::Cache,
+                    };
+                    tally.saved(Endpoint::LastPushEvent, reason);
                 }
             }
         }
+        drop(listed);
         drop(store);
-        self.metrics.count_cache_hits(hits);
+        tally.record(&self.metrics);
         // Never-asked first, then oldest answer first; ties keep the configured order.
-        let stalest_first = |mut order: Vec<(Option<Instant>, usize)>| {
-            order.sort_unstable();
-            order.into_iter().map(|(_, index)| index).collect()
+        let stalest_first = |mut order: Vec<(Option<Instant>, Ask)>| {
+            order.sort_by_key(|(at, _)| *at);
+            order.into_iter().map(|(_, ask)| ask).collect()
         };
-        (stalest_first(statuses), stalest_first(pushes))
+        Asks {
+            statuses: stalest_first(statuses),
+            pushes: stalest_first(pushes),
+        }
     }
 
-    fn record(&self, repository: &Repository, round: u64, fetched: Fetched<StatisticsStatus>) {
+    fn record(
+        &self,
+        repository: &Repository,
+        round: u64,
+        listed_when_asked: Option<f64>,
+        fetched: Fetched<StatisticsStatus>,
+    ) {
         let id = repository.id;
         let health = Health::of(fetched.result.as_ref().map(|_| ()).map_err(|class| *class));
         // Moved, not cloned: at 10,000 repositories a second copy of every answer is megabytes.
@@ -371,6 +540,8 @@ impl Collector {
             http_status: fetched.http_status,
             duration: fetched.duration,
             finished: now,
+            answered: SystemTime::now(),
+            listed_when_asked,
         });
         drop(store);
         if let Some(change) = change {
@@ -383,31 +554,51 @@ impl Collector {
         }
     }
 
-    fn record_push(&self, id: RepositoryId, fetched: Fetched<LastPushEvent>) {
+    fn record_push(
+        &self,
+        id: RepositoryId,
+        listed_when_asked: Option<f64>,
+        fetched: Fetched<LastPushEvent>,
+    ) {
         let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
         let state = store.states.entry(id).or_default();
         let result = push_time(id, fetched.result, &mut state.logged_bad_time);
         state.push = Some(PushOutcome {
             result,
             finished: Instant::now(),
+            listed_when_asked,
         });
     }
 
     /// What to show for each repository of `plan`, for a scrape waiting on fan-out `round`.
     fn results(&self, plan: &Plan, round: u64, scrape_started: Instant) -> Vec<RepositoryResult> {
         let store = self.store.lock().unwrap_or_else(|e| e.into_inner());
-        let cache = !plan.scrape.min_interval.is_zero() || round == LATEST;
+        // A repository a fan-out did not ask shows its latest answer: with the cache, with
+        // change-driven refresh, and on the landing page.
+        let cache = !plan.scrape.min_interval.is_zero()
+            || plan.refresh.change_driven().is_some()
+            || round == LATEST;
+        let pushes_listed = plan.last_push.is_some_and(|config| {
+            config.source == PushSource::Listing && plan.refresh.change_driven().is_some()
+        });
+        let listed = pushes_listed.then(|| self.lock_listed());
+        let now = unix_now();
         plan.repositories
             .iter()
             .map(|repository| {
                 let state = store.states.get(&repository.id);
                 let last_success = state.and_then(|s| s.last_success).map(|(at, _)| at);
-                // A last push is shown from whichever fan-out got it: it is asked for only every
-                // `last_push.min_interval`.
-                let last_push = plan
-                    .last_push
-                    .and(state.and_then(|s| s.push.as_ref()))
-                    .map(|push| last_push_of(&push.result));
+                // A last push is shown from whichever fan-out got it (it is not asked for at
+                // every scrape), or from the repository list.
+                let last_push = match &listed {
+                    Some(listed) => plan
+                        .last_push
+                        .map(|_| listed_push(listed.get(repository.id), now)),
+                    None => plan
+                        .last_push
+                        .and(state.and_then(|s| s.push.as_ref()))
+                        .map(|push| last_push_of(&push.result)),
+                };
                 // With a cache, a repository this fan-out did not reach (fresh in the cache, or
                 // cut off by the deadline) shows its latest answer, whose age
                 // last_success_timestamp_seconds tells. Without one, it timed out.
@@ -422,6 +613,7 @@ impl Collector {
                         http_status: outcome.http_status,
                         duration: outcome.duration,
                         last_success,
+                        answered: Some(outcome.answered),
                         last_push,
                     },
                     // Not answered by this scrape's deadline; for the landing page (LATEST), a
@@ -433,6 +625,7 @@ impl Collector {
                         http_status: 0,
                         duration: scrape_started.elapsed(),
                         last_success,
+                        answered: None,
                         last_push,
                     },
                 }
@@ -456,6 +649,51 @@ fn is_cache_fresh(state: Option<&RepositoryState>, min_interval: Duration, now: 
     }
 }
 
+/// The last push as the repository list tells it (`last_push.source: listing`): its
+/// `last_repository_updated_at`, unless that lies in the future; `up` while the list has the
+/// repository.
+fn listed_push(times: Option<&crate::client::ListedTimes>, now_unix: f64) -> LastPush {
+    LastPush {
+        up: times.is_some(),
+        pushed_at: times
+            .and_then(|t| t.updated)
+            .filter(|at| *at <= now_unix + CLOCK_SKEW.as_secs_f64()),
+    }
+}
+
+/// Requests saved and made in one fan-out, counted once at its end rather than one atomic
+/// increment per repository.
+#[derive(Default)]
+struct Tally {
+    saved: HashMap<(Endpoint, SaveReason), u64>,
+    asked: HashMap<(Endpoint, AskReason), u64>,
+}
+
+impl Tally {
+    fn saved(&mut self, endpoint: Endpoint, reason: SaveReason) {
+        *self.saved.entry((endpoint, reason)).or_default() += 1;
+    }
+
+    fn asked(&mut self, endpoint: Endpoint, reason: AskReason) {
+        *self.asked.entry((endpoint, reason)).or_default() += 1;
+    }
+
+    fn record(self, metrics: &CollectMetrics) {
+        for ((endpoint, reason), count) in self.saved {
+            metrics.count_saved(endpoint, reason, count);
+        }
+        for ((endpoint, reason), count) in self.asked {
+            metrics.count_refresh_requests(endpoint, reason, count);
+        }
+    }
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
 fn last_push_of(result: &Result<Option<f64>, ErrorClass>) -> LastPush {
     LastPush {
         up: result.is_ok(),
@@ -475,9 +713,7 @@ fn push_time(
     let Some(text) = &event.created_at else {
         return Ok(None);
     };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64());
+    let now = unix_now();
     let usable = event
         .pushed_at()
         .filter(|at| *at <= now + CLOCK_SKEW.as_secs_f64());

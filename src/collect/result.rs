@@ -18,6 +18,8 @@ pub struct RepositoryResult {
     pub duration: Duration,
     /// When the data shown (or, on failure, the last good data) was fetched.
     pub last_success: Option<SystemTime>,
+    /// When the answer shown — data or failure — came; `None` when none came in time.
+    pub answered: Option<SystemTime>,
     /// The last push, with `last_push` on; `None` while it is off or was never asked.
     pub last_push: Option<LastPush>,
 }

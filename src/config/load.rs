@@ -97,9 +97,12 @@ impl Config {
                         "config: invalid YAML: {syntax}"
                     )));
                 }
-                let key = err.path().to_string();
-                let message = yaml_error::message_at(err.inner(), &key);
-                let key = if key == "." { "config".to_owned() } else { key };
+                // An empty key (`?` alone writes one) leaves an empty last segment; the message
+                // must still start with a key.
+                let path = err.path().to_string();
+                let key = path.trim_end_matches('.');
+                let message = yaml_error::message_at(err.inner(), key);
+                let key = if key.is_empty() { "config" } else { key };
                 return Err(explain(ConfigError::invalid(key, hide_values(&message))));
             }
         };
@@ -187,6 +190,15 @@ mod tests {
         let err = parse("codearts:\n  endpoint: [unclosed\nrepositories: []\n");
         assert!(err.starts_with("config: invalid YAML:"), "{err}");
         assert!(err.contains("line"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_key_is_refused_naming_where_it_stands() {
+        // `?` is a YAML key of its own: an empty one.
+        let err = parse("?");
+        assert!(err.starts_with("config: unknown field ``"), "{err}");
+        let err = parse("scrape:\n  ? \n");
+        assert!(err.starts_with("scrape: unknown field ``"), "{err}");
     }
 
     #[test]

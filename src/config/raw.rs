@@ -18,6 +18,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub last_push: RawLastPush,
     #[serde(default)]
+    pub refresh: RawRefresh,
+    #[serde(default)]
     pub metrics: RawMetrics,
     #[serde(default)]
     pub probe: RawProbe,
@@ -153,6 +155,17 @@ pub struct RawLastPush {
     pub enabled: Option<bool>,
     #[serde(default, with = "humantime_serde")]
     pub min_interval: Option<Duration>,
+    pub source: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRefresh {
+    pub mode: Option<String>,
+    #[serde(default, with = "humantime_serde")]
+    pub max_staleness: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub listing_overlap: Option<Duration>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -110,6 +110,9 @@ pub struct Config {
     pub discovery: Option<DiscoveryConfig>,
     /// `None` unless `last_push.enabled`.
     pub last_push: Option<LastPushConfig>,
+    /// When a repository is asked again: at every scrape, or when the repository list says it
+    /// changed.
+    pub refresh: Refresh,
     /// `metrics.disable`: per-repository families to leave out, by name without the
     /// `codearts_repo_statistics_` prefix, as written (the names are checked against the
     /// families by [`crate::metrics::Families::without`]).
@@ -119,6 +122,18 @@ pub struct Config {
     pub shard: Shard,
     pub server: ServerConfig,
     pub log: LogConfig,
+}
+
+impl Config {
+    /// How often the whole repository list is read — for discovery, and as the safety net of
+    /// change-driven refresh (both `discovery.interval`); `None` when neither is on.
+    pub fn full_listing_interval(&self) -> Option<Duration> {
+        let discovery = self.discovery.as_ref().map(|d| d.interval);
+        discovery.or(self
+            .refresh
+            .change_driven()
+            .map(|c| c.full_listing_interval))
+    }
 }
 
 /// The `log:` section.
@@ -232,20 +247,72 @@ pub struct DiscoveryConfig {
     pub archived: bool,
 }
 
-/// Each repository's last push (`GET /v4/repositories/{id}/last-push-event`), for how far the
-/// statistics trail the code.
+/// Each repository's last push, for how far the statistics trail the code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LastPushConfig {
-    /// A last push fetched less than this ago is not asked again.
+    /// A last push fetched less than this ago is not asked again (with [`Refresh::EveryScrape`];
+    /// change-driven refresh asks again when the listed update time moves instead).
     pub min_interval: Duration,
+    pub source: PushSource,
 }
 
 impl Default for LastPushConfig {
     fn default() -> Self {
         Self {
             min_interval: Duration::from_secs(10 * 60),
+            source: PushSource::Request,
         }
     }
+}
+
+/// Where the time of a repository's last push comes from (`last_push.source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushSource {
+    /// `GET /v4/repositories/{id}/last-push-event`: one request per repository.
+    Request,
+    /// The repository list's `last_repository_updated_at`, which change-driven refresh reads
+    /// anyway: no request per repository.
+    Listing,
+}
+
+/// When a repository's statistics status is asked again (`refresh:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refresh {
+    /// At every scrape (unless `scrape.min_interval` keeps a young answer).
+    EveryScrape,
+    /// Only when its last answer is not settled, its listed update time moved, it is not in
+    /// the list, or its answer is older than the longest staleness (docs/operations.md,
+    /// "Change-driven refresh").
+    OnChange(ChangeDriven),
+}
+
+impl Refresh {
+    pub fn change_driven(&self) -> Option<&ChangeDriven> {
+        match self {
+            Refresh::EveryScrape => None,
+            Refresh::OnChange(settings) => Some(settings),
+        }
+    }
+}
+
+/// The settings of change-driven refresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangeDriven {
+    /// A settled, unchanged repository is asked again after at most this long anyway
+    /// (`refresh.max_staleness`): a run started without git activity, or a quota that reset,
+    /// moves no listed time.
+    pub max_staleness: Duration,
+    /// How far before the newest time the previous look at the list saw each look reads on
+    /// (`refresh.listing_overlap`): equal timestamps, and updates that reach the list late.
+    pub listing_overlap: Duration,
+    /// How often the whole list is read, the safety net for anything a look missed
+    /// (`discovery.interval`, whether discovery is enabled or not).
+    pub full_listing_interval: Duration,
+}
+
+impl ChangeDriven {
+    pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(60 * 60);
+    pub const DEFAULT_LISTING_OVERLAP: Duration = Duration::from_secs(60);
 }
 
 #[derive(Debug, Clone)]

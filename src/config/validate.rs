@@ -64,14 +64,16 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     };
 
     let repositories = validate_repositories(raw.repositories)?;
-    let discovery = validate_discovery(raw.discovery)?;
+    let full_listing_interval = discovery_interval(raw.discovery.interval)?;
+    let discovery = validate_discovery(raw.discovery, full_listing_interval)?;
     if repositories.is_empty() && discovery.is_none() {
         return Err(ConfigError::invalid(
             "repositories",
             "no repositories to watch: list them under repositories or enable discovery",
         ));
     }
-    let last_push = validate_last_push(raw.last_push)?;
+    let refresh = validate_refresh(raw.refresh, full_listing_interval)?;
+    let last_push = validate_last_push(raw.last_push, refresh)?;
     let scrape = validate_scrape(raw.scrape)?;
     let shard = match raw.shard {
         Some(shard) => Shard::new(shard.index, shard.count)
@@ -89,6 +91,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         repositories,
         discovery,
         last_push,
+        refresh,
         disabled_metrics: raw.metrics.disable,
         probe: ProbeConfig {
             allow_unlisted: raw.probe.allow_unlisted.unwrap_or(true),
@@ -423,7 +426,24 @@ fn validate_repositories(raw: Vec<raw::RawRepository>) -> Result<Vec<Repository>
     Ok(out)
 }
 
-fn validate_discovery(raw: raw::RawDiscovery) -> Result<Option<DiscoveryConfig>, ConfigError> {
+/// `discovery.interval`: how often the whole repository list is read, for discovery and, with
+/// change-driven refresh, as its safety net. Checked even when neither is on, so turning one on
+/// later cannot fail.
+fn discovery_interval(raw: Option<Duration>) -> Result<Duration, ConfigError> {
+    let interval = raw.unwrap_or(Duration::from_secs(30 * 60));
+    if interval < Duration::from_secs(1) {
+        return Err(ConfigError::invalid(
+            "discovery.interval",
+            "must be at least 1s",
+        ));
+    }
+    Ok(interval)
+}
+
+fn validate_discovery(
+    raw: raw::RawDiscovery,
+    interval: Duration,
+) -> Result<Option<DiscoveryConfig>, ConfigError> {
     let compile = |key: &str, patterns: Vec<String>| -> Result<Vec<Regex>, ConfigError> {
         patterns
             .iter()
@@ -438,13 +458,6 @@ fn validate_discovery(raw: raw::RawDiscovery) -> Result<Option<DiscoveryConfig>,
     // Regexes are checked even when discovery is off, so turning it on later cannot fail.
     let include = compile("include", raw.include)?;
     let exclude = compile("exclude", raw.exclude)?;
-    let interval = raw.interval.unwrap_or(Duration::from_secs(30 * 60));
-    if interval < Duration::from_secs(1) {
-        return Err(ConfigError::invalid(
-            "discovery.interval",
-            "must be at least 1s",
-        ));
-    }
     if !raw.enabled.unwrap_or(false) {
         return Ok(None);
     }
@@ -456,17 +469,69 @@ fn validate_discovery(raw: raw::RawDiscovery) -> Result<Option<DiscoveryConfig>,
     }))
 }
 
-fn validate_last_push(raw: raw::RawLastPush) -> Result<Option<LastPushConfig>, ConfigError> {
+fn validate_refresh(
+    raw: raw::RawRefresh,
+    full_listing_interval: Duration,
+) -> Result<Refresh, ConfigError> {
+    // Checked even in the default mode, so switching to on_change later cannot fail.
+    let max_staleness = positive(
+        "refresh.max_staleness",
+        raw.max_staleness,
+        ChangeDriven::DEFAULT_MAX_STALENESS,
+    )?;
+    let listing_overlap = raw
+        .listing_overlap
+        .unwrap_or(ChangeDriven::DEFAULT_LISTING_OVERLAP);
+    if listing_overlap > max_staleness {
+        return Err(ConfigError::invalid(
+            "refresh.listing_overlap",
+            "must not be longer than refresh.max_staleness",
+        ));
+    }
+    match raw.mode.as_deref().map(str::trim) {
+        None | Some("every_scrape") => Ok(Refresh::EveryScrape),
+        Some("on_change") => Ok(Refresh::OnChange(ChangeDriven {
+            max_staleness,
+            listing_overlap,
+            full_listing_interval,
+        })),
+        Some(other) => Err(ConfigError::invalid(
+            "refresh.mode",
+            format!("{other:?} is not a mode; known: every_scrape, on_change"),
+        )),
+    }
+}
+
+fn validate_last_push(
+    raw: raw::RawLastPush,
+    refresh: Refresh,
+) -> Result<Option<LastPushConfig>, ConfigError> {
     // Checked even when off, so turning it on later cannot fail.
     let min_interval = positive(
         "last_push.min_interval",
         raw.min_interval,
         LastPushConfig::default().min_interval,
     )?;
-    Ok(raw
-        .enabled
-        .unwrap_or(false)
-        .then_some(LastPushConfig { min_interval }))
+    let source = match raw.source.as_deref().map(str::trim) {
+        None | Some("request") => PushSource::Request,
+        Some("listing") if refresh.change_driven().is_some() => PushSource::Listing,
+        Some("listing") => {
+            return Err(ConfigError::invalid(
+                "last_push.source",
+                "listing needs refresh.mode: on_change (only change-driven refresh reads the list often enough)",
+            ))
+        }
+        Some(other) => {
+            return Err(ConfigError::invalid(
+                "last_push.source",
+                format!("{other:?} is not a source; known: request, listing"),
+            ))
+        }
+    };
+    Ok(raw.enabled.unwrap_or(false).then_some(LastPushConfig {
+        min_interval,
+        source,
+    }))
 }
 
 /// A duration that must not be zero, or `default` when the key is absent.

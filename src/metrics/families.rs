@@ -142,9 +142,13 @@ pub const LAST_SUCCESS: Spec = Spec {
     name: "codearts_repo_statistics_last_success_timestamp_seconds",
     help: "Unix time at which the statistics data now shown for this repository was fetched.",
 };
+pub const ANSWER_AGE: Spec = Spec {
+    name: "codearts_repo_statistics_answer_age_seconds",
+    help: "Scrape time minus when the answer shown for this repository (its data, or its failure) came, in seconds; an answer is shown again while it is kept (scrape.min_interval, or refresh.mode on_change while nothing changed).",
+};
 pub const LAST_PUSH: Spec = Spec {
     name: "codearts_repo_statistics_last_push_timestamp_seconds",
-    help: "API field created_at of the repository's last push (last-push-event) as Unix seconds; absent without a recorded push. Fetched at most every last_push.min_interval.",
+    help: "API field created_at of the repository's last push (last-push-event), or with last_push.source listing the repository list's last_repository_updated_at, as Unix seconds; absent without a recorded push. Not asked at every scrape.",
 };
 pub const LAG: Spec = Spec {
     name: "codearts_repo_statistics_lag_seconds",
@@ -152,7 +156,7 @@ pub const LAG: Spec = Spec {
 };
 pub const LAST_PUSH_UP: Spec = Spec {
     name: "codearts_repo_statistics_last_push_up",
-    help: "1 if the last last-push-event request for this repository succeeded, else 0 (with last_push.enabled).",
+    help: "1 if the last last-push-event request for this repository succeeded (with last_push.source listing: if the repository list has the repository), else 0 (with last_push.enabled).",
 };
 pub const REPOSITORY_INFO: Spec = Spec {
     name: "codearts_repo_statistics_repository_info",
@@ -166,6 +170,7 @@ pub(super) struct Prepared {
     pub(super) labels: Box<str>,
     created: Option<f64>,
     updated: Option<f64>,
+    answered: Option<f64>,
 }
 
 impl Prepared {
@@ -175,6 +180,7 @@ impl Prepared {
             labels: identity_labels(result).into_boxed_str(),
             created,
             updated,
+            answered: result.answered.map(unix_seconds),
         }
     }
 }
@@ -213,7 +219,7 @@ fn status(result: &RepositoryResult) -> Option<&StatisticsStatus> {
 }
 
 /// The families, in the order they are written; each writes nothing for a result without data.
-pub(super) const FAMILIES: [Family; 17] = [
+pub(super) const FAMILIES: [Family; 18] = [
     (
         &UP,
         Samples::OfResult(|out, r, p| {
@@ -330,6 +336,14 @@ pub(super) const FAMILIES: [Family; 17] = [
         Samples::OfResult(|out, r, p| {
             if let Some(at) = r.last_success {
                 push_sample(out, &LAST_SUCCESS, &p.labels, &[], unix_seconds(at));
+            }
+        }),
+    ),
+    (
+        &ANSWER_AGE,
+        Samples::AtScrapeTime(|out, p, now| {
+            if let Some(at) = p.answered {
+                push_sample(out, &ANSWER_AGE, &p.labels, &[], (now - at).max(0.0));
             }
         }),
     ),

@@ -26,6 +26,7 @@ fn ok(id: i64, status: StatisticsStatus) -> RepositoryResult {
         http_status: 200,
         duration: Duration::from_millis(120),
         last_success: Some(UNIX_EPOCH + Duration::from_secs(1_000)),
+        answered: Some(UNIX_EPOCH + Duration::from_secs(1_000)),
         last_push: None,
     }
 }
@@ -51,6 +52,12 @@ fn event_age_is_scrape_time_minus_updated_at() {
     assert!(text.contains(
         "codearts_repo_statistics_event_updated_timestamp_seconds{repository_id=\"1\",repository=\"payments/api\"} 1000\n"
     ));
+    assert!(
+        text.contains(
+            "codearts_repo_statistics_answer_age_seconds{repository_id=\"1\",repository=\"payments/api\"} 60\n"
+        ),
+        "the answer shown came at 1000: {text}"
+    );
 }
 
 #[test]
@@ -62,9 +69,14 @@ fn failure_shows_up_zero_and_one_error_class_only() {
         http_status: 429,
         duration: Duration::from_millis(5),
         last_success: None,
+        answered: Some(UNIX_EPOCH + Duration::from_secs(2_000)),
         last_push: None,
     };
-    let text = render(&[result], SystemTime::now());
+    let text = render(&[result], UNIX_EPOCH + Duration::from_secs(2_030));
+    assert!(
+        text.contains("codearts_repo_statistics_answer_age_seconds{repository_id=\"9\"} 30\n"),
+        "a failure is an answer too: {text}"
+    );
     assert!(text.contains("codearts_repo_statistics_up{repository_id=\"9\"} 0\n"));
     assert!(text
         .contains("codearts_repo_statistics_error{repository_id=\"9\",class=\"throttled\"} 1\n"));
@@ -176,7 +188,7 @@ fn every_family_has_one_header_before_its_samples() {
             );
         }
     }
-    assert_eq!(seen.len(), 12, "every family but error: {seen:?}");
+    assert_eq!(seen.len(), 13, "every family but error: {seen:?}");
 }
 
 #[test]

@@ -162,6 +162,7 @@ fn same(a: &RepositoryResult, b: &RepositoryResult) -> bool {
         http_status,
         duration,
         last_success,
+        answered,
         last_push,
     } = a;
     let same_status = match (status, &b.status) {
@@ -171,6 +172,7 @@ fn same(a: &RepositoryResult, b: &RepositoryResult) -> bool {
     };
     same_status
         && *repository == b.repository
+        && *answered == b.answered
         && *error == b.error
         && *http_status == b.http_status
         && *duration == b.duration

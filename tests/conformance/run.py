@@ -46,6 +46,9 @@ def main():
         ctx.scenario_sim = Simulator(args.bin_dir, "--answers", "scenarios", "--record-requests",
                                      "--temporary-credential-lifetime", "2h")
         ctx.varied_sim = Simulator(args.bin_dir, "--answers", "varied", "--inject-failures")
+        # With activity: a push every second or so among 300 repositories.
+        ctx.active_sim = Simulator(args.bin_dir, "--answers", "uniform", "--repositories", "300",
+                                   "--pushes-per-minute", "0.2", "--record-requests")
         try:
             for part in (sdk_client, signing, tables, exports):
                 try:
@@ -57,6 +60,7 @@ def main():
         finally:
             ctx.scenario_sim.stop()
             ctx.varied_sim.stop()
+            ctx.active_sim.stop()
     print(f"\nconformance ({time.monotonic() - started:.0f} s):")
     print(f"{report.passed} passed, {report.failed} failed")
     return 1 if report.failed else 0

@@ -27,7 +27,7 @@ from huaweicloudsdkcodeartsrepo.v4 import (
     ShowRepositoryStatisticsStatusRequest,
 )
 
-from harness import ACCESS_KEY, REGION, SECRET_KEY, STATIC_TOKEN, http
+from harness import ACCESS_KEY, REGION, SECRET_KEY, STATIC_TOKEN, Exporter, http, series
 
 MODELS = importlib.import_module("huaweicloudsdkcodeartsrepo.v4.model")
 _PRIMITIVES = {"int": int, "str": str, "bool": bool, "float": (int, float)}
@@ -344,6 +344,9 @@ def run(report, ctx):
     report.section("the SDK's client: GET /v4/user/repositories (demo catalog)")
     check_lists(report, ctx.varied_sim)
 
+    report.section("the SDK's client: the list's change times (a simulator with activity)")
+    check_change_times(report, ctx)
+
 
 def _full_path(entry):
     """namespace/path, and the path of http_url_to_repo without .git: both must agree."""
@@ -351,6 +354,85 @@ def _full_path(entry):
     built = f"{entry.namespace}/{entry.path}"
     from_url = urlparse(entry.http_url_to_repo).path.lstrip("/").removesuffix(".git")
     return built, from_url
+
+
+def _unix(text):
+    """An API time as Unix seconds (RFC 3339 with an offset), or None."""
+    from datetime import datetime
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
+def check_change_times(report, ctx):
+    """What change-driven refresh relies on: the SDK sends order_by=updated_at&sort=desc, reads
+    last_repository_updated_at and last_activity_at, and the exporter takes a repository's last push
+    from the same field the SDK parsed."""
+    import time
+    sim = ctx.active_sim
+    time.sleep(3)  # a few pushes
+    sim.forget_recorded()
+    run = SdkRun(report, sim, "change times", BasicCredentials(ACCESS_KEY, SECRET_KEY))
+    entries, offset, problems = [], 0, []
+    while True:
+        page = run.list_page(offset=offset, limit=100, order_by="updated_at", sort="desc")
+        if isinstance(page, Exception):
+            report.check("change times: a page answers", False, f"{page.status_code} {page.error_code}")
+            return
+        problems += type_problems(json.loads(page.raw_content), "list[RepositorySimplestDto]")
+        if not page.body:
+            break
+        entries += page.body
+        offset += len(page.body)
+    queries = [r["query"] for r in _sdk_requests(sim) if r["path"] == "/v4/user/repositories"]
+    report.check("change times: the SDK sends order_by=updated_at and sort=desc",
+                 bool(queries) and all("order_by=updated_at" in q.split("&") and "sort=desc" in q.split("&")
+                                       for q in queries), str(queries[:2]))
+    report.check("change times: every entry fits RepositorySimplestDto", not problems, "; ".join(problems[:5]))
+    updated = [_unix(e.last_repository_updated_at) for e in entries]
+    active = [_unix(e.last_activity_at) for e in entries]
+    report.check("change times: the SDK reads last_repository_updated_at and last_activity_at as times",
+                 len(entries) == 300 and None not in updated and None not in active,
+                 f"{len(entries)} entries, {updated.count(None)} + {active.count(None)} unreadable")
+    if None in updated or None in active:
+        return
+    newest = [max(u, a) for u, a in zip(updated, active)]
+    report.check("change times: the most recently updated come first",
+                 newest == sorted(newest, reverse=True))
+    runs = sim.get_json("/-/activity")
+    last_push = {}
+    for record in runs:
+        last_push[record["repository_id"]] = max(last_push.get(record["repository_id"], 0), record["pushed_at"])
+    listed = {e.id: u for e, u in zip(entries, updated)}
+    moved = [i for i in last_push if i in listed]
+    report.check("change times: a push moves the listed time to the second it happened",
+                 bool(moved) and all(listed[i] == float(int(last_push[i])) for i in moved),
+                 f"{len(moved)} pushed; e.g. {[(i, listed[i], last_push[i]) for i in moved[:2]]}")
+
+    ids = [e.id for e in entries[:20]]
+    yaml = (f"codearts:\n  endpoint: {sim.endpoint}\n  auth:\n    token: {STATIC_TOKEN}\n"
+            "repositories:\n" + "".join(f"  - id: {i}\n" for i in ids)
+            + "refresh:\n  mode: on_change\nlast_push:\n  enabled: true\n  source: listing\n"
+            "scrape:\n  retries: 0\n")
+    sim.forget_recorded()
+    exporter = Exporter(ctx.bin_dir, yaml, ctx.workdir)
+    try:
+        samples = exporter.scrape()
+    finally:
+        exporter.stop()
+    # The exporter listed again after the SDK: a repository pushed meanwhile may be newer.
+    disagree = []
+    for entry, at in zip(entries[:20], updated[:20]):
+        shown = series(samples, "codearts_repo_statistics_last_push_timestamp_seconds", entry.id)
+        if not shown or shown[0][1] < at:
+            disagree.append((entry.id, at, shown))
+    report.check("change times: the exporter's last push (source: listing) is the SDK's last_repository_updated_at",
+                 not disagree, str(disagree[:2]))
+    looks = [r["query"] for r in sim.recorded() if r["path"] == "/v4/user/repositories"]
+    report.check("change times: the exporter's look at the list asks order_by=updated_at&sort=desc",
+                 any("order_by=updated_at" in q.split("&") and "sort=desc" in q.split("&") for q in looks),
+                 str(looks[:2]))
 
 
 def check_lists(report, sim):

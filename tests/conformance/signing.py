@@ -68,7 +68,8 @@ def exporter_yaml(sim, files, project_id, ids):
         auth += f"      project_id: {project_id}\n"
     repositories = "".join(f"  - id: {i}\n" for i in ids)
     return (f"codearts:\n  endpoint: {sim.endpoint}\n  auth:\n{auth}repositories:\n{repositories}"
-            "discovery:\n  enabled: true\n  interval: 1h\nscrape:\n  retries: 0\n")
+            "discovery:\n  enabled: true\n  interval: 1h\nrefresh:\n  mode: on_change\n"
+            "scrape:\n  retries: 0\n")
 
 
 def write(workdir, name, text):
@@ -112,6 +113,9 @@ def run(report, ctx):
         queries = [r for r in requests if r["query"]]
         report.check(f"{label}: discovery sent a signed query string", bool(queries),
                      f"routes {routes}")
+        report.check(f"{label}: the look for changes sent order_by=updated_at&sort=desc",
+                     any({"order_by=updated_at", "sort=desc"} <= set(r["query"].split("&")) for r in queries),
+                     str([r["query"] for r in queries][:3]))
         if requests:
             report.check(f"{label}: re-signing tells a tampered request apart",
                          tampered_is_caught(requests[0], access_key, secret_key),

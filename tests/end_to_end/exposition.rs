@@ -51,6 +51,7 @@ fn promtool_accepts_hostile_label_values() {
             http_status: 200,
             duration: Duration::from_millis(10),
             last_success: Some(SystemTime::now()),
+            answered: Some(SystemTime::now()),
             last_push: None,
         });
     }

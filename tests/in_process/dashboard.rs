@@ -567,6 +567,7 @@ const MINIMAL_DISABLE: &[&str] = &[
     "event_age_seconds",
     "http_status",
     "request_duration_seconds",
+    "answer_age_seconds",
     "repository_info",
     "last_push_timestamp_seconds",
     "last_push_up",

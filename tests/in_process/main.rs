@@ -24,6 +24,7 @@ mod logs;
 mod metrics_disable;
 mod process;
 mod properties;
+mod refresh;
 mod resilience;
 mod scrape;
 mod secrets;

@@ -68,8 +68,8 @@ async fn disabled_families_leave_the_scrape_and_the_rest_stays() {
 async fn the_minimal_preset_leaves_five_series_of_a_healthy_repository() {
     let server = upstream().await;
     let preset = "[event_status, event_info, event_id, event_created_timestamp_seconds, \
-                  event_age_seconds, http_status, request_duration_seconds, repository_info, \
-                  last_push_timestamp_seconds, last_push_up]";
+                  event_age_seconds, http_status, request_duration_seconds, answer_age_seconds, \
+                  repository_info, last_push_timestamp_seconds, last_push_up]";
     let app = app(&with_disable(&server.uri(), preset));
     let body = scrape(&app, None).await.body;
     assert_eq!(series_of_repository_1(&body), 5);
@@ -79,7 +79,7 @@ async fn the_minimal_preset_leaves_five_series_of_a_healthy_repository() {
     )
     .await
     .body;
-    assert_eq!(series_of_repository_1(&default), 15);
+    assert_eq!(series_of_repository_1(&default), 16);
 }
 
 #[tokio::test]
@@ -161,9 +161,9 @@ async fn minimal_preset_leaves_a_healthy_demo_repository_at_most_six_series() {
         most_kept = most_kept.max(kept);
     }
     // The demo discovers repositories (repository_info) and asks their last pushes (lag, last
-    // push and its up): 15 + 1 + 3 by default.
+    // push and its up): 16 + 1 + 3 by default.
     assert_eq!(
-        most, 19,
+        most, 20,
         "a healthy discovered repository's series by default"
     );
     assert_eq!(

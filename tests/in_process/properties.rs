@@ -62,6 +62,7 @@ fn ok_result(name: Option<String>, status: StatisticsStatus) -> RepositoryResult
         http_status: 200,
         duration: Duration::from_millis(10),
         last_success: Some(SystemTime::now()),
+        answered: Some(SystemTime::now()),
         last_push: None,
     }
 }

@@ -331,7 +331,7 @@ mod tests {
             .filter(|r| r.display_name != r.path())
             .count();
         assert!(renamed >= 5, "{renamed}");
-        // The fixed demo contract: the static repositories and the failing ones keep their paths.
+        // What the demo promises: the static repositories and the failing ones keep their paths.
         assert_eq!(catalog.repositories()[5].full_path, "platform/service-mesh");
         assert_eq!(
             catalog.repositories()[26].full_path,

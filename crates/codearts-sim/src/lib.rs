@@ -9,6 +9,10 @@
 //! | `GET /v4/repositories/{id}/repository/statistics-status` | `answers.rs`, `faults.rs`, `scenarios.rs` |
 //! | `GET /v4/repositories/{id}/last-push-event` | `last_push.rs` |
 //! | `GET /v4/user/repositories` | `listing.rs` (`catalog.rs` for what exists) |
+//!
+//! With [`SimConfig::activity`], pushes arrive at random and start statistics runs
+//! (`activity.rs`): the status, last-push and list answers follow them, and every change is
+//! recorded with its true moment.
 //! | `POST /v3/auth/tokens`, `GET /v3/projects` | `iam.rs` |
 //! | `PUT /meta-data/latest/api/token`, `GET /openstack/latest/securitykey` | `metadata.rs` |
 //!
@@ -27,13 +31,15 @@
 //!
 //! Routes for tests, never counted nor recorded: `GET /-/stats` (counters), `GET|DELETE
 //! /-/requests` (the requests received, with [`SimConfig::record_requests`]), `GET|PUT
-//! /-/metadata-fault?mode=…` (the metadata service's fault switch), `GET /-/scenarios`.
+//! /-/metadata-fault?mode=…` (the metadata service's fault switch), `GET /-/scenarios`,
+//! `GET /-/activity` (every run activity started, with the moments of its changes).
 //!
 //! It is not a faithful copy of CodeArts: where the API leaves a behaviour undocumented, the
 //! simulator picks one plausible behaviour and says so in the module that implements it. The
 //! product only reaches it behind `--demo`.
 
 mod access;
+mod activity;
 mod answers;
 mod catalog;
 mod faults;
@@ -57,6 +63,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use activity::{Activity, RunRecord};
 pub use catalog::{SimRepository, DEMO_REPOSITORIES, FIRST_ID, MAX_REPOSITORIES};
 pub use metadata::{MetadataFault, SessionTokens, METADATA_SLOW_DELAY};
 pub use recorder::RecordedRequest;
@@ -109,6 +116,9 @@ pub struct SimConfig {
     pub record_requests: bool,
     /// The credentials it accepts.
     pub credentials: SimCredentials,
+    /// Pushes arriving at random and starting statistics runs; `None`: only the clock moves
+    /// the answers (`Varied`), or nothing does. With `Uniform` answers only.
+    pub activity: Option<Activity>,
 }
 
 /// The credentials the simulator accepts; any one of them authorizes a request.
@@ -168,6 +178,7 @@ impl SimConfig {
             metadata_session_tokens: SessionTokens::Required,
             record_requests: false,
             credentials: SimCredentials::default(),
+            activity: None,
         }
     }
 
@@ -183,6 +194,16 @@ impl SimConfig {
             metadata_session_tokens: SessionTokens::Required,
             record_requests: false,
             credentials: SimCredentials::default(),
+            activity: None,
+        }
+    }
+
+    /// Change-driven refresh's benchmarks and tests: `repositories` uniform ones, answering at
+    /// once, whose statuses, last pushes and listed times change only by `activity`.
+    pub fn active(repositories: u32, activity: Activity) -> Self {
+        Self {
+            activity: Some(activity),
+            ..Self::bench(repositories, Duration::ZERO)
         }
     }
 
@@ -242,6 +263,18 @@ impl SimHandle {
     /// default, newest first).
     pub fn repositories(&self) -> Vec<SimRepository> {
         self.catalog.repositories().to_vec()
+    }
+
+    /// Every statistics run activity started so far, with the moments of its changes; empty
+    /// without [`SimConfig::activity`].
+    pub fn activity(&self) -> Vec<RunRecord> {
+        self.sim.activity_runs()
+    }
+
+    /// Pushes to the repository `id` now, as activity would (tests that need a change at a
+    /// moment of their choosing). `false` without activity or without such a repository.
+    pub fn push_now(&self, id: u32) -> bool {
+        self.sim.push_now(id)
     }
 
     /// Repositories whose statistics-status fails on every request, with the error class the

@@ -7,9 +7,13 @@
 //!   100**, the way GitLab-based APIs cap `per_page`: the API documents no maximum, and a client
 //!   that pages must stop at an empty page rather than at a short one. `limit=0` or a negative
 //!   one is a 400.
-//! - `order_by`: `created_at` (default) or `updated_at` (`last_activity_at`, which moves with the
-//!   clock); `sort`: `desc` (default) or `asc`. Ties fall back to the id, so
-//!   `order_by=created_at&sort=asc` pages stably.
+//! - `order_by`: `created_at` (default) or `updated_at` (`last_activity_at`: which of the two
+//!   times CodeArts sorts by is not documented; here the later one); `sort`: `desc` (default) or
+//!   `asc`. Ties fall back to the id, so `order_by=created_at&sort=asc` pages stably.
+//!
+//! Without activity, `last_activity_at` moves with the clock (the repository was active some
+//! fixed time ago) and `last_repository_updated_at` trails it by up to ten minutes. With
+//! activity (`activity.rs`) both are the repository's last push, and move only with pushes.
 //! - `archived`: absent or `false` lists only repositories that are not archived (the API's
 //!   default); `true` lists only archived ones.
 //! - `search`: a case-insensitive substring of the full path or the display name.
@@ -111,8 +115,9 @@ impl PageQuery {
     }
 }
 
-/// One page of the list, at `now` (Unix seconds).
-pub(crate) fn page(catalog: &Catalog, query: &str, now: i64) -> Response {
+/// One page of the list, at `now` (Unix seconds); `pushed`, with activity, has each
+/// repository's last push by position, which is then both of its listed times.
+pub(crate) fn page(catalog: &Catalog, query: &str, now: i64, pushed: Option<&[f64]>) -> Response {
     let page = match PageQuery::parse(query) {
         Ok(page) => page,
         Err(message) => return error_response(StatusCode::BAD_REQUEST, "CH.080002", &message),
@@ -128,11 +133,22 @@ pub(crate) fn page(catalog: &Catalog, query: &str, now: i64) -> Response {
                     || repo.display_name.to_lowercase().contains(search)
             })
         });
-    let dto = |(index, repo): (usize, &SimRepository), activity: i64| {
+    // (last_activity_at, last_repository_updated_at) of the entry at a position.
+    let times = |index: usize, repo: &SimRepository| match pushed.and_then(|p| p.get(index)) {
+        Some(pushed) => {
+            let at = pushed.floor() as i64;
+            (at, at)
+        }
+        None => {
+            let activity = last_activity(repo, now);
+            (activity, activity - (mix(u64::from(repo.id)) % 600) as i64)
+        }
+    };
+    let dto = |(index, repo): (usize, &SimRepository), (activity, updated): (i64, i64)| {
         let forked_from = u32::try_from(index)
             .ok()
             .and_then(|index| catalog.forked_from(index));
-        simplest_dto(repo, forked_from, activity)
+        simplest_dto(repo, forked_from, activity, updated)
     };
     let items: Vec<Value> = match page.order_by {
         // The catalog is in creation order (`created_at` grows strictly with the position), so
@@ -148,15 +164,17 @@ pub(crate) fn page(catalog: &Catalog, query: &str, now: i64) -> Response {
             entries
                 .skip(page.offset)
                 .take(page.limit)
-                .map(|entry| dto(entry, last_activity(entry.1, now)))
+                .map(|entry| dto(entry, times(entry.0, entry.1)))
                 .collect()
         }
         OrderBy::UpdatedAt => {
             let mut matching: Vec<_> = selected
-                .map(|entry| (entry, last_activity(entry.1, now)))
+                .map(|entry| (entry, times(entry.0, entry.1)))
                 .collect();
             // Ties fall back to the id, so the order is stable.
-            matching.sort_by_key(|((_, repo), activity)| (*activity, repo.id));
+            matching.sort_by_key(|((_, repo), (activity, updated))| {
+                ((*activity).max(*updated), repo.id)
+            });
             if !page.ascending {
                 matching.reverse();
             }
@@ -164,7 +182,7 @@ pub(crate) fn page(catalog: &Catalog, query: &str, now: i64) -> Response {
                 .into_iter()
                 .skip(page.offset)
                 .take(page.limit)
-                .map(|(entry, activity)| dto(entry, activity))
+                .map(|(entry, times)| dto(entry, times))
                 .collect()
         }
     };
@@ -178,7 +196,12 @@ fn last_activity(repo: &SimRepository, now: i64) -> i64 {
 }
 
 /// One `RepositorySimplestDto`.
-fn simplest_dto(repo: &SimRepository, forked_from: Option<&SimRepository>, activity: i64) -> Value {
+fn simplest_dto(
+    repo: &SimRepository,
+    forked_from: Option<&SimRepository>,
+    activity: i64,
+    updated: i64,
+) -> Value {
     let seed = mix(u64::from(repo.id));
     let stamp = |unix: i64| {
         let (y, mo, d, h, mi, s) = civil(unix + 8 * 3600);
@@ -200,7 +223,7 @@ fn simplest_dto(repo: &SimRepository, forked_from: Option<&SimRepository>, activ
         "member_count": 2 + seed % 30,
         "uuid": format!("{:016x}{:016x}", mix(seed ^ 0x3d), mix(seed ^ 0x4d)),
         "description": "",
-        "last_repository_updated_at": stamp(activity - (seed % 600) as i64),
+        "last_repository_updated_at": stamp(updated),
         "ssh_url_to_repo": format!("git@{GIT_HOST}:{}.git", repo.full_path),
         "http_url_to_repo": format!("https://{GIT_HOST}/{}.git", repo.full_path),
         "status": "normal",
@@ -267,6 +290,64 @@ mod tests {
         ] {
             assert!(PageQuery::parse(query).is_err(), "{query}");
         }
+    }
+
+    /// The ids and (`last_activity_at`, `last_repository_updated_at`) of a page's entries.
+    async fn entries(response: Response) -> Vec<(u64, String, String)> {
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let page: Vec<Value> = serde_json::from_slice(&bytes).unwrap();
+        page.iter()
+            .map(|e| {
+                let text = |key: &str| e[key].as_str().unwrap().to_owned();
+                (
+                    e["id"].as_u64().unwrap(),
+                    text("last_activity_at"),
+                    text("last_repository_updated_at"),
+                )
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn with_activity_both_times_are_the_last_push_and_updated_at_sorts_by_them() {
+        let catalog = Catalog::new(5, crate::Answers::Uniform).unwrap();
+        let first = catalog.repositories()[0].id as u64;
+        let pushed = [
+            1_780_000_300.0,
+            1_780_000_100.0,
+            1_780_000_500.9,
+            1_780_000_200.0,
+            1_780_000_400.0,
+        ];
+        let newest_first = entries(page(
+            &catalog,
+            "order_by=updated_at&sort=desc&limit=3",
+            1_780_001_000,
+            Some(&pushed),
+        ))
+        .await;
+        let ids: Vec<u64> = newest_first.iter().map(|e| e.0 - first).collect();
+        assert_eq!(ids, [2, 4, 0]);
+        let stamp = crate::activity::whole_second(1_780_000_500.9);
+        assert_eq!(newest_first[0], (first + 2, stamp.clone(), stamp));
+        let next = entries(page(
+            &catalog,
+            "order_by=updated_at&sort=desc&limit=3&offset=3",
+            1_780_001_000,
+            Some(&pushed),
+        ))
+        .await;
+        assert_eq!(next.iter().map(|e| e.0 - first).collect::<Vec<_>>(), [3, 1]);
+        let oldest_first = entries(page(
+            &catalog,
+            "order_by=updated_at&sort=asc&limit=1",
+            1_780_001_000,
+            Some(&pushed),
+        ))
+        .await;
+        assert_eq!(oldest_first[0].0 - first, 1);
     }
 
     proptest::proptest! {

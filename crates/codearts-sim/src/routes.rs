@@ -14,6 +14,7 @@ use axum::Router;
 use serde_json::json;
 
 use super::access::{Denied, Gate};
+use super::activity::{whole_second, RunRecord, World};
 use super::catalog::Catalog;
 use super::faults::fault_at;
 use super::iam::{self, Tokens};
@@ -33,11 +34,17 @@ pub(crate) struct Sim {
     stats: Arc<SimStats>,
     /// Present when requests are recorded.
     recorder: Option<Recorder>,
+    /// Present with activity: what pushes did to each repository.
+    world: Option<World>,
 }
 
 impl Sim {
     pub(crate) fn new(config: SimConfig, catalog: Arc<Catalog>, stats: Arc<SimStats>) -> Arc<Self> {
         let inject_failures = config.injects_failures();
+        let world = config.activity.map(|activity| {
+            let count = u32::try_from(catalog.repositories().len()).unwrap_or(u32::MAX);
+            World::new(activity, count, FIRST_ID, now_seconds())
+        });
         Arc::new(Self {
             gate: Gate {
                 tokens: Tokens::new(rand::random(), config.token_lifetime),
@@ -55,7 +62,22 @@ impl Sim {
             catalog,
             stats,
             recorder: config.record_requests.then(Recorder::default),
+            world,
         })
+    }
+
+    pub(crate) fn activity_runs(&self) -> Vec<RunRecord> {
+        self.world
+            .as_ref()
+            .map(|world| world.runs(now_seconds()))
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn push_now(&self, id: u32) -> bool {
+        match (&self.world, self.catalog.index_of(id)) {
+            (Some(world), Some(index)) => world.push_now(index, now_seconds()),
+            _ => false,
+        }
     }
 
     pub(crate) fn metadata(&self) -> &Metadata {
@@ -154,6 +176,7 @@ pub(crate) fn router(sim: Arc<Sim>) -> Router {
             get(metadata_fault).put(set_metadata_fault),
         )
         .route("/-/scenarios", get(scenario_list))
+        .route("/-/activity", get(activity_json))
         .with_state(sim)
 }
 
@@ -233,7 +256,10 @@ async fn statistics_status(
             }
         }
     }
-    let body = answers::statistics_status(index, id, now, sim.answers);
+    let body = match &sim.world {
+        Some(world) => world.status_body(index, id, now_seconds()),
+        None => answers::statistics_status(index, id, now, sim.answers),
+    };
     let mut response = json_response(StatusCode::OK, body.to_string());
     // The SDK's response model reads it (`x_total`); for one object it is always "1".
     response
@@ -259,6 +285,13 @@ async fn last_push_event(
         Err(missing) => return missing.response(),
     };
     let repository = &sim.catalog.repositories()[index as usize];
+    if let Some(pushed) = sim
+        .world
+        .as_ref()
+        .and_then(|w| w.pushed(index, now_seconds()))
+    {
+        return last_push::ok(repository, Some(("master", whole_second(pushed))));
+    }
     let now = now_micros().div_euclid(1_000_000);
     last_push::answer(repository, index, now, sim.answers)
 }
@@ -276,7 +309,16 @@ async fn user_repositories(
         return denied.response();
     }
     let now = now_micros().div_euclid(1_000_000);
-    listing::page(&sim.catalog, query.as_deref().unwrap_or(""), now)
+    let pushed = sim
+        .world
+        .as_ref()
+        .map(|world| world.all_pushed(now_seconds()));
+    listing::page(
+        &sim.catalog,
+        query.as_deref().unwrap_or(""),
+        now,
+        pushed.as_deref(),
+    )
 }
 
 async fn issue_token(
@@ -440,6 +482,20 @@ pub(crate) fn json_response(status: StatusCode, body: String) -> Response {
 }
 
 /// Now, in Unix microseconds.
+/// Every run activity started, with the moments of its changes (`[]` without activity).
+async fn activity_json(State(sim): State<Arc<Sim>>) -> Response {
+    let runs = sim.activity_runs();
+    json_response(
+        StatusCode::OK,
+        serde_json::to_string(&runs).unwrap_or_else(|_| "[]".to_owned()),
+    )
+}
+
+/// The wall clock in Unix seconds, with fractions.
+fn now_seconds() -> f64 {
+    now_micros() as f64 / 1e6
+}
+
 fn now_micros() -> i64 {
     let nanos = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000;
     i64::try_from(nanos).unwrap_or(i64::MAX)

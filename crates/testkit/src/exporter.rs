@@ -25,6 +25,7 @@ pub const EXPORTER_METRICS: &[&str] = &[
     "codearts_repo_statistics_http_status",
     "codearts_repo_statistics_request_duration_seconds",
     "codearts_repo_statistics_last_success_timestamp_seconds",
+    "codearts_repo_statistics_answer_age_seconds",
     "codearts_repo_statistics_repository_info",
     "codearts_repo_statistics_last_push_timestamp_seconds",
     "codearts_repo_statistics_lag_seconds",

@@ -51,17 +51,26 @@ pub fn docs_text() -> String {
         .join("\n")
 }
 
-/// The text from `marker` on, in the first page of [`doc_pages`] that has it; panics when none
-/// has it.
+/// The text from `marker` on, in the one page of [`doc_pages`] that has it; panics when none
+/// has it, or when it stands more than once (a page that quotes a marker would otherwise be
+/// read in place of the section it names).
 pub fn doc_after(marker: &str) -> String {
+    let mut found = Vec::new();
     for page in doc_pages() {
         let text = std::fs::read_to_string(&page)
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", page.display()));
-        if let Some(at) = text.find(marker) {
-            return text[at..].to_owned();
+        for (at, _) in text.match_indices(marker) {
+            found.push((page.clone(), text[at..].to_owned()));
         }
     }
-    panic!("no page of the documentation (README.md, docs/) has {marker:?}")
+    match found.len() {
+        0 => panic!("no page of the documentation (README.md, docs/) has {marker:?}"),
+        1 => found.remove(0).1,
+        _ => {
+            let pages: Vec<String> = found.iter().map(|(p, _)| p.display().to_string()).collect();
+            panic!("{marker:?} stands {} times ({}): a marker names one section; quote it in other words", pages.len(), pages.join(", "))
+        }
+    }
 }
 
 /// The first ```yaml block after `marker` (see [`doc_after`]).

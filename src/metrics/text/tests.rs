@@ -43,6 +43,7 @@ fn result(id: i64) -> RepositoryResult {
         http_status: if failed { 429 } else { 200 },
         duration: Duration::from_millis(id as u64),
         last_success: Some(UNIX_EPOCH + Duration::from_secs(1_790_000_000 + id as u64)),
+        answered: Some(UNIX_EPOCH + Duration::from_secs(1_790_000_000 + id as u64)),
         last_push: (id % 4 != 3).then(|| LastPush {
             up: id % 11 != 0,
             pushed_at: (id % 11 != 0 && id % 2 == 0).then_some(1_767_225_600.0 + id as f64),

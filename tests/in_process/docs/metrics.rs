@@ -35,6 +35,8 @@ discovery:
   enabled: true             # repository_info, the discovery timestamp
 last_push:
   enabled: true             # the last push, its up, lag_seconds
+refresh:
+  mode: on_change           # why requests were made, what they saved, the looks at the list
 scrape:
   min_interval: 1m          # the cache on, for what only the cache brings
   request_timeout: 1s       # the repository that never answers fails after 1 s, not at the deadline
@@ -86,6 +88,8 @@ async fn the_metric_tables_list_exactly_the_families_of_a_scrape_with_every_fami
     let sim = start_simulator().await;
     let app = app(&config_with_every_family(&sim));
     app.refresh_discovery().await;
+    // The second scrape serves from the cache: what saving a request brings.
+    scrape(&app, Some("5")).await;
     let scraped = families(&scrape(&app, Some("5")).await.body);
 
     let documented = documented_families();
