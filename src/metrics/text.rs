@@ -4,8 +4,9 @@
 //!
 //! Why reuse: with `min_interval` most scrapes show the answers the scrape before showed, and
 //! writing them again was nearly all of such a scrape's cost (BENCHMARKS.md, "Figures behind the
-//! code"). Only `event_age_seconds` depends on the scrape time, so it is written every time; every
-//! other family of a block is reused while the block's results are the same. Blocks rather than the
+//! code"). Only the `Samples::AtScrapeTime` families (`event_age_seconds`, `answer_age_seconds`)
+//! depend on the scrape time, so they are written every time; every other family of a block is
+//! reused while the block's results are the same. Blocks rather than the
 //! whole answer, so that a scrape that refreshed a few repositories (rotation) rewrites only their
 //! blocks.
 //!

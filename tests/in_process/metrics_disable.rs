@@ -67,10 +67,9 @@ async fn disabled_families_leave_the_scrape_and_the_rest_stays() {
 #[tokio::test]
 async fn the_minimal_preset_leaves_five_series_of_a_healthy_repository() {
     let server = upstream().await;
-    let preset = "[event_status, event_info, event_id, event_created_timestamp_seconds, \
-                  event_age_seconds, http_status, request_duration_seconds, answer_age_seconds, \
-                  repository_info, last_push_timestamp_seconds, last_push_up]";
-    let app = app(&with_disable(&server.uri(), preset));
+    // The preset as the documentation writes it, its `metrics:` block appended to the config.
+    let preset = doc_yaml_after("<!-- minimal-preset");
+    let app = app(&format!("{}{preset}", config_yaml(&server.uri(), &[1], "")));
     let body = scrape(&app, None).await.body;
     assert_eq!(series_of_repository_1(&body), 5);
     let default = scrape(
