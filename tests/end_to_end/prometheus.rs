@@ -1,6 +1,7 @@
 //! End to end with the real tools: the shipped rules pass `promtool`; a real Prometheus scraping
 //! the exporter in `--demo` mode, with the shipped rules loaded, answers every dashboard query
-//! with data; an alert the demo provokes travels through a real Alertmanager to a webhook; in
+//! with data (the change-driven refresh row's, from an exporter with `refresh.mode: on_change`
+//! against a simulator with activity); an alert the demo provokes travels through a real Alertmanager to a webhook; in
 //! mixed mode (the `/metrics` job plus the README's `/probe` job, one probed repository failing)
 //! the mass-failure alert stays silent while the per-repository alert fires, and the dashboard
 //! counts each repository and exporter once; and the minimal `metrics.disable` preset leaves a
@@ -32,7 +33,20 @@ const GRAFANA_VARIABLES: &[(&str, &str)] = &[
 
 /// Dashboard queries the demo cannot give data for, with the reason: (substring of the expr,
 /// why). Keep it empty unless the simulator truly cannot produce the series.
-const DEMO_CANNOT_PRODUCE: &[(&str, &str)] = &[];
+const DEMO_CANNOT_PRODUCE: &[(&str, &str)] = &[
+    (
+        "codearts_repo_exporter_requests_saved_total",
+        "the demo refreshes at every scrape; every_change_driven_refresh_query_returns_data proves it",
+    ),
+    (
+        "codearts_repo_exporter_refresh_requests_total",
+        "the same: change-driven refresh only",
+    ),
+    (
+        "codearts_repo_exporter_listing_",
+        "the same: change-driven refresh only",
+    ),
+];
 
 fn http() -> reqwest::Client {
     reqwest::Client::builder()
@@ -749,5 +763,64 @@ async fn mixed_mode_dashboard_counts_each_repository_once(url: &str, instance: &
     assert_eq!(
         targets_up, 1.0,
         "one exporter target ({instance}); not the 20 probe targets, not the node job's target"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// the change-driven refresh row against a change-driven exporter
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs prometheus (apt-get install prometheus); scripts/test-all.sh runs it"]
+async fn every_change_driven_refresh_query_returns_data() {
+    let dir = TempDir::new().expect("temp dir");
+    // 200 repositories, a tenth of them pushed to a minute: some changed, most saved.
+    let (_sim, endpoint) = spawn_sim(
+        SIMULATOR,
+        &[
+            "--answers",
+            "uniform",
+            "--repositories",
+            "200",
+            "--latency",
+            "0ms",
+            "--pushes-per-minute",
+            "0.1",
+        ],
+        dir.path(),
+    )
+    .await;
+    let ids: Vec<u32> = (0..200).map(|i| codearts_sim::FIRST_ID + i).collect();
+    let yaml = sim_config(&endpoint, &ids, "refresh:\n  mode: on_change\n");
+    let mut exporter = spawn_exporter_with_config(EXPORTER, &yaml, dir.path()).await;
+    let (mut prometheus, url) = start_prometheus(dir.path(), &exporter.addr, &[], None).await;
+
+    let queries: Vec<(String, String)> = exprs(&dashboard())
+        .into_iter()
+        .filter(|(_, e)| DEMO_CANNOT_PRODUCE.iter().any(|(part, _)| e.contains(part)))
+        .map(|(t, e)| (t, substitute(&e, &exporter.addr)))
+        .collect();
+    assert!(queries.len() >= 4, "the refresh row's queries: {queries:?}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let missing = loop {
+        exporter.proc.assert_running();
+        prometheus.assert_running();
+        let mut missing = Vec::new();
+        for (title, expr) in &queries {
+            match prometheus_query(&url, expr).await {
+                Ok(r) if !r.is_empty() => {}
+                Ok(_) => missing.push(format!("{title:?}: no data: {expr}")),
+                Err(e) => missing.push(format!("{title:?}: query failed ({e}): {expr}")),
+            }
+        }
+        if missing.is_empty() || Instant::now() > deadline {
+            break missing;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    };
+    assert!(
+        missing.is_empty(),
+        "{} refresh queries still fail:\n{}",
+        missing.len(),
+        missing.join("\n")
     );
 }
