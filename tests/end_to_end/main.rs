@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod alerts;
 mod demo;
 mod exposition;
 mod gzip;
