@@ -76,9 +76,11 @@ pub struct App {
 }
 
 /// The checks a start or a reload makes beyond [`Config::load`] (which needs the layers above
-/// the config: the names of the metric families), for `--config.check`.
-pub fn check(config: &Config) -> Result<(), ConfigError> {
-    crate::metrics::Families::without(&config.disabled_metrics).map(|_| ())
+/// the config: the names of the metric families), for `--config.check`; on success, the
+/// warnings the start logs about the config (secret files others may read).
+pub fn check(config: &Config) -> Result<Vec<String>, ConfigError> {
+    crate::metrics::Families::without(&config.disabled_metrics)?;
+    Ok(crate::auth::warnings(&config.codearts.auth))
 }
 
 fn now_unix() -> f64 {

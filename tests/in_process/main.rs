@@ -12,6 +12,7 @@ mod auth;
 mod auth_config;
 mod compression;
 mod config;
+mod config_check;
 mod config_files;
 mod dashboard;
 mod deploy;
