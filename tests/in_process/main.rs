@@ -20,6 +20,7 @@ mod discovery;
 mod docs;
 mod ecs_agency;
 mod hostile_upstream;
+mod landing;
 mod last_push;
 mod logs;
 mod metrics_disable;
