@@ -6,6 +6,7 @@
 mod helpers;
 
 mod alerts;
+mod dashboard;
 mod demo;
 mod exposition;
 mod gzip;
