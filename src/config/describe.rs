@@ -1,12 +1,18 @@
 //! What a validated config resolved to, one line per setting, for `--config.check`: the endpoint,
 //! how the credential is obtained and which IAM endpoint and project it uses, the repositories,
-//! discovery's filters, last push, the shard. Defaults and values derived from `codearts.region`
+//! discovery's filters, when a repository is asked again, where its last push comes from, the
+//! shard. Defaults and values derived from `codearts.region`
 //! appear as they will be used, so an operator can check them before starting. No line ever
 //! holds a secret: files are named, inline values are not shown.
 
 use regex::Regex;
 
-use super::types::{AuthConfig, Config, ProjectIdSource, ProjectScope, SecretSource, Shard};
+use std::time::Duration;
+
+use super::types::{
+    AuthConfig, Config, LastPushConfig, ProjectIdSource, ProjectScope, PushSource, Refresh,
+    SecretSource, Shard,
+};
 
 impl Config {
     /// The settings in force, one `name: value` line each. `shard_flag` is `--shard` when given,
@@ -19,19 +25,14 @@ impl Config {
             None => "discovery: off".to_owned(),
             Some(d) => format!(
                 "discovery: every {}; include {}; exclude {}; archived repositories {}",
-                humantime::format_duration(d.interval),
+                duration(d.interval),
                 patterns(&d.include, "every path"),
                 patterns(&d.exclude, "none"),
                 if d.archived { "listed too" } else { "left out" },
             ),
         });
-        lines.push(match &self.last_push {
-            None => "last_push: off".to_owned(),
-            Some(l) => format!(
-                "last_push: on; a last push fetched less than {} ago is reused",
-                humantime::format_duration(l.min_interval)
-            ),
-        });
+        lines.push(refresh_line(&self.refresh, self.scrape.min_interval));
+        lines.push(last_push_line(self.last_push.as_ref(), &self.refresh));
         let shard = shard_flag.unwrap_or(self.shard);
         let source = if shard_flag.is_some() {
             " (from --shard)"
@@ -48,6 +49,51 @@ impl Config {
         });
         lines
     }
+}
+
+/// When a repository's status is asked again; `min_interval` is `scrape.min_interval`.
+fn refresh_line(refresh: &Refresh, min_interval: Duration) -> String {
+    match refresh {
+        Refresh::EveryScrape if min_interval.is_zero() => {
+            "refresh: every_scrape, every repository asked at each scrape".to_owned()
+        }
+        Refresh::EveryScrape => format!(
+            "refresh: every_scrape, every repository asked at each scrape unless its answer is younger than {} (scrape.min_interval)",
+            duration(min_interval)
+        ),
+        Refresh::OnChange(c) => format!(
+            "refresh: on_change; a repository is asked again when the list shows it changed, or after at most {}; \
+             each look at the list reads back {} before the newest time it saw; the whole list is read every {}",
+            duration(c.max_staleness),
+            duration(c.listing_overlap),
+            duration(c.full_listing_interval)
+        ),
+    }
+}
+
+/// Where the time of a repository's last push comes from, and how often it is asked.
+fn last_push_line(last_push: Option<&LastPushConfig>, refresh: &Refresh) -> String {
+    let Some(last_push) = last_push else {
+        return "last_push: off".to_owned();
+    };
+    let min_interval = duration(last_push.min_interval);
+    match (last_push.source, refresh) {
+        (PushSource::Listing, _) => {
+            "last_push: on, from the repository list's last_repository_updated_at, no request per repository"
+                .to_owned()
+        }
+        (PushSource::Request, Refresh::EveryScrape) => format!(
+            "last_push: on, from a last-push-event request per repository; one fetched less than {min_interval} ago is reused"
+        ),
+        (PushSource::Request, Refresh::OnChange(_)) => format!(
+            "last_push: on, from a last-push-event request per repository, asked again when the list's update time moves \
+             (every {min_interval} for a repository the list has no time for)"
+        ),
+    }
+}
+
+fn duration(d: Duration) -> humantime::FormattedDuration {
+    humantime::format_duration(d)
 }
 
 /// How the credential is obtained, and the IAM endpoint and project it uses.

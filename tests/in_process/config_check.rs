@@ -1,5 +1,6 @@
 //! `--config.check` through the real binary: after its one-line summary it prints what each
-//! setting resolved to (endpoint, IAM endpoint, project, discovery's filters, last push, shard),
+//! setting resolved to (endpoint, IAM endpoint, project, discovery's filters, when a repository
+//! is asked again, where its last push comes from, shard),
 //! and every warning the start would log, so an operator sees before the start what the start
 //! will do and complain about.
 
@@ -149,7 +150,9 @@ fn shows_discovery_filters_last_push_and_the_shard() {
     checked.assert_line(
         "discovery: every 45m; include '^payments/', '^billing/'; exclude '-archive$'; archived repositories listed too",
     );
-    checked.assert_line("last_push: on; a last push fetched less than 20m ago is reused");
+    checked.assert_line(
+        "last_push: on, from a last-push-event request per repository; one fetched less than 20m ago is reused",
+    );
     checked.assert_line("shard: 1/3, the repositories whose id hashes to 1 of 3");
     checked.assert_line("auth: token, written in the config file");
 
@@ -165,8 +168,51 @@ fn shows_discovery_filters_last_push_and_the_shard() {
     let plain = config_yaml("https://codearts.example", &[1], "");
     let checked = check(dir.path(), &plain, &[]);
     checked.assert_line("discovery: off");
+    checked.assert_line("refresh: every_scrape, every repository asked at each scrape");
     checked.assert_line("last_push: off");
     checked.assert_line("shard: 0/1, every repository");
+}
+
+#[test]
+fn shows_when_a_repository_is_asked_again_and_where_its_last_push_comes_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let with = |extra: &str| config_yaml("https://codearts.example", &[1], extra);
+
+    let every_scrape = with("  min_interval: 45s\nlast_push:\n  enabled: true\n");
+    let checked = check(dir.path(), &every_scrape, &[]);
+    checked.assert_line(
+        "refresh: every_scrape, every repository asked at each scrape unless its answer is younger than 45s (scrape.min_interval)",
+    );
+    checked.assert_line(
+        "last_push: on, from a last-push-event request per repository; one fetched less than 10m ago is reused",
+    );
+
+    // Change-driven: the defaults, and the full listing at discovery.interval although
+    // discovery is off.
+    let on_change = with(
+        "discovery:\n  interval: 20m\nrefresh:\n  mode: on_change\nlast_push:\n  enabled: true\n",
+    );
+    let checked = check(dir.path(), &on_change, &[]);
+    checked.assert_line(
+        "refresh: on_change; a repository is asked again when the list shows it changed, or after at most 1h; \
+         each look at the list reads back 1m before the newest time it saw; the whole list is read every 20m",
+    );
+    checked.assert_line(
+        "last_push: on, from a last-push-event request per repository, asked again when the list's update time moves \
+         (every 10m for a repository the list has no time for)",
+    );
+
+    let listing = with(
+        "refresh:\n  mode: on_change\n  max_staleness: 2h\n  listing_overlap: 5m\nlast_push:\n  enabled: true\n  source: listing\n",
+    );
+    let checked = check(dir.path(), &listing, &[]);
+    checked.assert_line(
+        "refresh: on_change; a repository is asked again when the list shows it changed, or after at most 2h; \
+         each look at the list reads back 5m before the newest time it saw; the whole list is read every 30m",
+    );
+    checked.assert_line(
+        "last_push: on, from the repository list's last_repository_updated_at, no request per repository",
+    );
 }
 
 #[test]
