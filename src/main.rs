@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 
 use codearts_repo_exporter::app::{App, StartError};
 use codearts_repo_exporter::cli::{parse_listen_address, Flags};
-use codearts_repo_exporter::config::{CheckMode, Config};
+use codearts_repo_exporter::config::{CheckMode, Config, Shard};
 use codearts_repo_exporter::http::web_config::WebConfig;
 use codearts_repo_exporter::{http, logging};
 
@@ -51,7 +51,7 @@ async fn run(flags: Flags) -> ExitCode {
             }
         },
     };
-    let (config, config_path, _demo) = if flags.demo {
+    let (mut config, config_path, _demo) = if flags.demo {
         match start_demo(flags.demo_listen_address.as_deref()).await {
             Ok((config, demo)) => (config, None, Some(demo)),
             Err(err) => {
@@ -68,16 +68,13 @@ async fn run(flags: Flags) -> ExitCode {
             }
         }
     };
+    // `--shard` wins over the file's `shard`, now and at every reload (App keeps the flag).
+    let shard_flag = flags.shard;
+    if let Some(shard) = shard_flag {
+        config.shard = shard;
+    }
     if flags.config_check {
-        if let Err(err) = codearts_repo_exporter::app::check(&config) {
-            eprintln!("{err}");
-            return ExitCode::from(EXIT_BAD_CONFIG);
-        }
-        println!("config OK: {}", config.summary());
-        if let Some(web) = &web {
-            println!("web config OK: {}", web.summary());
-        }
-        return ExitCode::SUCCESS;
+        return check(&config, shard_flag, web.as_deref());
     }
     // Server limits apply at start; a reload does not re-bind the listeners.
     let limits = config.server.clone();
@@ -121,11 +118,8 @@ async fn run(flags: Flags) -> ExitCode {
                 web = %web_summary, "listening");
         }
     }
-    if web
-        .as_ref()
-        .is_some_and(|web| !web.tls_enabled() && web.basic_auth_enabled())
-    {
-        tracing::warn!("basic auth without TLS: passwords cross the network in clear text");
+    for warning in web.iter().flat_map(|web| web.warnings()) {
+        tracing::warn!("{warning}");
     }
 
     // The first discovery runs before the server answers, so the first scrape sees the whole
@@ -156,6 +150,30 @@ async fn run(flags: Flags) -> ExitCode {
     .await;
     if drained.is_err() {
         tracing::warn!("in-flight requests did not finish in time; exiting anyway");
+    }
+    ExitCode::SUCCESS
+}
+
+/// `--config.check`: the one-line summary, then what every setting resolved to, then every
+/// warning the start would log (on stderr). Exits 2 when the config is refused.
+fn check(config: &Config, shard_flag: Option<Shard>, web: Option<&WebConfig>) -> ExitCode {
+    let auth_warnings = match codearts_repo_exporter::app::check(config) {
+        Ok(warnings) => warnings,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(EXIT_BAD_CONFIG);
+        }
+    };
+    println!("config OK: {}", config.summary());
+    for line in config.resolved(shard_flag) {
+        println!("  {line}");
+    }
+    if let Some(web) = web {
+        println!("web config OK: {}", web.summary());
+    }
+    let web_warnings = web.map(WebConfig::warnings).unwrap_or_default();
+    for warning in auth_warnings.iter().chain(&web_warnings) {
+        eprintln!("warning: {warning}");
     }
     ExitCode::SUCCESS
 }

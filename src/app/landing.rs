@@ -12,7 +12,12 @@ pub struct Landing {
     pub credential_expiry: Option<(&'static str, SystemTime)>,
     /// `None` when discovery is off.
     pub discovery: Option<DiscoveryView>,
-    /// Each watched repository's latest result; one never asked yet has neither data nor error.
+    /// Whether `/metrics` has been scraped since the start. Before that no repository has an
+    /// answer; after it, one without an answer has its request under way or joined the list
+    /// since.
+    pub scraped: bool,
+    /// Each watched repository's latest result; one without an answer yet has neither data nor
+    /// error.
     pub repositories: Vec<RepositoryResult>,
 }
 

@@ -11,6 +11,7 @@ mod landing;
 mod metrics;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -73,12 +74,16 @@ pub struct App {
     reload_lock: tokio::sync::Mutex<()>,
     /// The discovery loop of the current generation, if discovery is on.
     discovery_task: Mutex<Option<tokio::task::AbortHandle>>,
+    /// Whether `/metrics` has been scraped since the start, for the landing page.
+    scraped: AtomicBool,
 }
 
 /// The checks a start or a reload makes beyond [`Config::load`] (which needs the layers above
-/// the config: the names of the metric families), for `--config.check`.
-pub fn check(config: &Config) -> Result<(), ConfigError> {
-    crate::metrics::Families::without(&config.disabled_metrics).map(|_| ())
+/// the config: the names of the metric families), for `--config.check`; on success, the
+/// warnings the start logs about the config (secret files others may read).
+pub fn check(config: &Config) -> Result<Vec<String>, ConfigError> {
+    crate::metrics::Families::without(&config.disabled_metrics)?;
+    Ok(crate::auth::warnings(&config.codearts.auth))
 }
 
 fn now_unix() -> f64 {
@@ -127,6 +132,7 @@ impl App {
             shard_override,
             reload_lock: tokio::sync::Mutex::new(()),
             discovery_task: Mutex::new(None),
+            scraped: AtomicBool::new(false),
         }))
     }
 
@@ -156,6 +162,7 @@ impl App {
     pub async fn scrape(&self, scrape_timeout: Option<Duration>) -> Exposition {
         let generation = self.current();
         let budget = self.budget(&generation, scrape_timeout);
+        self.scraped.store(true, Ordering::Relaxed);
         let snapshot = self.collector.scrape(&generation.plan, budget).await;
         let keep = !generation.plan.scrape.min_interval.is_zero();
         let text = self.text_cache.text(
@@ -222,6 +229,7 @@ impl App {
                 .expiry()
                 .map(|at| (generation.auth.expiring_credential(), at)),
             discovery,
+            scraped: self.scraped.load(Ordering::Relaxed),
             repositories: self.collector.latest(&generation.plan),
         }
     }

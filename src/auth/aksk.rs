@@ -12,7 +12,7 @@ use reqwest::header::HeaderValue;
 use time::OffsetDateTime;
 
 use super::error::{AuthError, SecretFileError};
-use super::secret_file::{warn_if_world_readable, SecretFile, SecretReader};
+use super::secret_file::{SecretFile, SecretReader};
 use crate::config::{AkSkConfig, Secret};
 use huaweicloud_signer as signer;
 
@@ -39,10 +39,10 @@ impl KeyFiles {
         Self {
             access: SecretReader::new(&config.access_key),
             secret: SecretReader::new(&config.secret_key),
-            security_token: config.security_token_file.as_ref().map(|path: &PathBuf| {
-                warn_if_world_readable(path);
-                SecretFile::new(path.clone())
-            }),
+            security_token: config
+                .security_token_file
+                .as_ref()
+                .map(|path: &PathBuf| SecretFile::new(path.clone())),
         }
     }
 

@@ -20,13 +20,14 @@ mod renewing;
 mod secret_file;
 mod signed;
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::HeaderValue;
 use tokio::time::Instant;
 
-use crate::config::{AuthConfig, Secret};
+use crate::config::{AuthConfig, Secret, SecretSource};
 use crate::upstream::{ApiErrorBody, Transport};
 use aksk::{KeyFiles, Keys};
 pub use error::{AuthError, SecretFileError};
@@ -35,7 +36,7 @@ use metadata::AgencyCredentials;
 pub use metrics::AuthMetrics;
 use metrics::Expiry;
 use project::ProjectId;
-use secret_file::{warn_if_world_readable, SecretFile};
+use secret_file::{readable_by_everyone, SecretFile};
 use signed::{KeySource, SignedAuth};
 
 /// What was attached to a request, so a 401 can be matched to the credential that caused it.
@@ -66,19 +67,58 @@ const TOKEN_DEAD_CODES: [&str; 3] = ["APIG.0301", "APIGW.0301", "DEV.00000003"];
 /// How long [`Auth::warm_up`] may take.
 const WARM_UP_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// What is worth a warning in `config`'s credential settings, one sentence each: secret files
+/// every user on this host may read. A warning, not a refusal: containers often mount Secrets
+/// 0644, and the process may be alone on its host. [`Auth::new`] logs them, `--config.check`
+/// prints them.
+pub fn warnings(config: &AuthConfig) -> Vec<String> {
+    secret_files(config)
+        .into_iter()
+        .filter(|path| readable_by_everyone(path))
+        .map(|path| {
+            format!(
+                "secret file {} is readable by every user on this host; consider chmod 600 (or 0440 with a group)",
+                path.display()
+            )
+        })
+        .collect()
+}
+
+/// The file of a secret read from one.
+fn file(source: &SecretSource) -> Option<&Path> {
+    match source {
+        SecretSource::File(path) => Some(path),
+        SecretSource::Inline(_) => None,
+    }
+}
+
+/// The files `config` reads secrets from.
+fn secret_files(config: &AuthConfig) -> Vec<&Path> {
+    match config {
+        AuthConfig::Token(_) | AuthConfig::EcsAgency(_) => Vec::new(),
+        AuthConfig::TokenFile(path) => vec![path.as_path()],
+        AuthConfig::Iam(iam) => file(&iam.password).into_iter().collect(),
+        AuthConfig::AkSk(aksk) => [file(&aksk.access_key), file(&aksk.secret_key)]
+            .into_iter()
+            .flatten()
+            .chain(aksk.security_token_file.as_deref())
+            .collect(),
+    }
+}
+
 impl Auth {
     /// Sets up the configured mode and makes it the one [`AuthMetrics`] shows. Nothing is
     /// fetched yet; IAM tokens, temporary credentials and project ids are obtained on first use
     /// (or [`Auth::warm_up`]).
     pub fn new(config: &AuthConfig, transport: Arc<Transport>, metrics: &AuthMetrics) -> Self {
+        for warning in warnings(config) {
+            tracing::warn!("{warning}");
+        }
         let expiry = Arc::new(Expiry::default());
         metrics.show(expiry.clone());
         let mode = match config {
             AuthConfig::Token(token) => Mode::Static(token.clone()),
-            AuthConfig::TokenFile(path) => {
-                warn_if_world_readable(path);
-                Mode::File(SecretFile::new(path.clone()))
-            }
+            AuthConfig::TokenFile(path) => Mode::File(SecretFile::new(path.clone())),
             AuthConfig::Iam(iam) => {
                 Mode::Iam(Box::new(IamTokens::new(iam, transport, expiry.clone())))
             }

@@ -65,10 +65,7 @@ impl SecretReader {
     pub fn new(source: &SecretSource) -> Self {
         match source {
             SecretSource::Inline(secret) => Self::Inline(secret.clone()),
-            SecretSource::File(path) => {
-                warn_if_world_readable(path);
-                Self::File(SecretFile::new(path.clone()))
-            }
+            SecretSource::File(path) => Self::File(SecretFile::new(path.clone())),
         }
     }
 
@@ -95,20 +92,18 @@ fn read_secret_file(path: &Path) -> Result<Secret, SecretFileError> {
     Ok(Secret::new(text))
 }
 
-/// Secrets readable by everyone on the host deserve a warning, not a refusal: containers often
-/// mount Secrets 0644 and the process may be alone on its host.
-pub(super) fn warn_if_world_readable(path: &Path) {
+/// Whether every user on this host may read `path` (`false` when it cannot be `stat`ed: reading
+/// it will say why).
+pub(super) fn readable_by_everyone(path: &Path) -> bool {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = std::fs::metadata(path) {
-            if meta.permissions().mode() & 0o004 != 0 {
-                tracing::warn!(
-                    file = %path.display(),
-                    "secret file is readable by every user on this host; consider chmod 600 (or 0440 with a group)"
-                );
-            }
-        }
+        std::fs::metadata(path).is_ok_and(|meta| meta.permissions().mode() & 0o004 != 0)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        false
     }
 }
 

@@ -6,6 +6,7 @@
 //! points at only to check that they exist (relative paths are relative to the config file);
 //! reading secrets is the job of [`crate::auth`].
 
+mod describe;
 mod error;
 mod expand;
 mod lenient;

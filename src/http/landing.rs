@@ -15,6 +15,7 @@ pub async fn page(State(app): State<Arc<App>>) -> Html<String> {
         summary,
         credential_expiry,
         discovery,
+        scraped,
         repositories,
     } = app.landing();
     let mut summary = escape(&summary);
@@ -43,7 +44,7 @@ pub async fn page(State(app): State<Arc<App>>) -> Html<String> {
             );
         }
     }
-    Html(render(&summary, &repositories))
+    Html(render(&summary, scraped, &repositories))
 }
 
 fn escape(text: &str) -> String {
@@ -64,7 +65,7 @@ fn escape(text: &str) -> String {
 /// Rows are capped so a 10,000-repository exporter still answers with a small page.
 const MAX_ROWS: usize = 500;
 
-fn render(summary: &str, results: &[RepositoryResult]) -> String {
+fn render(summary: &str, scraped: bool, results: &[RepositoryResult]) -> String {
     let mut html = String::with_capacity(4096 + results.len().min(MAX_ROWS) * 200);
     let _ = write!(
         html,
@@ -83,8 +84,15 @@ fn render(summary: &str, results: &[RepositoryResult]) -> String {
     for result in results.iter().take(MAX_ROWS) {
         let outcome = match (result.error, result.http_status) {
             (Some(class), _) => format!("<span class=\"bad\">{}</span>", class.as_label()),
-            (None, 0) => "pending".to_owned(),
+            // No answer yet, which is no failure, so not in the words of one.
+            (None, 0) if scraped => "no answer yet".to_owned(),
+            (None, 0) => "no scrape yet".to_owned(),
             (None, _) => "ok".to_owned(),
+        };
+        // 0 means no HTTP answer came (never asked, or a timeout or connection failure).
+        let http = match result.http_status {
+            0 => String::new(),
+            status => status.to_string(),
         };
         let status = result.status.as_deref();
         let event = status.and_then(|s| s.event.as_ref());
@@ -94,7 +102,7 @@ fn render(summary: &str, results: &[RepositoryResult]) -> String {
             result.repository.id,
             escape(result.repository.name.as_deref().unwrap_or("")),
             outcome,
-            result.http_status,
+            http,
             status.and_then(|s| s.can_statistics).map(|b| b.to_string()).unwrap_or_default(),
             status.and_then(|s| s.reason).map(|r| r.to_string()).unwrap_or_default(),
             escape(event.and_then(|e| e.status.as_deref()).unwrap_or("")),

@@ -1,6 +1,7 @@
 //! What only the end-to-end tier needs: where Cargo built the binaries, how long the load and
 //! soak tests run, and the simulator's counters. Everything both tiers share is `codearts-testkit`, re-exported here.
 
+pub use codearts_testkit::alertmanager::*;
 pub use codearts_testkit::dashboard::*;
 pub use codearts_testkit::exporter::*;
 pub use codearts_testkit::exposition::{samples, value_in};

@@ -5,6 +5,8 @@
 
 mod helpers;
 
+mod alerts;
+mod dashboard;
 mod demo;
 mod exposition;
 mod gzip;

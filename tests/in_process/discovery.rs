@@ -316,24 +316,6 @@ async fn shard_keeps_only_its_share_of_the_repositories() {
 }
 
 #[tokio::test]
-async fn landing_page_shows_repositories_not_yet_asked_as_pending() {
-    let upstream = Upstream::start().await;
-    upstream.every_status(ok_status()).await;
-    let app = app(&config_yaml(&upstream.uri(), &[1, 2], ""));
-    let before = get(&app, "/").await.body;
-    assert!(
-        before.contains(">pending<") && !before.contains(">timeout<"),
-        "{before}"
-    );
-    scrape(&app, None).await;
-    let after = get(&app, "/").await.body;
-    assert!(
-        after.contains(">ok<") && !after.contains("pending"),
-        "{after}"
-    );
-}
-
-#[tokio::test]
 async fn landing_summary_counts_static_and_discovered_repositories_like_its_table() {
     let upstream = Upstream::start().await;
     upstream.listing(false, entries(1..=5)).await;

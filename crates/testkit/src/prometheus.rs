@@ -33,6 +33,15 @@ pub fn promtool_check_metrics(text: &[u8]) -> String {
 /// A real Prometheus (Debian package `prometheus`) with `config` as its configuration file, ready.
 /// Returns it with its base URL.
 pub async fn spawn_prometheus(dir: &std::path::Path, config: &str) -> (procs::Proc, String) {
+    spawn_prometheus_with_flags(dir, config, &[]).await
+}
+
+/// Like [`spawn_prometheus`], with more command-line flags (`--rules.alert.resend-delay=1s`, …).
+pub async fn spawn_prometheus_with_flags(
+    dir: &std::path::Path,
+    config: &str,
+    flags: &[&str],
+) -> (procs::Proc, String) {
     let prometheus = procs::require_binary(&["prometheus"], "apt-get install -y prometheus");
     let config_file = dir.join("prometheus.yml");
     std::fs::write(&config_file, config).expect("write prometheus.yml");
@@ -44,7 +53,8 @@ pub async fn spawn_prometheus(dir: &std::path::Path, config: &str) -> (procs::Pr
             dir.join("tsdb").display()
         ))
         .arg(format!("--web.listen-address={addr}"))
-        .arg("--log.level=warn");
+        .arg("--log.level=warn")
+        .args(flags);
     let mut proc = procs::Proc::spawn("prometheus", &mut cmd, dir);
     let url = format!("http://{addr}");
     proc.wait_http_ok(&format!("{url}/-/ready"), Duration::from_secs(30))

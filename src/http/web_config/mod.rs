@@ -44,6 +44,8 @@ pub(crate) struct Loaded {
     limit: Option<RequestLimit>,
     /// The files as they were just before they were read (the web config file first).
     stamps: Vec<Option<Stamp>>,
+    /// `http_server_config.http2: true`, accepted but not served.
+    http2_asked: bool,
 }
 
 impl Loaded {
@@ -79,13 +81,6 @@ impl Loaded {
     fn load(path: &Path) -> Result<Self, WebConfigError> {
         let web_stamp = Stamp::of(path).ok();
         let spec = read_spec(path)?;
-        if spec.http2 == Some(true) {
-            tracing::warn!(
-                path = %path.display(),
-                "http_server_config.http2: true is accepted, but only HTTP/1.1 is served: \
-                 TLS clients are offered http/1.1 (ALPN) and use it"
-            );
-        }
         let mut stamps = vec![web_stamp];
         if let Some(tls) = &spec.tls {
             stamps.extend(Stamp::of_all(tls.files()));
@@ -101,7 +96,26 @@ impl Loaded {
                 .rate_limit
                 .map(|(interval, burst)| RequestLimit::new(interval, burst)),
             stamps,
+            http2_asked: spec.http2 == Some(true),
         })
+    }
+
+    /// What is worth a warning in this config, one sentence each.
+    fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.http2_asked {
+            warnings.push(
+                "http_server_config.http2: true is accepted, but only HTTP/1.1 is served: \
+                 TLS clients are offered http/1.1 (ALPN) and use it"
+                    .to_owned(),
+            );
+        }
+        if self.tls.is_none() && self.requires_auth() {
+            warnings.push(
+                "basic auth without TLS: passwords cross the network in clear text".to_owned(),
+            );
+        }
+        warnings
     }
 
     fn current_stamps(&self, path: &Path) -> Vec<Option<Stamp>> {
@@ -161,6 +175,13 @@ impl WebConfig {
     /// Whether basic auth is asked for now (users may be added to the file later).
     pub fn basic_auth_enabled(&self) -> bool {
         self.current.load().requires_auth()
+    }
+
+    /// What is worth a warning in the config in force, one sentence each (basic auth without
+    /// TLS, HTTP/2 asked for). The start logs them, `--config.check` prints them, and a re-read
+    /// logs those of the new version.
+    pub fn warnings(&self) -> Vec<String> {
+        self.current.load().warnings()
     }
 
     /// Reads and validates the web config at `path` without reading the files it names
@@ -229,6 +250,9 @@ impl WebConfig {
                 self.current.store(Arc::new(next));
                 refresh.last_error = None;
                 tracing::info!(path = %self.path.display(), summary = %self.summary(), "web config reloaded");
+                for warning in self.warnings() {
+                    tracing::warn!(path = %self.path.display(), "{warning}");
+                }
             }
             Err(err) => {
                 let message = err.to_string();
