@@ -454,21 +454,32 @@ impl Config {
             Some(d) => format!("every {}", humantime::format_duration(d.interval)),
             None => "off".to_owned(),
         };
-        let last_push = match &self.last_push {
-            Some(l) => format!("every {}", humantime::format_duration(l.min_interval)),
-            None => "off".to_owned(),
+        let refresh = match self.refresh.change_driven() {
+            None => "every_scrape".to_owned(),
+            Some(c) => format!(
+                "on_change(max_staleness {})",
+                humantime::format_duration(c.max_staleness)
+            ),
+        };
+        let last_push = match (&self.last_push, self.refresh.change_driven()) {
+            (Some(l), _) if l.source == PushSource::Listing => "from the list".to_owned(),
+            (Some(_), Some(_)) => "when its listed time moves".to_owned(),
+            (Some(l), None) => format!("every {}", humantime::format_duration(l.min_interval)),
+            (None, _) => "off".to_owned(),
         };
         let rate = match self.scrape.rate_limit {
             Some(rps) => format!("{rps}/s"),
             None => "none".to_owned(),
         };
         format!(
-            "endpoint={} auth={} repositories={} discovery={} last_push={} concurrency={} \
-             request_timeout={} min_interval={} rate_limit={} retries={} shard={}/{}",
+            "endpoint={} auth={} repositories={} discovery={} refresh={} last_push={} \
+             concurrency={} request_timeout={} min_interval={} rate_limit={} retries={} \
+             shard={}/{}",
             self.codearts.endpoint,
             self.codearts.auth.mode(),
             repositories,
             discovery,
+            refresh,
             last_push,
             self.scrape.concurrency,
             humantime::format_duration(self.scrape.request_timeout),

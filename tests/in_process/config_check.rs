@@ -213,6 +213,12 @@ fn shows_when_a_repository_is_asked_again_and_where_its_last_push_comes_from() {
     checked.assert_line(
         "last_push: on, from the repository list's last_repository_updated_at, no request per repository",
     );
+    // The summary line says the same in brief.
+    assert!(
+        checked.lines[0].contains(" refresh=on_change(max_staleness 2h) last_push=from the list "),
+        "{}",
+        checked.lines[0]
+    );
 }
 
 #[test]
