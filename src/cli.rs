@@ -13,7 +13,7 @@ use crate::logging::Level;
 
 /// The default port, 9825. The Prometheus wiki's exporter port range is fully allocated, so we
 /// document ours in docs/configuration.md rather than claim a registration.
-pub const DEFAULT_LISTEN: &str = ":9825";
+pub(crate) const DEFAULT_LISTEN: &str = ":9825";
 
 #[derive(Debug, Parser)]
 #[command(

@@ -29,7 +29,7 @@ pub fn use_one_arena() {
 
 /// Returns the allocator's free pages to the operating system; a no-op where the C library
 /// has no `malloc_trim`. Called after a config is built, not per scrape: it walks the heap.
-pub fn release_free_memory() {
+pub(crate) fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim takes no pointer and locks the allocator's arenas itself, so any
     // thread may call it at any time; its result (whether memory was released) needs no check.

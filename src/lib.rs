@@ -22,18 +22,36 @@
 //! simulator; the product never reaches it otherwise).
 
 #![deny(unsafe_code)]
+// Everything is `pub(crate)` unless the binary, the tests or the benchmarks use it (the list
+// below), so the compiler reports what nobody uses.
+#![deny(unreachable_pub)]
 
-pub mod app;
-pub mod auth;
-pub mod cli;
-pub mod client;
-pub mod collect;
-pub mod config;
+mod app;
+mod auth;
+mod cli;
+mod client;
+mod collect;
+mod config;
 #[cfg(feature = "demo")]
 pub mod demo;
-pub mod heap;
-pub mod http;
+mod heap;
+mod http;
 pub mod logging;
-pub mod metrics;
-pub mod upstream;
-pub mod watched_file;
+mod metrics;
+mod upstream;
+mod watched_file;
+
+// What the binaries (`main.rs`, `bin/codearts-sim.rs`), the tests, the benchmarks and the fuzz
+// targets use: the whole public surface.
+pub use app::{check, App, StartError};
+pub use cli::{parse_listen_address, Flags};
+pub use client::{StatisticsEvent, StatisticsStatus};
+pub use collect::RepositoryResult;
+pub use config::{
+    region, AuthConfig, CheckMode, Config, FileKey, ProjectIdSource, ProjectScope, Repository,
+    RepositoryId, SecretSource, ServerConfig, Shard, Unchecked, UnsetVariable,
+};
+pub use heap::use_one_arena;
+pub use http::{router, server::serve, web_config::WebConfig};
+pub use metrics::{bounded, Families, RepositoryText, MAX_LABEL_LEN};
+pub use upstream::ApiErrorBody;

@@ -7,11 +7,11 @@ use std::time::Duration;
 use clap::Parser;
 use tokio::net::TcpListener;
 
-use codearts_repo_exporter::app::{App, StartError};
-use codearts_repo_exporter::cli::{parse_listen_address, Flags};
-use codearts_repo_exporter::config::{CheckMode, Config, Shard};
-use codearts_repo_exporter::http::web_config::WebConfig;
-use codearts_repo_exporter::{http, logging};
+use codearts_repo_exporter::WebConfig;
+use codearts_repo_exporter::{logging, router, serve};
+use codearts_repo_exporter::{parse_listen_address, Flags};
+use codearts_repo_exporter::{App, StartError};
+use codearts_repo_exporter::{CheckMode, Config, Shard};
 
 /// Exit code for a configuration the exporter refuses to start with.
 const EXIT_BAD_CONFIG: u8 = 2;
@@ -21,7 +21,7 @@ const FIRST_DISCOVERY_WAIT: Duration = Duration::from_secs(15);
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 fn main() -> ExitCode {
-    codearts_repo_exporter::heap::use_one_arena();
+    codearts_repo_exporter::use_one_arena();
     let flags = Flags::parse();
     logging::init(flags.log_level, &flags.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -127,11 +127,11 @@ async fn run(flags: Flags) -> ExitCode {
     // background loop then keeps trying.
     let _ = tokio::time::timeout(FIRST_DISCOVERY_WAIT, app.refresh_discovery()).await;
     app.start();
-    let router = http::router(app.clone(), &flags.telemetry_path);
+    let router = router(app.clone(), &flags.telemetry_path);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut servers = tokio::task::JoinSet::new();
     for listener in listeners {
-        let serving = http::server::serve(
+        let serving = serve(
             listener,
             router.clone(),
             &limits,
@@ -157,7 +157,7 @@ async fn run(flags: Flags) -> ExitCode {
 /// `--config.check`: the one-line summary, then what every setting resolved to, then every
 /// warning the start would log (on stderr). Exits 2 when the config is refused.
 fn check(config: &Config, shard_flag: Option<Shard>, web: Option<&WebConfig>) -> ExitCode {
-    let auth_warnings = match codearts_repo_exporter::app::check(config) {
+    let auth_warnings = match codearts_repo_exporter::check(config) {
         Ok(warnings) => warnings,
         Err(err) => {
             eprintln!("{err}");
@@ -208,7 +208,7 @@ fn check_syntax_only(flags: &Flags) -> ExitCode {
 #[cfg(feature = "demo")]
 async fn start_demo(
     listen: Option<&str>,
-) -> Result<(codearts_repo_exporter::config::Config, impl Sized), String> {
+) -> Result<(codearts_repo_exporter::Config, impl Sized), String> {
     use codearts_repo_exporter::demo;
     let listen = parse_listen_address(listen.unwrap_or(demo::DEFAULT_LISTEN))
         .map_err(|err| format!("--demo.listen-address {err}"))?;
@@ -218,9 +218,7 @@ async fn start_demo(
 }
 
 #[cfg(not(feature = "demo"))]
-async fn start_demo(
-    _listen: Option<&str>,
-) -> Result<(codearts_repo_exporter::config::Config, ()), String> {
+async fn start_demo(_listen: Option<&str>) -> Result<(codearts_repo_exporter::Config, ()), String> {
     Err("this build has no simulator (built without the `demo` feature)".to_owned())
 }
 

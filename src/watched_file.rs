@@ -12,11 +12,11 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// How often a watched file is checked at most.
-pub const CHECK_INTERVAL: Duration = Duration::from_secs(1);
+pub(crate) const CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Identity and version of a file: a change in any field means "read it again".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stamp {
+pub(crate) struct Stamp {
     dev: u64,
     ino: u64,
     size: u64,
@@ -25,7 +25,7 @@ pub struct Stamp {
 
 impl Stamp {
     /// The stamp of the file at `path` now (the target, when `path` is a symlink).
-    pub fn of(path: &Path) -> std::io::Result<Self> {
+    pub(crate) fn of(path: &Path) -> std::io::Result<Self> {
         let meta = std::fs::metadata(path)?;
         #[cfg(unix)]
         let (dev, ino) = {
@@ -43,20 +43,20 @@ impl Stamp {
     }
 
     /// The stamps of `paths`, `None` for a file that cannot be `stat`ed.
-    pub fn of_all<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Vec<Option<Self>> {
+    pub(crate) fn of_all<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Vec<Option<Self>> {
         paths.into_iter().map(|path| Self::of(path).ok()).collect()
     }
 }
 
 /// When files were last checked; says whether the next check is due.
 #[derive(Debug)]
-pub struct Throttle {
+pub(crate) struct Throttle {
     checked_at: Instant,
 }
 
 impl Throttle {
     /// Checked just now.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             checked_at: Instant::now(),
         }
@@ -64,7 +64,7 @@ impl Throttle {
 
     /// `true` (and counts as checked now) when [`CHECK_INTERVAL`] has passed since the last
     /// check; `false` otherwise.
-    pub fn due(&mut self) -> bool {
+    pub(crate) fn due(&mut self) -> bool {
         if self.checked_at.elapsed() < CHECK_INTERVAL {
             return false;
         }
@@ -74,7 +74,7 @@ impl Throttle {
 
     /// Makes the next [`Throttle::due`] answer `true`.
     #[cfg(test)]
-    pub fn expire(&mut self) {
+    pub(crate) fn expire(&mut self) {
         self.checked_at -= CHECK_INTERVAL;
     }
 }

@@ -1,7 +1,7 @@
 //! Any text as a config file: a config or an error that names a key, never a panic.
 #![no_main]
 
-use codearts_repo_exporter::config::Config;
+use codearts_repo_exporter::Config;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|text: &str| {

@@ -5,11 +5,10 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use codearts_repo_exporter::upstream::ApiErrorBody;
-use codearts_repo_exporter::client::StatisticsStatus;
-use codearts_repo_exporter::collect::RepositoryResult;
-use codearts_repo_exporter::config::{Repository, RepositoryId};
-use codearts_repo_exporter::metrics;
+use codearts_repo_exporter::{
+    ApiErrorBody, Families, Repository, RepositoryId, RepositoryResult, RepositoryText,
+    StatisticsStatus,
+};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|body: &[u8]| {
@@ -26,9 +25,11 @@ fuzz_target!(|body: &[u8]| {
             http_status: 200,
             duration: Duration::from_millis(1),
             last_success: Some(SystemTime::now()),
+            answered: Some(SystemTime::now()),
             last_push: None,
         };
-        let text = metrics::render_repositories(&[result], SystemTime::now());
-        assert!(text.ends_with('\n'));
+        let text = RepositoryText::new(vec![result], SystemTime::now(), Families::ALL);
+        let text: Vec<u8> = text.flatten().collect();
+        assert!(text.ends_with(b"\n"));
     }
 });

@@ -52,6 +52,6 @@ impl AppMetrics {
 }
 
 /// The git revision baked in at build time (`CODEARTS_EXPORTER_REVISION`), or "unknown".
-pub fn revision() -> &'static str {
+pub(crate) fn revision() -> &'static str {
     option_env!("CODEARTS_EXPORTER_REVISION").unwrap_or("unknown")
 }

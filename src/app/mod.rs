@@ -24,11 +24,10 @@ use crate::collect::{discovery, CollectMetrics, Collector};
 use crate::config::{Config, ConfigError, Repository, RepositoryId, Shard};
 use crate::metrics::{RepositoryText, TextCache};
 use crate::upstream::UpstreamMetrics;
-pub use exposition::Exposition;
-pub use generation::Generation;
+pub(crate) use exposition::Exposition;
+pub(crate) use generation::Generation;
 use generation::Parts;
-pub use landing::{DiscoveryView, Landing};
-pub use metrics::revision;
+pub(crate) use landing::{DiscoveryView, Landing};
 use metrics::AppMetrics;
 
 /// Why the app could not be started.
@@ -155,22 +154,22 @@ impl App {
     }
 
     /// `/metrics`: every watched repository within the budget Prometheus' scrape timeout leaves
-    /// (`None`: it gave none), then the exporter's own metrics. Failures are per-repository series; this never fails.
+    /// (`None`: it gave none), then the exporter's own metrics. Failures are per-repository
+    /// series; this never fails.
     ///
     /// The per-repository text reuses the previous scrape's where answers did not change, which
-    /// is worth it only while answers are kept (`min_interval` above zero).
+    /// is worth it only while answers are kept (`min_interval` above zero, or change-driven
+    /// refresh).
     pub async fn scrape(&self, scrape_timeout: Option<Duration>) -> Exposition {
         let generation = self.current();
         let budget = self.budget(&generation, scrape_timeout);
         self.scraped.store(true, Ordering::Relaxed);
-        let snapshot = self.collector.scrape(&generation.plan, budget).await;
-        let keep = !generation.plan.scrape.min_interval.is_zero();
-        let text = self.text_cache.text(
-            snapshot.results,
-            SystemTime::now(),
-            keep,
-            generation.families,
-        );
+        let results = self.collector.scrape(&generation.plan, budget).await;
+        let plan = &generation.plan;
+        let keep = !plan.scrape.min_interval.is_zero() || plan.refresh.change_driven().is_some();
+        let text = self
+            .text_cache
+            .text(results, SystemTime::now(), keep, generation.families);
         tracing::debug!(
             reused_blocks = text.reused_blocks(),
             "writing the per-repository text"

@@ -19,7 +19,7 @@ use huaweicloud_signer as signer;
 /// One set of credentials to sign with. Every part is a [`Secret`]: the access key too, which
 /// names the account's key and is nobody's business in a log.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Keys {
+pub(crate) struct Keys {
     pub access: Secret,
     pub secret: Secret,
     /// Present for temporary credentials.
@@ -28,14 +28,14 @@ pub struct Keys {
 
 /// The `aksk` mode's keys: two files (or inline values) and an optional security token file,
 /// each read again when it changes.
-pub struct KeyFiles {
+pub(crate) struct KeyFiles {
     access: SecretReader,
     secret: SecretReader,
     security_token: Option<SecretFile>,
 }
 
 impl KeyFiles {
-    pub fn new(config: &AkSkConfig) -> Self {
+    pub(crate) fn new(config: &AkSkConfig) -> Self {
         Self {
             access: SecretReader::new(&config.access_key),
             secret: SecretReader::new(&config.secret_key),
@@ -47,7 +47,7 @@ impl KeyFiles {
     }
 
     /// The keys in the files now. The error names the file and the problem, never the content.
-    pub fn current(&self) -> Result<Keys, SecretFileError> {
+    pub(crate) fn current(&self) -> Result<Keys, SecretFileError> {
         Ok(Keys {
             access: self.access.current()?,
             secret: self.secret.current()?,
@@ -62,7 +62,7 @@ impl KeyFiles {
 
 /// Signs `request` as it will be sent (method, URL, host, body) with `keys`, sending
 /// `project_id` as `X-Project-Id` when given.
-pub fn sign(
+pub(crate) fn sign(
     request: &mut reqwest::Request,
     keys: &Keys,
     project_id: Option<&str>,

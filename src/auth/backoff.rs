@@ -6,14 +6,14 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// `base` doubled for each failure after the first, at most `cap`.
-pub fn doubling(base: Duration, cap: Duration, failures: u32) -> Duration {
+pub(crate) fn doubling(base: Duration, cap: Duration, failures: u32) -> Duration {
     base.saturating_mul(1 << failures.saturating_sub(1).min(16))
         .min(cap)
 }
 
 /// The failures of one kind of request in a row, and when the next may be sent.
 #[derive(Debug, Default)]
-pub struct Failures {
+pub(crate) struct Failures {
     count: u32,
     retry_at: Option<Instant>,
     last_error: Option<String>,
@@ -21,12 +21,16 @@ pub struct Failures {
 
 impl Failures {
     /// No backoff is running.
-    pub fn may_try(&self) -> bool {
+    pub(crate) fn may_try(&self) -> bool {
         self.retry_at.is_none_or(|at| Instant::now() >= at)
     }
 
     /// Counts a failure with `message` and starts a backoff of `(base, cap)`; returns the wait.
-    pub fn failed(&mut self, message: String, (base, cap): (Duration, Duration)) -> Duration {
+    pub(crate) fn failed(
+        &mut self,
+        message: String,
+        (base, cap): (Duration, Duration),
+    ) -> Duration {
         self.count += 1;
         let wait = doubling(base, cap, self.count);
         self.retry_at = Some(Instant::now() + wait);
@@ -34,20 +38,20 @@ impl Failures {
         wait
     }
 
-    pub fn succeeded(&mut self) {
+    pub(crate) fn succeeded(&mut self) {
         *self = Self::default();
     }
 
-    pub fn count(&self) -> u32 {
+    pub(crate) fn count(&self) -> u32 {
         self.count
     }
 
-    pub fn last_error(&self) -> Option<&str> {
+    pub(crate) fn last_error(&self) -> Option<&str> {
         self.last_error.as_deref()
     }
 
     /// "failed N time(s), next try in Ns: <last error>".
-    pub fn reason(&self) -> String {
+    pub(crate) fn reason(&self) -> String {
         let wait = self
             .retry_at
             .map(|at| at.saturating_duration_since(Instant::now()))

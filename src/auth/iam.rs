@@ -33,10 +33,10 @@ const TRANSIENT_BACKOFF: (Duration, Duration) = (Duration::from_secs(5), Duratio
 const IAM_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The IAM token of the `iam` mode.
-pub struct IamTokens(Renewing<PasswordGrant>);
+pub(crate) struct IamTokens(Renewing<PasswordGrant>);
 
 /// The token request: `POST /v3/auth/tokens` with the user's password.
-pub struct PasswordGrant {
+pub(crate) struct PasswordGrant {
     url: String,
     domain: String,
     user: String,
@@ -47,13 +47,13 @@ pub struct PasswordGrant {
 
 /// The moment to renew: when less than 10 % of the token's life or 1 h is left, whichever
 /// comes later (so a short-lived token is not renewed the moment it arrives).
-pub fn renew_at(issued_at: SystemTime, expires_at: SystemTime) -> SystemTime {
+pub(crate) fn renew_at(issued_at: SystemTime, expires_at: SystemTime) -> SystemTime {
     let life = expires_at.duration_since(issued_at).unwrap_or_default();
     expires_at - (life / 10).min(RENEW_MARGIN_MAX)
 }
 
 impl IamTokens {
-    pub fn new(config: &IamConfig, transport: Arc<Transport>, expiry: Arc<Expiry>) -> Self {
+    pub(crate) fn new(config: &IamConfig, transport: Arc<Transport>, expiry: Arc<Expiry>) -> Self {
         let grant = PasswordGrant {
             url: format!(
                 "{}/v3/auth/tokens?nocatalog=true",
@@ -70,22 +70,22 @@ impl IamTokens {
 
     /// A token to send now; waits (single flight, until `deadline`) only when there is no
     /// usable token.
-    pub async fn token(&self, deadline: Instant) -> Result<Secret, AuthError> {
+    pub(crate) async fn token(&self, deadline: Instant) -> Result<Secret, AuthError> {
         self.0.get(deadline).await
     }
 
     /// Forgets `token` after the API said it expired or is invalid. Returns whether a fresh
     /// token may be fetched now (so one retry is worth it).
-    pub fn invalidate(&self, token: &Secret) -> bool {
+    pub(crate) fn invalidate(&self, token: &Secret) -> bool {
         self.0.invalidate(token)
     }
 
     /// The request retried with a renewed token went through.
-    pub fn renewal_worked(&self) {
+    pub(crate) fn renewal_worked(&self) {
         self.0.renewal_worked();
     }
 
-    pub fn readiness(&self) -> Result<(), AuthError> {
+    pub(crate) fn readiness(&self) -> Result<(), AuthError> {
         let held = self.0.held();
         match (&held.credential, held.failures.last_error()) {
             (Some(token), _) if token.expires_at > SystemTime::now() => Ok(()),

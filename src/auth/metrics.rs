@@ -16,14 +16,14 @@ const EXPIRY: (&str, &str) = (
 
 /// When one credential expires; each [`super::Auth`] has its own and updates it.
 #[derive(Debug, Default)]
-pub struct Expiry(Mutex<Option<SystemTime>>);
+pub(crate) struct Expiry(Mutex<Option<SystemTime>>);
 
 impl Expiry {
-    pub fn set(&self, at: Option<SystemTime>) {
+    pub(crate) fn set(&self, at: Option<SystemTime>) {
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = at;
     }
 
-    pub fn get(&self) -> Option<SystemTime> {
+    pub(crate) fn get(&self) -> Option<SystemTime> {
         *self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

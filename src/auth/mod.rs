@@ -30,10 +30,10 @@ use tokio::time::Instant;
 use crate::config::{AuthConfig, Secret, SecretSource};
 use crate::upstream::{ApiErrorBody, Transport};
 use aksk::{KeyFiles, Keys};
-pub use error::{AuthError, SecretFileError};
+pub(crate) use error::AuthError;
 use iam::IamTokens;
 use metadata::AgencyCredentials;
-pub use metrics::AuthMetrics;
+pub(crate) use metrics::AuthMetrics;
 use metrics::Expiry;
 use project::ProjectId;
 use secret_file::{readable_by_everyone, SecretFile};
@@ -71,7 +71,7 @@ const WARM_UP_TIMEOUT: Duration = Duration::from_secs(30);
 /// every user on this host may read. A warning, not a refusal: containers often mount Secrets
 /// 0644, and the process may be alone on its host. [`Auth::new`] logs them, `--config.check`
 /// prints them.
-pub fn warnings(config: &AuthConfig) -> Vec<String> {
+pub(crate) fn warnings(config: &AuthConfig) -> Vec<String> {
     secret_files(config)
         .into_iter()
         .filter(|path| readable_by_everyone(path))

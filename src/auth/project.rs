@@ -29,7 +29,7 @@ const TRANSIENT_BACKOFF: (Duration, Duration) = (Duration::from_secs(5), Duratio
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where the `X-Project-Id` comes from.
-pub enum ProjectId {
+pub(crate) enum ProjectId {
     None,
     Fixed(Arc<str>),
     Lookup(Box<ProjectLookup>),
@@ -37,7 +37,7 @@ pub enum ProjectId {
 
 impl ProjectId {
     /// `section` is the config section of the mode (`codearts.auth.aksk`), for messages.
-    pub fn new(source: &ProjectIdSource, section: &str, transport: Arc<Transport>) -> Self {
+    pub(crate) fn new(source: &ProjectIdSource, section: &str, transport: Arc<Transport>) -> Self {
         match source {
             ProjectIdSource::None => Self::None,
             ProjectIdSource::Id(id) => Self::Fixed(Arc::from(id.as_str())),
@@ -56,7 +56,11 @@ impl ProjectId {
     }
 
     /// The id to send, looking it up first if needed (signed with `keys`).
-    pub async fn get(&self, keys: &Keys, deadline: Instant) -> Result<Option<Arc<str>>, AuthError> {
+    pub(crate) async fn get(
+        &self,
+        keys: &Keys,
+        deadline: Instant,
+    ) -> Result<Option<Arc<str>>, AuthError> {
         match self {
             Self::None => Ok(None),
             Self::Fixed(id) => Ok(Some(id.clone())),
@@ -65,7 +69,7 @@ impl ProjectId {
     }
 
     /// `Ok` once an id is known (or none is needed); the reason otherwise.
-    pub fn readiness(&self) -> Result<(), AuthError> {
+    pub(crate) fn readiness(&self) -> Result<(), AuthError> {
         match self {
             Self::None | Self::Fixed(_) => Ok(()),
             Self::Lookup(lookup) => lookup.readiness(),
@@ -83,7 +87,7 @@ fn projects_url(iam_endpoint: &Url, name: &str) -> Url {
     url
 }
 
-pub struct ProjectLookup {
+pub(crate) struct ProjectLookup {
     name: String,
     url: Url,
     /// The config key naming the project, for messages.

@@ -17,12 +17,12 @@ use tokio::time::Instant;
 use super::backoff::doubling;
 
 /// The quiet window after a renewal: 10 s doubling to 5 min.
-pub const REJECTED_BACKOFF: (Duration, Duration) =
+pub(crate) const REJECTED_BACKOFF: (Duration, Duration) =
     (Duration::from_secs(10), Duration::from_secs(300));
 
 /// Refusals of one credential in a row.
 #[derive(Debug, Default)]
-pub struct Rejections(Mutex<State>);
+pub(crate) struct Rejections(Mutex<State>);
 
 #[derive(Debug, Default)]
 struct State {
@@ -33,7 +33,7 @@ struct State {
 impl Rejections {
     /// A refused credential: `true` when it may be renewed now (and a renewal is counted);
     /// `false` inside the quiet window of the previous renewal.
-    pub fn allow_renewal(&self) -> bool {
+    pub(crate) fn allow_renewal(&self) -> bool {
         let mut state = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         if state.quiet_until.is_some_and(|until| now < until) {
@@ -46,7 +46,7 @@ impl Rejections {
     }
 
     /// The renewed credential worked: the next refusal renews at once.
-    pub fn renewal_worked(&self) {
+    pub(crate) fn renewal_worked(&self) {
         let mut state = self.0.lock().unwrap_or_else(|e| e.into_inner());
         *state = State::default();
     }

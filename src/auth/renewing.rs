@@ -26,7 +26,7 @@ use super::rejection::Rejections;
 
 /// A credential just obtained, and when it expires, is due for renewal and stops being used.
 #[derive(Clone)]
-pub struct Fresh<T> {
+pub(crate) struct Fresh<T> {
     pub value: T,
     pub expires_at: SystemTime,
     /// From this moment the next request renews it.
@@ -37,13 +37,13 @@ pub struct Fresh<T> {
 
 /// Why a fetch failed, and how long to back off before the next (a refused password waits
 /// longer than a timeout).
-pub struct Failed {
+pub(crate) struct Failed {
     pub message: String,
     pub backoff: (Duration, Duration),
 }
 
 /// Where a renewing credential comes from, and how its events read.
-pub trait Source {
+pub(crate) trait Source {
     type Credential: Clone;
 
     /// One request for a fresh credential, finished by `deadline`.
@@ -70,13 +70,13 @@ pub trait Source {
 }
 
 /// The credential held and the failures since it was obtained.
-pub struct Held<T> {
+pub(crate) struct Held<T> {
     pub credential: Option<Fresh<T>>,
     pub failures: Failures,
 }
 
 /// A credential of `S`, fetched on demand and renewed ahead of expiry.
-pub struct Renewing<S: Source> {
+pub(crate) struct Renewing<S: Source> {
     source: S,
     held: Mutex<Held<S::Credential>>,
     /// Held while a fetch is in flight: one fetch, however many callers.
@@ -87,7 +87,7 @@ pub struct Renewing<S: Source> {
 }
 
 impl<S: Source> Renewing<S> {
-    pub fn new(source: S, expiry: Arc<Expiry>) -> Self {
+    pub(crate) fn new(source: S, expiry: Arc<Expiry>) -> Self {
         Self {
             source,
             held: Mutex::new(Held {
@@ -100,12 +100,12 @@ impl<S: Source> Renewing<S> {
         }
     }
 
-    pub fn source(&self) -> &S {
+    pub(crate) fn source(&self) -> &S {
         &self.source
     }
 
     /// The credential held and the failures since, for `/readyz`.
-    pub fn held(&self) -> MutexGuard<'_, Held<S::Credential>> {
+    pub(crate) fn held(&self) -> MutexGuard<'_, Held<S::Credential>> {
         self.held.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -120,7 +120,7 @@ impl<S: Source> Renewing<S> {
     /// The credential to use now. Renews ahead of expiry without making callers wait while the
     /// old credential is still good; waits (single flight, until `deadline` at most) only when
     /// there is none.
-    pub async fn get(&self, deadline: Instant) -> Result<S::Credential, AuthError> {
+    pub(crate) async fn get(&self, deadline: Instant) -> Result<S::Credential, AuthError> {
         if let Some(held) = self.usable() {
             if SystemTime::now() < held.renew_at {
                 return Ok(held.value);
@@ -154,7 +154,7 @@ impl<S: Source> Renewing<S> {
 
     /// Forgets `sent` after the API said it expired or is invalid. Returns whether a fresh
     /// credential may be fetched now (so one retry is worth it).
-    pub fn invalidate<Q>(&self, sent: &Q) -> bool
+    pub(crate) fn invalidate<Q>(&self, sent: &Q) -> bool
     where
         S::Credential: Borrow<Q>,
         Q: PartialEq + ?Sized,
@@ -179,7 +179,7 @@ impl<S: Source> Renewing<S> {
     }
 
     /// The request retried after [`Renewing::invalidate`] went through.
-    pub fn renewal_worked(&self) {
+    pub(crate) fn renewal_worked(&self) {
         self.rejections.renewal_worked();
     }
 

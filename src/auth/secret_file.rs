@@ -9,7 +9,7 @@ use crate::config::{Secret, SecretSource};
 use crate::watched_file::{Stamp, Throttle};
 
 /// A secret in a file, read again when the file changes ([`crate::watched_file`]).
-pub struct SecretFile {
+pub(crate) struct SecretFile {
     path: PathBuf,
     cache: Mutex<Option<Cached>>,
 }
@@ -21,7 +21,7 @@ struct Cached {
 }
 
 impl SecretFile {
-    pub fn new(path: PathBuf) -> Self {
+    pub(crate) fn new(path: PathBuf) -> Self {
         Self {
             path,
             cache: Mutex::new(None),
@@ -29,7 +29,7 @@ impl SecretFile {
     }
 
     /// The secret now in the file. The error names the file and the problem, never the content.
-    pub fn current(&self) -> Result<Secret, SecretFileError> {
+    pub(crate) fn current(&self) -> Result<Secret, SecretFileError> {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(cached) = cache.as_mut() {
             if !cached.throttle.due() {
@@ -56,20 +56,20 @@ impl SecretFile {
 }
 
 /// A secret given inline (through `${VAR}`) or in a file re-read on change.
-pub enum SecretReader {
+pub(crate) enum SecretReader {
     Inline(Secret),
     File(SecretFile),
 }
 
 impl SecretReader {
-    pub fn new(source: &SecretSource) -> Self {
+    pub(crate) fn new(source: &SecretSource) -> Self {
         match source {
             SecretSource::Inline(secret) => Self::Inline(secret.clone()),
             SecretSource::File(path) => Self::File(SecretFile::new(path.clone())),
         }
     }
 
-    pub fn current(&self) -> Result<Secret, SecretFileError> {
+    pub(crate) fn current(&self) -> Result<Secret, SecretFileError> {
         match self {
             Self::Inline(secret) => Ok(secret.clone()),
             Self::File(file) => file.current(),

@@ -12,14 +12,14 @@ use super::metadata::AgencyCredentials;
 use super::project::ProjectId;
 
 /// Where the keys come from.
-pub enum KeySource {
+pub(crate) enum KeySource {
     /// `aksk`: files (or inline values), read again when they change.
     Files(KeyFiles),
     /// `ecs_agency`: the metadata service, renewed ahead of expiry.
     Agency(AgencyCredentials),
 }
 
-pub struct SignedAuth {
+pub(crate) struct SignedAuth {
     keys: KeySource,
     project: ProjectId,
     /// A rejected signature is logged once: the gateway's message is the same for every
@@ -28,7 +28,7 @@ pub struct SignedAuth {
 }
 
 impl SignedAuth {
-    pub fn new(keys: KeySource, project: ProjectId) -> Self {
+    pub(crate) fn new(keys: KeySource, project: ProjectId) -> Self {
         Self {
             keys,
             project,
@@ -44,7 +44,7 @@ impl SignedAuth {
     }
 
     /// Signs `request`; returns the keys used, so a 401 can be matched to them.
-    pub async fn apply(
+    pub(crate) async fn apply(
         &self,
         request: &mut reqwest::Request,
         deadline: Instant,
@@ -66,7 +66,12 @@ impl SignedAuth {
     /// - a temporary credential from the metadata service said to be dead: drop it and fetch a
     ///   new one, as often as the rejection backoff allows;
     /// - anything else is never retried: five bad signatures lock the key for five minutes.
-    pub fn rejected(&self, sent: &Keys, credential_dead: bool, error_msg: Option<&str>) -> bool {
+    pub(crate) fn rejected(
+        &self,
+        sent: &Keys,
+        credential_dead: bool,
+        error_msg: Option<&str>,
+    ) -> bool {
         let retry = match &self.keys {
             KeySource::Files(files) => files.current().is_ok_and(|now| now != *sent),
             KeySource::Agency(agency) => credential_dead && agency.invalidate(sent),
@@ -81,14 +86,14 @@ impl SignedAuth {
     }
 
     /// The retried request went through with a renewed credential.
-    pub fn renewal_worked(&self) {
+    pub(crate) fn renewal_worked(&self) {
         if let KeySource::Agency(agency) = &self.keys {
             agency.renewal_worked();
         }
     }
 
     /// `Ok` once the keys and the project id are there; the reason otherwise.
-    pub fn readiness(&self) -> Result<(), AuthError> {
+    pub(crate) fn readiness(&self) -> Result<(), AuthError> {
         match &self.keys {
             KeySource::Files(files) => files.current().map(|_| ())?,
             KeySource::Agency(agency) => agency.readiness()?,
@@ -97,7 +102,7 @@ impl SignedAuth {
     }
 
     /// Fetches the first credential and looks up the project id, ahead of the first scrape.
-    pub async fn warm_up(&self, deadline: Instant) {
+    pub(crate) async fn warm_up(&self, deadline: Instant) {
         if let Ok(keys) = self.current_keys(deadline).await {
             let _ = self.project.get(&keys, deadline).await;
         }

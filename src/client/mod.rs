@@ -5,7 +5,7 @@
 //! repositories to ask and when; this module asks one and reports what happened.
 
 mod decode;
-pub mod model;
+pub(crate) mod model;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +20,8 @@ use crate::config::RepositoryId;
 use crate::upstream::{
     classify, ApiErrorBody, Endpoint, ErrorClass, Failure, RawAnswer, Transport,
 };
-pub use model::{LastPushEvent, ListedTimes, RepositorySummary, StatisticsEvent, StatisticsStatus};
+pub(crate) use model::{LastPushEvent, ListedTimes, RepositorySummary};
+pub use model::{StatisticsEvent, StatisticsStatus};
 
 /// The order of a repository listing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -380,7 +381,7 @@ impl FailureReport {
 
 /// How long to wait before retry number `attempt + 1`: `Retry-After` when the server gave one,
 /// else exponential backoff with full jitter.
-pub fn backoff(attempt: u32, class: ErrorClass, retry_after: Option<Duration>) -> Duration {
+pub(crate) fn backoff(attempt: u32, class: ErrorClass, retry_after: Option<Duration>) -> Duration {
     if let Some(wait) = retry_after {
         return wait.min(BACKOFF_CAP);
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 ///
 /// Without a timeout the budget is `max_duration`. When `offset` would eat the whole timeout,
 /// half of it is used instead, so a tiny scrape timeout still gets an answer rather than none.
-pub fn scrape_budget(
+pub(crate) fn scrape_budget(
     scrape_timeout: Option<Duration>,
     offset: Duration,
     max_duration: Duration,

@@ -13,7 +13,7 @@ use crate::config::{
 
 /// What discovery found last, kept across failed refreshes and reloads.
 #[derive(Debug, Default, Clone)]
-pub struct DiscoveryState {
+pub(crate) struct DiscoveryState {
     /// The last good list (before sharding).
     pub repositories: Arc<[Repository]>,
     pub last_success: Option<SystemTime>,
@@ -23,7 +23,7 @@ pub struct DiscoveryState {
 /// What one full listing found: the repositories discovery selects (with discovery on) and
 /// every listed repository's change times (with change-driven refresh).
 #[derive(Debug, Default)]
-pub struct FullListing {
+pub(crate) struct FullListing {
     pub repositories: Option<Vec<Repository>>,
     pub times: Option<IdMap<ListedTimes>>,
     /// The requests it took.
@@ -35,7 +35,7 @@ pub struct FullListing {
 /// keeping those `discovery` selects (when given) and every entry's times (when `times`). Any
 /// failed page fails the whole listing: a partial list would make repositories vanish from
 /// `/metrics`, or look unlisted.
-pub async fn list_all(
+pub(crate) async fn list_all(
     client: &CodeArtsClient,
     discovery: Option<&DiscoveryConfig>,
     times: bool,
@@ -77,8 +77,10 @@ pub async fn list_all(
 /// [`RepositorySummary::full_path`]) matches an `include` (any, when none is given) and no
 /// `exclude`; archived ones only with `archived: true`; never those of a deleted CodeArts
 /// project. Entries with an id outside the API's range are dropped; duplicates keep their first
-/// occurrence. The full path is the `repository` label.
-pub fn select(entries: Vec<RepositorySummary>, config: &DiscoveryConfig) -> Vec<Repository> {
+/// occurrence. The full path is the `repository` label. (The listing selects page by page with
+/// [`Selection`]; this is that over one list, for the tests.)
+#[cfg(test)]
+fn select(entries: Vec<RepositorySummary>, config: &DiscoveryConfig) -> Vec<Repository> {
     let mut selection = Selection::new(config);
     selection.add(entries);
     selection.finish()
@@ -162,7 +164,7 @@ impl<'a> Selection<'a> {
 
 /// The watch list: static entries first (their `name` wins), then discovered ones not listed
 /// statically, all cut to `shard`. Returns the list and how many came from each source.
-pub fn merge(
+pub(crate) fn merge(
     statics: &[Repository],
     discovered: &[Repository],
     shard: Shard,
@@ -205,7 +207,7 @@ pub fn merge(
 
 /// FNV-1a, 64 bit, over the id written in decimal ASCII. Chosen because anyone can reproduce
 /// it in a few lines of any language (or `python3 -c`), unlike a seeded hasher.
-pub fn shard_hash(id: RepositoryId) -> u64 {
+pub(crate) fn shard_hash(id: RepositoryId) -> u64 {
     const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
     id.to_string().bytes().fold(OFFSET_BASIS, |hash, byte| {

@@ -17,7 +17,7 @@ use crate::upstream::ErrorClass;
 
 /// The state of a repository's last answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Health {
+pub(crate) enum Health {
     /// Never answered (or not since it joined the plan again).
     #[default]
     Unknown,
@@ -27,7 +27,7 @@ pub enum Health {
 
 impl Health {
     /// The state after an answer with this outcome.
-    pub fn of(outcome: Result<(), ErrorClass>) -> Self {
+    pub(crate) fn of(outcome: Result<(), ErrorClass>) -> Self {
         match outcome {
             Ok(()) => Health::Ok,
             Err(class) => Health::Failing(class),
@@ -45,13 +45,13 @@ impl Health {
 
 /// A change worth a log line: from `previous` to `current`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Change {
+pub(crate) struct Change {
     pub previous: Health,
     pub current: Health,
 }
 
 /// The change from `previous` to `current`, if it is one to log.
-pub fn change(previous: Health, current: Health) -> Option<Change> {
+pub(crate) fn change(previous: Health, current: Health) -> Option<Change> {
     let logged = match (previous, current) {
         (_, Health::Unknown) => false,
         (Health::Unknown, Health::Ok) => false,
@@ -61,7 +61,7 @@ pub fn change(previous: Health, current: Health) -> Option<Change> {
 }
 
 /// What the answer that made the change said, besides its class.
-pub struct Details<'a> {
+pub(crate) struct Details<'a> {
     pub http_status: u16,
     pub error_code: Option<&'a str>,
     pub request_id: Option<&'a str>,
@@ -69,7 +69,7 @@ pub struct Details<'a> {
 
 /// Logs `change` of `repository`. Names no secret: ids, the class, the status, and the gateway's
 /// own identifiers of the answer.
-pub fn log(repository: &Repository, change: Change, details: &Details<'_>) {
+pub(crate) fn log(repository: &Repository, change: Change, details: &Details<'_>) {
     let name = repository.name.as_deref().unwrap_or("");
     let error_code = details.error_code.unwrap_or("");
     let request_id = details.request_id.unwrap_or("");

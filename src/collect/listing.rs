@@ -17,14 +17,14 @@ use crate::config::{IdMap, RepositoryId};
 
 /// The page size asked for. The API documents no maximum and may serve fewer (the paging stops
 /// at an empty page, never at a short one).
-pub const PAGE_LIMIT: usize = 100;
+pub(crate) const PAGE_LIMIT: usize = 100;
 /// A bound on pages per listing, so a server that never ends the list cannot keep us paging
 /// forever: a million repositories at 100 a page.
 const MAX_PAGES: usize = 10_000;
 
 /// Why a listing gave no usable answer. The last good one stays in use.
 #[derive(Debug, Clone, thiserror::Error)]
-pub enum ListingError {
+pub(crate) enum ListingError {
     /// A page failed; the client's one-line account of it (class, HTTP status, error code,
     /// request id).
     #[error("{0}")]

@@ -93,7 +93,7 @@ impl ListingKind {
     }
 }
 
-pub struct CollectMetrics {
+pub(crate) struct CollectMetrics {
     scrape_duration: Gauge,
     scrape_timeout: Gauge,
     repositories: IntGaugeVec,
@@ -110,7 +110,7 @@ pub struct CollectMetrics {
 }
 
 impl CollectMetrics {
-    pub fn register(registry: &Registry) -> Result<Arc<Self>, prometheus::Error> {
+    pub(crate) fn register(registry: &Registry) -> Result<Arc<Self>, prometheus::Error> {
         let opts = |(name, help): (&str, &str)| Opts::new(name, help);
         let metrics = Self {
             scrape_duration: Gauge::with_opts(opts(SCRAPE_DURATION))?,

@@ -10,10 +10,10 @@
 //! recently updated entries of the repository list ([`listing`]) and asks only the repositories
 //! [`refresh`] finds due; the others show their last answer.
 
-pub mod deadline;
-pub mod discovery;
+pub(crate) mod deadline;
+pub(crate) mod discovery;
 mod health;
-pub mod listing;
+pub(crate) mod listing;
 mod metrics;
 mod refresh;
 mod result;
@@ -33,13 +33,14 @@ use crate::config::{
     RepositoryId, ScrapeConfig,
 };
 use crate::upstream::{parse_time, Endpoint, ErrorClass};
-pub use discovery::{DiscoveryState, FullListing};
+pub(crate) use discovery::{DiscoveryState, FullListing};
 use health::Health;
 use listing::{Flow, ListedTimesStore, ListingError};
-pub use metrics::CollectMetrics;
+pub(crate) use metrics::CollectMetrics;
 use metrics::{ListingKind, SaveReason};
 use refresh::{AskReason, LastAnswer};
-pub use result::{LastPush, RepositoryResult, Snapshot};
+pub(crate) use result::LastPush;
+pub use result::RepositoryResult;
 
 /// What a fan-out works from: the client and the list of repositories of one config
 /// generation. A reload builds a new plan; the store of results outlives plans.
@@ -140,7 +141,7 @@ struct Store {
 }
 
 /// Runs fan-outs and keeps each repository's latest result, and the last discovered list.
-pub struct Collector {
+pub(crate) struct Collector {
     store: Mutex<Store>,
     running: Mutex<Option<RunningFanOut>>,
     next_round: Mutex<u64>,
@@ -153,7 +154,7 @@ pub struct Collector {
 }
 
 impl Collector {
-    pub fn new(metrics: Arc<CollectMetrics>) -> Arc<Self> {
+    pub(crate) fn new(metrics: Arc<CollectMetrics>) -> Arc<Self> {
         Arc::new(Self {
             store: Mutex::new(Store::default()),
             running: Mutex::new(None),
@@ -167,7 +168,7 @@ impl Collector {
 
     /// The plan of `config`: its static repositories plus the last discovered list (when
     /// discovery is on), cut to its shard. The repositories gauge follows.
-    pub fn plan(&self, config: &Config, client: Arc<CodeArtsClient>) -> Arc<Plan> {
+    pub(crate) fn plan(&self, config: &Config, client: Arc<CodeArtsClient>) -> Arc<Plan> {
         let discovered = match config.discovery {
             Some(_) => self.discovery_state().repositories,
             None => Arc::default(),
@@ -188,13 +189,17 @@ impl Collector {
     }
 
     /// What discovery found and when.
-    pub fn discovery_state(&self) -> DiscoveryState {
+    pub(crate) fn discovery_state(&self) -> DiscoveryState {
         self.lock_discovery().clone()
     }
 
     /// Records the outcome of a full listing, `took` long: a new discovered list and new listed
     /// times, or an error while the last good ones stay.
-    pub fn record_full_listing(&self, outcome: Result<FullListing, ListingError>, took: Duration) {
+    pub(crate) fn record_full_listing(
+        &self,
+        outcome: Result<FullListing, ListingError>,
+        took: Duration,
+    ) {
         let now = unix_now();
         let found = match outcome {
             Ok(found) => found,
@@ -218,7 +223,7 @@ impl Collector {
     }
 
     /// When the whole repository list was last read for its times.
-    pub fn last_full_listing(&self) -> Option<Instant> {
+    pub(crate) fn last_full_listing(&self) -> Option<Instant> {
         self.lock_listed().full_at()
     }
 
@@ -230,10 +235,15 @@ impl Collector {
         self.listed.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Scrapes every repository of `plan` within `budget` and returns what to show.
+    /// Scrapes every repository of `plan` within `budget` and returns what to show for each, in
+    /// the plan's order.
     ///
     /// Joins the fan-out in flight for the same plan, if any, instead of starting another.
-    pub async fn scrape(self: &Arc<Self>, plan: &Arc<Plan>, budget: Duration) -> Snapshot {
+    pub(crate) async fn scrape(
+        self: &Arc<Self>,
+        plan: &Arc<Plan>,
+        budget: Duration,
+    ) -> Vec<RepositoryResult> {
         let started = Instant::now();
         let deadline = started + budget;
         let (round, mut done) = self.join_or_start(plan, deadline);
@@ -243,12 +253,16 @@ impl Collector {
         let duration = started.elapsed();
         self.metrics
             .observe_scrape(duration.as_secs_f64(), budget.as_secs_f64());
-        Snapshot { results, duration }
+        results
     }
 
     /// Asks for one repository now, outside any fan-out (`/probe`): its statistics status and,
     /// with `last_push` on, its last push, both at once.
-    pub async fn probe(plan: &Plan, repository: Repository, budget: Duration) -> RepositoryResult {
+    pub(crate) async fn probe(
+        plan: &Plan,
+        repository: Repository,
+        budget: Duration,
+    ) -> RepositoryResult {
         let deadline = Instant::now() + budget;
         let client = &plan.client;
         let last_push = async {
@@ -278,7 +292,7 @@ impl Collector {
     }
 
     /// The latest result of each repository of `plan`, for the landing page (never waits).
-    pub fn latest(&self, plan: &Plan) -> Vec<RepositoryResult> {
+    pub(crate) fn latest(&self, plan: &Plan) -> Vec<RepositoryResult> {
         self.results(plan, LATEST, Instant::now())
     }
 

@@ -13,7 +13,7 @@ use crate::upstream::ErrorClass;
 
 /// Why a repository is asked (label values of `reason`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AskReason {
+pub(crate) enum AskReason {
     /// Never asked since the exporter started (or since it joined the watch list).
     NeverAsked,
     /// Its last request failed.
@@ -34,7 +34,7 @@ pub enum AskReason {
 }
 
 impl AskReason {
-    pub fn as_label(self) -> &'static str {
+    pub(crate) fn as_label(self) -> &'static str {
         match self {
             AskReason::NeverAsked => "never_asked",
             AskReason::Failed => "failed",
@@ -50,7 +50,7 @@ impl AskReason {
 
 /// What is known of a repository's last answer.
 #[derive(Debug, Clone, Copy)]
-pub struct LastAnswer<'a> {
+pub(crate) struct LastAnswer<'a> {
     pub status: Result<&'a StatisticsStatus, ErrorClass>,
     /// When it came.
     pub at: Instant,
@@ -60,7 +60,7 @@ pub struct LastAnswer<'a> {
 
 /// Whether a status may change by itself, without git activity: only a finished run with
 /// `can_statistics` true is settled.
-pub fn settled(status: &StatisticsStatus) -> bool {
+pub(crate) fn settled(status: &StatisticsStatus) -> bool {
     status.can_statistics == Some(true)
         && status
             .event
@@ -76,7 +76,7 @@ pub fn settled(status: &StatisticsStatus) -> bool {
 /// `look_ok` whether the look at the list before this fan-out succeeded; `shown_by` when the
 /// scrape that started the fan-out shows what it has (its deadline): an answer kept now is
 /// shown that much older, and must not be older than `max_staleness` then.
-pub fn status_due(
+pub(crate) fn status_due(
     id: RepositoryId,
     last: Option<LastAnswer<'_>>,
     listed: Option<&ListedTimes>,
@@ -115,7 +115,7 @@ pub fn status_due(
 /// The longest a repository's settled answer is kept: `max_staleness`, less up to a quarter of
 /// it by a hash of the id. All answers come in the first fan-out; without the spread they would
 /// all turn stale in one scrape, again and again.
-pub fn staleness(id: RepositoryId, max_staleness: Duration) -> Duration {
+pub(crate) fn staleness(id: RepositoryId, max_staleness: Duration) -> Duration {
     let spread = (mix(u64::from(id.get())) >> 11) as f64 / (1u64 << 53) as f64;
     max_staleness.mul_f64(1.0 - 0.25 * spread)
 }
@@ -133,7 +133,7 @@ fn mix(mut x: u64) -> u64 {
 /// listed `last_repository_updated_at`: a push moves it, so the request is made again only when
 /// it moved, not on a timer. Without a listed time (unlisted, unreadable), the timer of
 /// `last_push.min_interval` decides, as without change-driven refresh.
-pub fn push_due(
+pub(crate) fn push_due(
     last: Option<(bool, Instant, Option<f64>)>,
     listed: Option<&ListedTimes>,
     look_ok: bool,

@@ -33,9 +33,3 @@ pub struct LastPush {
     /// has no recorded push, or the time was unusable (unparseable, or in the future).
     pub pushed_at: Option<f64>,
 }
-
-/// The results of one scrape, in the plan's order.
-pub struct Snapshot {
-    pub results: Vec<RepositoryResult>,
-    pub duration: Duration,
-}

@@ -11,7 +11,7 @@
 //! a build machine): there the `${NAME}` stays as written and is reported as not checked.
 
 /// Looks an environment variable up by name.
-pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+pub(crate) type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 /// A `${NAME}` left as written because the variable is not set (syntax-only checks).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +24,7 @@ pub struct UnsetVariable {
 
 /// Why a value's `${…}` cannot be expanded; the key is added by whoever knows it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ExpandError {
+pub(crate) enum ExpandError {
     #[error("unterminated ${{ in value")]
     Unterminated,
     #[error("${{{0}}} is not a valid environment variable name")]
@@ -35,7 +35,7 @@ pub enum ExpandError {
 
 /// `text` with its variables expanded. With `keep_unset`, an unset variable stays as written and
 /// its name is pushed there; without, it is an error.
-pub fn expand_str(
+pub(crate) fn expand_str(
     text: &str,
     lookup: Lookup<'_>,
     mut keep_unset: Option<&mut Vec<String>>,

@@ -10,7 +10,7 @@ use std::str::FromStr;
 use serde::de::{self, Deserializer, Visitor};
 
 /// A number written either as a YAML number or as text (`16` or `"16"`).
-pub fn number<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+pub(crate) fn number<'de, D, T>(deserializer: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
     T: FromStr,
@@ -20,7 +20,7 @@ where
 }
 
 /// Like [`number`], for optional keys.
-pub fn option_number<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+pub(crate) fn option_number<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: FromStr,
@@ -31,7 +31,7 @@ where
 
 /// Text, also when YAML reads the value as a number or boolean (`password: 123456`), so a
 /// secret never ends up in a type error message.
-pub fn option_text<'de, D>(deserializer: D) -> Result<Option<String>, D::Error>
+pub(crate) fn option_text<'de, D>(deserializer: D) -> Result<Option<String>, D::Error>
 where
     D: Deserializer<'de>,
 {
@@ -64,7 +64,7 @@ where
 }
 
 /// A boolean written either as a YAML boolean or as text (`true` or `"true"`).
-pub fn option_bool<'de, D>(deserializer: D) -> Result<Option<bool>, D::Error>
+pub(crate) fn option_bool<'de, D>(deserializer: D) -> Result<Option<bool>, D::Error>
 where
     D: Deserializer<'de>,
 {

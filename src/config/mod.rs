@@ -18,11 +18,11 @@ mod secret;
 mod types;
 mod validate;
 mod values;
-pub mod yaml_error;
+pub(crate) mod yaml_error;
 
-pub use error::ConfigError;
+pub(crate) use error::ConfigError;
 pub use expand::UnsetVariable;
 pub use load::{CheckMode, Unchecked};
 pub use paths::FileKey;
-pub use secret::Secret;
+pub(crate) use secret::Secret;
 pub use types::*;

@@ -23,13 +23,13 @@ pub struct FileKey {
 }
 
 /// Whether a config key names a file.
-pub fn is_path_key(key: &str) -> bool {
+pub(crate) fn is_path_key(key: &str) -> bool {
     key.ends_with("_file")
 }
 
 /// The path a path key's value `written` names: relative to `base` when there is one, as
 /// written otherwise (and when empty, which validation then refuses in its own words).
-pub fn resolve(written: &str, base: Option<&Path>) -> PathBuf {
+pub(crate) fn resolve(written: &str, base: Option<&Path>) -> PathBuf {
     let path = PathBuf::from(written);
     match base {
         Some(base) if path.is_relative() && !written.trim().is_empty() => base.join(path),
@@ -38,7 +38,7 @@ pub fn resolve(written: &str, base: Option<&Path>) -> PathBuf {
 }
 
 /// Fails, naming the key, unless `file.path` is a readable regular file.
-pub fn check_exists(file: &FileKey) -> Result<(), ConfigError> {
+pub(crate) fn check_exists(file: &FileKey) -> Result<(), ConfigError> {
     match std::fs::metadata(&file.path) {
         Ok(meta) if meta.is_file() => Ok(()),
         Ok(_) => Err(ConfigError::invalid(

@@ -9,7 +9,7 @@ use super::lenient;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawConfig {
+pub(crate) struct RawConfig {
     pub codearts: Option<RawCodeArts>,
     #[serde(default)]
     pub repositories: Vec<RawRepository>,
@@ -35,13 +35,13 @@ pub struct RawConfig {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawLog {
+pub(crate) struct RawLog {
     pub level: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawCodeArts {
+pub(crate) struct RawCodeArts {
     pub endpoint: Option<String>,
     pub region: Option<String>,
     pub auth: Option<RawAuth>,
@@ -51,7 +51,7 @@ pub struct RawCodeArts {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawAuth {
+pub(crate) struct RawAuth {
     #[serde(default, deserialize_with = "lenient::option_text")]
     pub token: Option<String>,
     pub token_file: Option<String>,
@@ -76,7 +76,7 @@ where
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawIam {
+pub(crate) struct RawIam {
     pub endpoint: Option<String>,
     pub domain: Option<String>,
     pub user: Option<String>,
@@ -88,7 +88,7 @@ pub struct RawIam {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawAkSk {
+pub(crate) struct RawAkSk {
     #[serde(default, deserialize_with = "lenient::option_text")]
     pub access_key: Option<String>,
     pub access_key_file: Option<String>,
@@ -103,7 +103,7 @@ pub struct RawAkSk {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawEcsAgency {
+pub(crate) struct RawEcsAgency {
     pub metadata_endpoint: Option<String>,
     pub project_id: Option<String>,
     pub project: Option<String>,
@@ -112,7 +112,7 @@ pub struct RawEcsAgency {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawTls {
+pub(crate) struct RawTls {
     pub ca_file: Option<String>,
     #[serde(default, deserialize_with = "lenient::option_bool")]
     pub insecure_skip_verify: Option<bool>,
@@ -120,7 +120,7 @@ pub struct RawTls {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawRepository {
+pub(crate) struct RawRepository {
     #[serde(deserialize_with = "lenient::number")]
     pub id: i64,
     pub name: Option<String>,
@@ -128,7 +128,7 @@ pub struct RawRepository {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawDiscovery {
+pub(crate) struct RawDiscovery {
     #[serde(default, deserialize_with = "lenient::option_bool")]
     pub enabled: Option<bool>,
     #[serde(default, with = "humantime_serde")]
@@ -143,14 +143,14 @@ pub struct RawDiscovery {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawMetrics {
+pub(crate) struct RawMetrics {
     #[serde(default)]
     pub disable: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawLastPush {
+pub(crate) struct RawLastPush {
     #[serde(default, deserialize_with = "lenient::option_bool")]
     pub enabled: Option<bool>,
     #[serde(default, with = "humantime_serde")]
@@ -160,7 +160,7 @@ pub struct RawLastPush {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawRefresh {
+pub(crate) struct RawRefresh {
     pub mode: Option<String>,
     #[serde(default, with = "humantime_serde")]
     pub max_staleness: Option<Duration>,
@@ -170,14 +170,14 @@ pub struct RawRefresh {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawProbe {
+pub(crate) struct RawProbe {
     #[serde(default, deserialize_with = "lenient::option_bool")]
     pub allow_unlisted: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawScrape {
+pub(crate) struct RawScrape {
     #[serde(default, deserialize_with = "lenient::option_number")]
     pub concurrency: Option<i64>,
     #[serde(default, with = "humantime_serde")]
@@ -196,7 +196,7 @@ pub struct RawScrape {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawShard {
+pub(crate) struct RawShard {
     #[serde(deserialize_with = "lenient::number")]
     pub index: i64,
     #[serde(deserialize_with = "lenient::number")]
@@ -205,7 +205,7 @@ pub struct RawShard {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawServer {
+pub(crate) struct RawServer {
     #[serde(default, with = "humantime_serde")]
     pub read_header_timeout: Option<Duration>,
     #[serde(default, with = "humantime_serde")]

@@ -35,9 +35,9 @@ impl RepositoryId {
 }
 
 /// A map keyed by [`RepositoryId`], hashed with [`IdHasher`].
-pub type IdMap<V> = HashMap<RepositoryId, V, BuildHasherDefault<IdHasher>>;
+pub(crate) type IdMap<V> = HashMap<RepositoryId, V, BuildHasherDefault<IdHasher>>;
 /// A set of [`RepositoryId`]s, hashed with [`IdHasher`].
-pub type IdSet = HashSet<RepositoryId, BuildHasherDefault<IdHasher>>;
+pub(crate) type IdSet = HashSet<RepositoryId, BuildHasherDefault<IdHasher>>;
 
 /// Hashes a [`RepositoryId`] with one folded multiplication instead of the standard SipHash.
 ///
@@ -46,7 +46,7 @@ pub type IdSet = HashSet<RepositoryId, BuildHasherDefault<IdHasher>>;
 /// code"). SipHash resists tables flooded by an attacker's keys; these keys are ids from the config
 /// and from CodeArts' own repository list, never from a client of the exporter.
 #[derive(Default)]
-pub struct IdHasher(u64);
+pub(crate) struct IdHasher(u64);
 
 impl Hasher for IdHasher {
     fn write(&mut self, bytes: &[u8]) {
@@ -380,7 +380,7 @@ impl Default for ServerConfig {
 
 /// The largest label value we accept for a repository name; longer names are refused rather
 /// than silently cut, since the name is how an operator finds the repository.
-pub const MAX_NAME_LEN: usize = 200;
+pub(crate) const MAX_NAME_LEN: usize = 200;
 
 /// Why a shard (`shard:` in the config, `--shard`) is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

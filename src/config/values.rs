@@ -20,7 +20,7 @@ use super::expand::{expand_str, ExpandError, Lookup, UnsetVariable};
 use super::paths::{self, FileKey};
 
 /// How values are rewritten, and what was found while doing so.
-pub struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     lookup: Lookup<'a>,
     /// The config file's directory: relative `_file` paths resolve against it.
     base: Option<&'a Path>,
@@ -31,7 +31,7 @@ pub struct Reader<'a> {
 
 /// What [`Reader`] found: the variables left unset and the path keys, in document order.
 #[derive(Debug, Default)]
-pub struct Found {
+pub(crate) struct Found {
     pub unset: Vec<UnsetVariable>,
     pub files: Vec<FileKey>,
     /// Where the reader is: one segment per key (`auth`) or index (`[3]`).
@@ -41,7 +41,7 @@ pub struct Found {
 }
 
 impl<'a> Reader<'a> {
-    pub fn new(lookup: Lookup<'a>, base: Option<&'a Path>, keep_unset: bool) -> Self {
+    pub(crate) fn new(lookup: Lookup<'a>, base: Option<&'a Path>, keep_unset: bool) -> Self {
         Self {
             lookup,
             base,
@@ -51,11 +51,11 @@ impl<'a> Reader<'a> {
     }
 
     /// `inner` with every string value rewritten by this reader.
-    pub fn values<D>(&'a self, inner: D) -> Values<'a, D> {
+    pub(crate) fn values<D>(&'a self, inner: D) -> Values<'a, D> {
         Values::new(inner, self, Role::Value)
     }
 
-    pub fn into_found(self) -> Found {
+    pub(crate) fn into_found(self) -> Found {
         self.found.into_inner()
     }
 
@@ -140,7 +140,7 @@ enum Role {
 /// A deserializer whose string values are rewritten by a [`Reader`]. A rewriting error is a
 /// `custom` error of the inner deserializer, so `serde_path_to_error` names the key it
 /// happened at.
-pub struct Values<'a, D> {
+pub(crate) struct Values<'a, D> {
     inner: D,
     reader: &'a Reader<'a>,
     role: Role,

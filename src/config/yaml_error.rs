@@ -5,7 +5,7 @@
 
 /// The message of `err`, which happened at `key`, without serde_yaml_ng's own path (`key`
 /// itself, or the mapping around it when a value's own parsing failed) and position.
-pub fn message_at(err: &serde_yaml_ng::Error, key: &str) -> String {
+pub(crate) fn message_at(err: &serde_yaml_ng::Error, key: &str) -> String {
     let mut text = err.to_string();
     if let Some(at) = err.location() {
         for suffix in [

@@ -30,7 +30,7 @@ const CHALLENGE: &str = "Basic realm=\"codearts-repo-exporter\"";
 
 /// Puts `router` behind basic auth (when the web config has users; checked per request, so
 /// users added to the file later apply too).
-pub fn protect(router: Router, web: Arc<WebConfig>) -> Router {
+pub(crate) fn protect(router: Router, web: Arc<WebConfig>) -> Router {
     let guard = Arc::new(Guard {
         web,
         verifier: Verifier::new(),

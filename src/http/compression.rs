@@ -12,6 +12,6 @@ use tower_http::compression::{CompressionLayer, CompressionLevel};
 const LEVEL: CompressionLevel = CompressionLevel::Fastest;
 
 /// The compression layer of the exposition routes.
-pub fn layer() -> CompressionLayer {
+pub(crate) fn layer() -> CompressionLayer {
     CompressionLayer::new().quality(LEVEL)
 }

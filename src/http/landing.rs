@@ -10,7 +10,7 @@ use axum::response::Html;
 use crate::app::{App, Landing};
 use crate::collect::RepositoryResult;
 
-pub async fn page(State(app): State<Arc<App>>) -> Html<String> {
+pub(crate) async fn page(State(app): State<Arc<App>>) -> Html<String> {
     let Landing {
         summary,
         credential_expiry,

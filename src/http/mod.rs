@@ -7,8 +7,8 @@ mod basic_auth;
 mod compression;
 mod landing;
 mod scrape_timeout;
-pub mod server;
-pub mod web_config;
+pub(crate) mod server;
+pub(crate) mod web_config;
 mod web_guard;
 
 use std::sync::Arc;
@@ -26,7 +26,7 @@ use crate::metrics;
 use scrape_timeout::scrape_timeout;
 
 /// The liveness route; open even behind basic auth.
-pub const HEALTHZ_PATH: &str = "/healthz";
+pub(crate) const HEALTHZ_PATH: &str = "/healthz";
 
 /// The router for `app`, with the metrics at `telemetry_path`.
 pub fn router(app: Arc<App>, telemetry_path: &str) -> Router {
@@ -88,7 +88,7 @@ async fn probe(
 
 /// Why a `/probe` request names no usable repository: one line, whatever the request held.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ProbeIdError {
+pub(crate) enum ProbeIdError {
     #[error("missing query parameter repository_id")]
     Missing,
     #[error("repository_id is given more than once")]
@@ -101,7 +101,7 @@ pub enum ProbeIdError {
 }
 
 /// The id of a `/probe` request, or why it is unusable.
-pub fn parse_probe_id(query: &[(String, String)]) -> Result<RepositoryId, ProbeIdError> {
+pub(crate) fn parse_probe_id(query: &[(String, String)]) -> Result<RepositoryId, ProbeIdError> {
     let mut values = query
         .iter()
         .filter(|(key, _)| key == "repository_id")

@@ -7,14 +7,14 @@ use std::time::Duration;
 use axum::http::HeaderMap;
 
 /// The header Prometheus sets on every scrape.
-pub const SCRAPE_TIMEOUT_HEADER: &str = "x-prometheus-scrape-timeout-seconds";
+pub(crate) const SCRAPE_TIMEOUT_HEADER: &str = "x-prometheus-scrape-timeout-seconds";
 
 /// The longest timeout taken from the header; a larger value is read as this.
 const LONGEST: f64 = 86_400.0;
 
 /// The scrape timeout the request's header gives, or `None` when it gives none that can be
 /// used: absent, not a number, not finite, zero or negative.
-pub fn scrape_timeout(headers: &HeaderMap) -> Option<Duration> {
+pub(crate) fn scrape_timeout(headers: &HeaderMap) -> Option<Duration> {
     headers
         .get(SCRAPE_TIMEOUT_HEADER)
         .and_then(|value| value.to_str().ok())

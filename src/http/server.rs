@@ -40,7 +40,7 @@ use super::web_guard;
 use crate::config::ServerConfig;
 
 /// The largest request head (request line and headers) we read.
-pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 /// After an `accept` error (out of file descriptors, say), wait this long before the next try
 /// instead of spinning.

@@ -19,7 +19,7 @@ use super::HEALTHZ_PATH;
 
 /// Puts `router` behind the web config's rate limit and response headers (both re-read with the
 /// file).
-pub fn apply(router: Router, web: Arc<WebConfig>) -> Router {
+pub(crate) fn apply(router: Router, web: Arc<WebConfig>) -> Router {
     router.layer(axum::middleware::from_fn_with_state(web, guard))
 }
 

@@ -76,89 +76,89 @@ impl Families {
 
 /// The statuses the state set knows (docs/upstream-api.md, "event.status"); anything else is
 /// `other`.
-pub const KNOWN_EVENT_STATUSES: [&str; 3] = ["waiting", "active", "finish"];
+pub(crate) const KNOWN_EVENT_STATUSES: [&str; 3] = ["waiting", "active", "finish"];
 const OTHER_STATUS: &str = "other";
 
-pub const LABEL_REPOSITORY_ID: &str = "repository_id";
-pub const LABEL_REPOSITORY: &str = "repository";
-pub const LABEL_CLASS: &str = "class";
-pub const LABEL_STATUS: &str = "status";
-pub const LABEL_BRANCH: &str = "branch";
-pub const LABEL_STAT_DATE: &str = "stat_date";
-pub const LABEL_PROJECT: &str = "project";
-pub const LABEL_PROJECT_ID: &str = "project_id";
+pub(crate) const LABEL_REPOSITORY_ID: &str = "repository_id";
+pub(crate) const LABEL_REPOSITORY: &str = "repository";
+pub(crate) const LABEL_CLASS: &str = "class";
+pub(crate) const LABEL_STATUS: &str = "status";
+pub(crate) const LABEL_BRANCH: &str = "branch";
+pub(crate) const LABEL_STAT_DATE: &str = "stat_date";
+pub(crate) const LABEL_PROJECT: &str = "project";
+pub(crate) const LABEL_PROJECT_ID: &str = "project_id";
 
 // Per-repository metrics, built fresh for every scrape.
-pub const UP: Spec = Spec {
+pub(crate) const UP: Spec = Spec {
     name: "codearts_repo_statistics_up",
     help: "1 if the last statistics-status request for this repository succeeded, else 0.",
 };
-pub const CAN_STATISTICS: Spec = Spec {
+pub(crate) const CAN_STATISTICS: Spec = Spec {
     name: "codearts_repo_statistics_can_statistics",
     help: "API field can_statistics as 1/0: whether a statistics run may be started now. Results may be cached (see last_success_timestamp_seconds).",
 };
-pub const REASON: Spec = Spec {
+pub(crate) const REASON: Spec = Spec {
     name: "codearts_repo_statistics_reason",
     help: "API field reason: 0 no quota used up, 1 repository quota used up, 2 user quota used up, 3 both. Results may be cached.",
 };
-pub const EVENT_STATUS: Spec = Spec {
+pub(crate) const EVENT_STATUS: Spec = Spec {
     name: "codearts_repo_statistics_event_status",
     help: "API field event.status as a state set (waiting, active, finish, other): 1 for the current status. Results may be cached.",
 };
-pub const EVENT_INFO: Spec = Spec {
+pub(crate) const EVENT_INFO: Spec = Spec {
     name: "codearts_repo_statistics_event_info",
     help: "Always 1; labels carry API fields event.branch, event.status and event.stat_date as sent. Results may be cached.",
 };
-pub const EVENT_ID: Spec = Spec {
+pub(crate) const EVENT_ID: Spec = Spec {
     name: "codearts_repo_statistics_event_id",
     help: "API field event.id of the latest statistics event. Results may be cached.",
 };
-pub const EVENT_CREATED: Spec = Spec {
+pub(crate) const EVENT_CREATED: Spec = Spec {
     name: "codearts_repo_statistics_event_created_timestamp_seconds",
     help: "API field event.created_at as Unix seconds. Results may be cached.",
 };
-pub const EVENT_UPDATED: Spec = Spec {
+pub(crate) const EVENT_UPDATED: Spec = Spec {
     name: "codearts_repo_statistics_event_updated_timestamp_seconds",
     help: "API field event.updated_at as Unix seconds. Results may be cached.",
 };
-pub const EVENT_AGE: Spec = Spec {
+pub(crate) const EVENT_AGE: Spec = Spec {
     name: "codearts_repo_statistics_event_age_seconds",
     help: "Scrape time minus API field event.updated_at, in seconds.",
 };
-pub const ERROR: Spec = Spec {
+pub(crate) const ERROR: Spec = Spec {
     name: "codearts_repo_statistics_error",
     help: "1 with the error class while the last statistics-status request for this repository failed.",
 };
-pub const HTTP_STATUS: Spec = Spec {
+pub(crate) const HTTP_STATUS: Spec = Spec {
     name: "codearts_repo_statistics_http_status",
     help:
         "HTTP status of the last statistics-status answer for this repository (0 when none came).",
 };
-pub const REQUEST_DURATION: Spec = Spec {
+pub(crate) const REQUEST_DURATION: Spec = Spec {
     name: "codearts_repo_statistics_request_duration_seconds",
     help: "How long the last statistics-status request for this repository took, retries included.",
 };
-pub const LAST_SUCCESS: Spec = Spec {
+pub(crate) const LAST_SUCCESS: Spec = Spec {
     name: "codearts_repo_statistics_last_success_timestamp_seconds",
     help: "Unix time at which the statistics data now shown for this repository was fetched.",
 };
-pub const ANSWER_AGE: Spec = Spec {
+pub(crate) const ANSWER_AGE: Spec = Spec {
     name: "codearts_repo_statistics_answer_age_seconds",
     help: "Scrape time minus when the answer shown for this repository (its data, or its failure) came, in seconds; an answer is shown again while it is kept (scrape.min_interval, or refresh.mode on_change while nothing changed).",
 };
-pub const LAST_PUSH: Spec = Spec {
+pub(crate) const LAST_PUSH: Spec = Spec {
     name: "codearts_repo_statistics_last_push_timestamp_seconds",
     help: "API field created_at of the repository's last push (last-push-event), or with last_push.source listing the repository list's last_repository_updated_at, as Unix seconds; absent without a recorded push. Not asked at every scrape.",
 };
-pub const LAG: Spec = Spec {
+pub(crate) const LAG: Spec = Spec {
     name: "codearts_repo_statistics_lag_seconds",
     help: "How far the statistics trail the code: the last push's created_at minus API field event.updated_at, 0 when the statistics are newer; absent when either is unknown.",
 };
-pub const LAST_PUSH_UP: Spec = Spec {
+pub(crate) const LAST_PUSH_UP: Spec = Spec {
     name: "codearts_repo_statistics_last_push_up",
     help: "1 if the last last-push-event request for this repository succeeded (with last_push.source listing: if the repository list has the repository), else 0 (with last_push.enabled).",
 };
-pub const REPOSITORY_INFO: Spec = Spec {
+pub(crate) const REPOSITORY_INFO: Spec = Spec {
     name: "codearts_repo_statistics_repository_info",
     help: "Always 1 for a discovered repository; labels carry the repository list's API fields project_name (as project) and project_id (the CodeArts project).",
 };

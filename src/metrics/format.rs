@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub const MAX_LABEL_LEN: usize = 128;
 
 /// `(name, help)` of a metric.
-pub struct Spec {
+pub(crate) struct Spec {
     pub name: &'static str,
     pub help: &'static str,
 }

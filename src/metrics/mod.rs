@@ -8,16 +8,17 @@
 //! Everything here is pure: results and a clock in, text out. The exporter's own, long-lived
 //! metrics are registered by the components they describe.
 
-pub mod families;
+pub(crate) mod families;
 mod format;
 mod text;
 
-pub use families::{Families, KNOWN_EVENT_STATUSES};
-pub use format::{bounded, Spec, MAX_LABEL_LEN};
-pub use text::{RepositoryText, TextCache};
+pub use families::Families;
+pub use format::{bounded, MAX_LABEL_LEN};
+pub use text::RepositoryText;
+pub(crate) use text::TextCache;
 
 /// Content type of the Prometheus text format we serve.
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 #[cfg(test)]
 mod tests;

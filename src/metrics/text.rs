@@ -65,7 +65,7 @@ impl Block {
 /// Holds about a quarter of one answer's text (plus the blocks' results), and only while
 /// answers are cached (`min_interval` above zero): without that cache no two scrapes show the
 /// same answer.
-pub struct TextCache {
+pub(crate) struct TextCache {
     blocks: Mutex<Cached>,
 }
 
@@ -91,7 +91,7 @@ impl TextCache {
     /// whose results are the same as the last scrape's is reused (when the families are too),
     /// and this scrape's blocks are kept once it is written to the end; without, the cache is
     /// emptied and nothing is kept.
-    pub fn text(
+    pub(crate) fn text(
         self: &Arc<Self>,
         results: Vec<RepositoryResult>,
         now: SystemTime,

@@ -10,7 +10,7 @@ const SECRET_HEADERS: [&str; 2] = ["x-security-token:", "x-auth-token:"];
 
 /// `text` with the value after each secret header name replaced by `<redacted>`. A value ends
 /// at `|`, a quote, a comma or white space, or the end of the text.
-pub fn redact_echoed_secrets(text: &str) -> Cow<'_, str> {
+pub(crate) fn redact_echoed_secrets(text: &str) -> Cow<'_, str> {
     let lower = text.to_ascii_lowercase();
     if !SECRET_HEADERS.iter().any(|name| lower.contains(name)) {
         return Cow::Borrowed(text);

@@ -98,7 +98,7 @@ impl Failure {
 const THROTTLING_CODES: [&str; 2] = ["APIG.0308", "APIGW.0308"];
 
 /// The class of a failure: the only place this decision is made.
-pub fn classify(failure: &Failure) -> ErrorClass {
+pub(crate) fn classify(failure: &Failure) -> ErrorClass {
     match failure {
         Failure::Status { status, error_code } => {
             let throttled_code = error_code

@@ -17,9 +17,9 @@ mod rate_limit;
 mod time;
 mod transport;
 
-pub use endpoint::Endpoint;
+pub(crate) use endpoint::Endpoint;
 pub use error_body::ApiErrorBody;
-pub use error_class::{classify, ErrorClass, Failure};
-pub use metrics::UpstreamMetrics;
-pub use time::parse_time;
-pub use transport::{RawAnswer, Transport};
+pub(crate) use error_class::{classify, ErrorClass, Failure};
+pub(crate) use metrics::UpstreamMetrics;
+pub(crate) use time::parse_time;
+pub(crate) use transport::{RawAnswer, Transport};

@@ -16,7 +16,7 @@ use crate::config::{ConfigError, TlsConfig};
 
 /// Upper bound of a body we read; larger answers are `invalid_response`. The documented
 /// answers are under 1 KiB, a page of 100 repositories about 100 KiB.
-pub const MAX_BODY_BYTES: usize = 1 << 20;
+pub(crate) const MAX_BODY_BYTES: usize = 1 << 20;
 
 /// An HTTP answer of any status, with its body read (up to the cap).
 #[derive(Debug)]

@@ -5,10 +5,10 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use codearts_repo_exporter::client::{StatisticsEvent, StatisticsStatus};
-use codearts_repo_exporter::collect::RepositoryResult;
-use codearts_repo_exporter::config::{Repository, RepositoryId};
-use codearts_repo_exporter::metrics;
+use codearts_repo_exporter::RepositoryResult;
+use codearts_repo_exporter::{Families, RepositoryText};
+use codearts_repo_exporter::{Repository, RepositoryId};
+use codearts_repo_exporter::{StatisticsEvent, StatisticsStatus};
 use codearts_testkit::prometheus::promtool_check_metrics;
 
 /// A sample of hostile label values, checked by the real `promtool check metrics`.
@@ -55,7 +55,7 @@ fn promtool_accepts_hostile_label_values() {
             last_push: None,
         });
     }
-    let text = metrics::RepositoryText::new(results, SystemTime::now(), metrics::Families::ALL);
+    let text = RepositoryText::new(results, SystemTime::now(), Families::ALL);
     let text = String::from_utf8(text.flatten().collect()).expect("the exposition is UTF-8");
     let output = promtool_check_metrics(text.as_bytes());
     assert!(output.is_empty(), "promtool found problems:\n{output}");

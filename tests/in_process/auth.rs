@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use codearts_repo_exporter::app::App;
+use codearts_repo_exporter::App;
 
 use crate::helpers::*;
 use wiremock::matchers::{header, header_exists};

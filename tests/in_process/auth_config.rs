@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::helpers::*;
-use codearts_repo_exporter::config::{AuthConfig, Config, ProjectIdSource};
+use codearts_repo_exporter::{AuthConfig, Config, ProjectIdSource};
 
 /// `codearts:` with `place` (an `endpoint:` or `region:` line) and `auth` (indented by four).
 fn yaml(place: &str, auth: &str) -> String {

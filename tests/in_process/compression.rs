@@ -11,8 +11,8 @@ use tower::ServiceExt;
 
 use crate::helpers::*;
 use crate::helpers::{https_client, serve_app, users_yaml, Pki, TLS_ONLY};
-use codearts_repo_exporter::app::App;
-use codearts_repo_exporter::http::router;
+use codearts_repo_exporter::router;
+use codearts_repo_exporter::App;
 
 /// An upstream where every repository is healthy and answers the same (times fixed), and an
 /// app with a cache, so two scrapes show the same answers.
@@ -159,7 +159,7 @@ async fn gzip_through_tls_and_basic_auth() {
         format!("{TLS_ONLY}{}", users_yaml("prometheus", "s3cret")),
     )
     .unwrap();
-    let limits = codearts_repo_exporter::config::ServerConfig::default();
+    let limits = codearts_repo_exporter::ServerConfig::default();
     let server = serve_app(app, &limits, Some(&web)).await;
     let answer = https_client(&pki, None)
         .get(server.url("https", "/metrics"))

@@ -1,7 +1,7 @@
 //! Every way a config can be wrong is refused with a message that starts with the key.
 
 use crate::helpers::*;
-use codearts_repo_exporter::config::{AuthConfig, Config, ProjectScope, SecretSource};
+use codearts_repo_exporter::{AuthConfig, Config, ProjectScope, SecretSource};
 
 const HEAD: &str = "codearts:\n  endpoint: https://codehub-ext.cn-north-4.myhuaweicloud.com\n  auth:\n    token: t\n";
 

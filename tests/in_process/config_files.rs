@@ -7,9 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::helpers::*;
-use codearts_repo_exporter::config::{
-    AuthConfig, CheckMode, Config, FileKey, SecretSource, UnsetVariable,
-};
+use codearts_repo_exporter::{AuthConfig, CheckMode, Config, FileKey, SecretSource, UnsetVariable};
 use wiremock::matchers::header;
 
 fn write(path: &Path, text: &str) {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::helpers::*;
-use codearts_repo_exporter::app::App;
+use codearts_repo_exporter::App;
 use wiremock::ResponseTemplate;
 
 /// List entries as the API sends them (`RepositorySimplestDto`): no `path_with_namespace`; the

@@ -47,7 +47,7 @@ fn agency_app(
     ids: &[u32],
     metadata: &str,
     scrape: &str,
-) -> std::sync::Arc<codearts_repo_exporter::app::App> {
+) -> std::sync::Arc<codearts_repo_exporter::App> {
     app(&ecs_agency_yaml(codearts, ids, metadata, "", scrape))
 }
 

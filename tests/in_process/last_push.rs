@@ -261,12 +261,12 @@ async fn a_zero_min_interval_is_refused_naming_the_key() {
         &[1],
         "  enabled: true\n  min_interval: 0s\n",
     );
-    let err = codearts_repo_exporter::config::Config::parse(&yaml, &|_| None).unwrap_err();
+    let err = codearts_repo_exporter::Config::parse(&yaml, &|_| None).unwrap_err();
     assert!(
         err.to_string().starts_with("last_push.min_interval:"),
         "{err}"
     );
     let typo = last_push_yaml("http://127.0.0.1:1", &[1], "  enable: true\n");
-    let err = codearts_repo_exporter::config::Config::parse(&typo, &|_| None).unwrap_err();
+    let err = codearts_repo_exporter::Config::parse(&typo, &|_| None).unwrap_err();
     assert!(err.to_string().starts_with("last_push"), "{err}");
 }

@@ -2,7 +2,7 @@
 //! stops the start or a reload names its entry and keeps the running config.
 
 use crate::helpers::*;
-use codearts_repo_exporter::app::{App, StartError};
+use codearts_repo_exporter::{App, StartError};
 
 /// An upstream where every repository can have statistics, for reason 1.
 async fn upstream() -> Upstream {

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::helpers::{samples, value};
-use codearts_repo_exporter::client::StatisticsStatus;
-use codearts_repo_exporter::collect::RepositoryResult;
-use codearts_repo_exporter::config::{Config, Repository, RepositoryId};
-use codearts_repo_exporter::metrics;
-use codearts_repo_exporter::upstream::ApiErrorBody;
+use codearts_repo_exporter::ApiErrorBody;
+use codearts_repo_exporter::RepositoryResult;
+use codearts_repo_exporter::StatisticsStatus;
+use codearts_repo_exporter::{bounded, Families, RepositoryText, MAX_LABEL_LEN};
+use codearts_repo_exporter::{Config, Repository, RepositoryId};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 
@@ -46,7 +46,7 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
 
 fn render(result: RepositoryResult) -> String {
     let now = UNIX_EPOCH + Duration::from_secs(2_000_000_000);
-    let text = metrics::RepositoryText::new(vec![result], now, metrics::Families::ALL);
+    let text = RepositoryText::new(vec![result], now, Families::ALL);
     String::from_utf8(text.flatten().collect()).expect("the exposition is UTF-8")
 }
 
@@ -129,16 +129,16 @@ proptest! {
     #[test]
     fn any_label_value_survives_encoding(name in "\\PC{0,300}", branch in any::<String>()) {
         let status = StatisticsStatus {
-            event: Some(codearts_repo_exporter::client::StatisticsEvent { branch: Some(branch.clone()), ..Default::default() }),
+            event: Some(codearts_repo_exporter::StatisticsEvent { branch: Some(branch.clone()), ..Default::default() }),
             ..Default::default()
         };
         let name = if name.is_empty() { None } else { Some(name) };
         let text = render(ok_result(name.clone(), status));
         let all = samples(&text);
         let info = all.iter().find(|s| s.name == "codearts_repo_statistics_event_info").unwrap();
-        prop_assert_eq!(&info.labels["branch"], metrics::bounded(&branch, metrics::MAX_LABEL_LEN));
+        prop_assert_eq!(&info.labels["branch"], bounded(&branch, MAX_LABEL_LEN));
         if let Some(name) = &name {
-            prop_assert_eq!(&info.labels["repository"], metrics::bounded(name, metrics::MAX_LABEL_LEN));
+            prop_assert_eq!(&info.labels["repository"], bounded(name, MAX_LABEL_LEN));
         }
     }
 

@@ -202,7 +202,7 @@ async fn on_change(
     fleet: &Fleet,
     ids: &[u32],
     refresh: &str,
-) -> (Upstream, std::sync::Arc<codearts_repo_exporter::app::App>) {
+) -> (Upstream, std::sync::Arc<codearts_repo_exporter::App>) {
     let upstream = Upstream::start().await;
     upstream.every_get(fleet.clone()).await;
     let yaml = config_yaml(

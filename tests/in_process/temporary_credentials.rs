@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use codearts_repo_exporter::app::App;
+use codearts_repo_exporter::App;
 
 use crate::helpers::*;
 use wiremock::matchers::header;

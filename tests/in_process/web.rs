@@ -15,10 +15,10 @@ use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use tokio_rustls::rustls::{self, CipherSuite, NamedGroup};
 
-use codearts_repo_exporter::app::App;
-use codearts_repo_exporter::config::Config;
-use codearts_repo_exporter::http::server::serve;
-use codearts_repo_exporter::http::web_config::WebConfig;
+use codearts_repo_exporter::serve;
+use codearts_repo_exporter::App;
+use codearts_repo_exporter::Config;
+use codearts_repo_exporter::WebConfig;
 
 use crate::helpers::*;
 
@@ -771,7 +771,7 @@ async fn shutdown_lets_the_request_in_flight_finish_and_closes_idle_connections(
     let config = Config::parse(&yaml, &|_| None).expect("config");
     let limits = config.server.clone();
     let app = App::new(config, None, None).unwrap();
-    let router = codearts_repo_exporter::http::router(app, "/metrics");
+    let router = codearts_repo_exporter::router(app, "/metrics");
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stop_rx) = tokio::sync::watch::channel(false);

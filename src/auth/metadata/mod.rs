@@ -47,7 +47,7 @@ const FAILURE_BACKOFF: (Duration, Duration) = (Duration::from_secs(5), Duration:
 /// The moment to renew a credential obtained at `now` that expires at `expires_at`: 40 minutes
 /// before expiry, as the SDK does, but never before half of the remaining life has passed, so
 /// a short-lived credential is not fetched again on every request.
-pub fn renew_at(now: SystemTime, expires_at: SystemTime) -> SystemTime {
+pub(crate) fn renew_at(now: SystemTime, expires_at: SystemTime) -> SystemTime {
     let left = expires_at.duration_since(now).unwrap_or_default();
     expires_at - (left / 2).min(RENEW_MARGIN_MAX)
 }
@@ -59,17 +59,21 @@ fn expiry_safety(now: SystemTime, expires_at: SystemTime) -> Duration {
 }
 
 /// The temporary credential of the `ecs_agency` mode.
-pub struct AgencyCredentials(Renewing<MetadataFetch>);
+pub(crate) struct AgencyCredentials(Renewing<MetadataFetch>);
 
 /// One fetch from the metadata service: a session token, then the security key.
-pub struct MetadataFetch {
+pub(crate) struct MetadataFetch {
     service: MetadataService,
     session: SessionTokens,
     security_key: SecurityKey,
 }
 
 impl AgencyCredentials {
-    pub fn new(metadata_endpoint: &Url, transport: Arc<Transport>, expiry: Arc<Expiry>) -> Self {
+    pub(crate) fn new(
+        metadata_endpoint: &Url,
+        transport: Arc<Transport>,
+        expiry: Arc<Expiry>,
+    ) -> Self {
         let service = MetadataService::new(metadata_endpoint, transport);
         let fetch = MetadataFetch {
             session: SessionTokens::new(&service),
@@ -81,22 +85,22 @@ impl AgencyCredentials {
 
     /// The keys to sign with now; waits (single flight, until `deadline` at most) only when
     /// there is no usable credential.
-    pub async fn keys(&self, deadline: Instant) -> Result<Arc<Keys>, AuthError> {
+    pub(crate) async fn keys(&self, deadline: Instant) -> Result<Arc<Keys>, AuthError> {
         self.0.get(deadline).await
     }
 
     /// Forgets `sent` after the gateway said it is expired or invalid. Returns whether a fresh
     /// credential may be fetched now (so one retry is worth it).
-    pub fn invalidate(&self, sent: &Keys) -> bool {
+    pub(crate) fn invalidate(&self, sent: &Keys) -> bool {
         self.0.invalidate(sent)
     }
 
     /// The request retried after [`AgencyCredentials::invalidate`] went through.
-    pub fn renewal_worked(&self) {
+    pub(crate) fn renewal_worked(&self) {
         self.0.renewal_worked();
     }
 
-    pub fn readiness(&self) -> Result<(), AuthError> {
+    pub(crate) fn readiness(&self) -> Result<(), AuthError> {
         let held = self.0.held();
         let now = SystemTime::now();
         if held

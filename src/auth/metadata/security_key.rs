@@ -15,22 +15,22 @@ use crate::upstream::{parse_time, RawAnswer};
 
 const SECURITY_KEY_PATH: &str = "/openstack/latest/securitykey";
 /// The 401 of an ECS without an agency: a new session token would not help.
-pub const NO_AGENCY: &str = "Please configure Cloud Service Agency first";
+pub(crate) const NO_AGENCY: &str = "Please configure Cloud Service Agency first";
 
 /// The `securitykey` request of one metadata service.
-pub struct SecurityKey {
+pub(crate) struct SecurityKey {
     url: Url,
 }
 
 impl SecurityKey {
-    pub fn new(service: &MetadataService) -> Self {
+    pub(crate) fn new(service: &MetadataService) -> Self {
         Self {
             url: service.url(SECURITY_KEY_PATH),
         }
     }
 
     /// Asks for the credential, sending `session` as `X-Metadata-Token` when given.
-    pub async fn request(
+    pub(crate) async fn request(
         &self,
         service: &MetadataService,
         session: Option<&Secret>,
@@ -51,12 +51,12 @@ impl SecurityKey {
 }
 
 /// Whether a 401's body is the one of an ECS without an agency.
-pub fn mentions_no_agency(body: &[u8]) -> bool {
+pub(crate) fn mentions_no_agency(body: &[u8]) -> bool {
     String::from_utf8_lossy(body).contains(NO_AGENCY)
 }
 
 /// A credential as the service handed it out.
-pub struct Parsed {
+pub(crate) struct Parsed {
     pub keys: Keys,
     pub expires_at: SystemTime,
 }
@@ -64,7 +64,7 @@ pub struct Parsed {
 /// Reads a `securitykey` answer as the SDK's `StsAccessor._process_credential` does: the object
 /// under `credential` (or `credentials`, or the top level), each field under any of its names.
 /// The error never quotes the body: it holds the secret key.
-pub fn parse_credential(body: &[u8]) -> Result<Parsed, FetchError> {
+pub(crate) fn parse_credential(body: &[u8]) -> Result<Parsed, FetchError> {
     let invalid = |why: &str| format!("the metadata service answered a securitykey that {why}");
     let value: Value = serde_json::from_slice(body).map_err(|_| invalid("is not JSON"))?;
     let object = value

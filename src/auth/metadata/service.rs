@@ -14,16 +14,16 @@ use crate::upstream::{classify, Endpoint, Failure, RawAnswer, Transport};
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Why a fetch failed: the message for logs and `/readyz`.
-pub type FetchError = String;
+pub(crate) type FetchError = String;
 
 /// The metadata service at one endpoint.
-pub struct MetadataService {
+pub(crate) struct MetadataService {
     endpoint: Url,
     transport: Arc<Transport>,
 }
 
 impl MetadataService {
-    pub fn new(endpoint: &Url, transport: Arc<Transport>) -> Self {
+    pub(crate) fn new(endpoint: &Url, transport: Arc<Transport>) -> Self {
         Self {
             endpoint: endpoint.clone(),
             transport,
@@ -31,7 +31,7 @@ impl MetadataService {
     }
 
     /// `path` under the endpoint (which may itself have a path).
-    pub fn url(&self, path: &str) -> Url {
+    pub(crate) fn url(&self, path: &str) -> Url {
         let mut url = self.endpoint.clone();
         url.set_path(&format!(
             "{}{path}",
@@ -41,16 +41,16 @@ impl MetadataService {
     }
 
     /// The endpoint's origin, for messages.
-    pub fn origin(&self) -> String {
+    pub(crate) fn origin(&self) -> String {
         self.endpoint.origin().ascii_serialization()
     }
 
-    pub fn http(&self) -> &reqwest::Client {
+    pub(crate) fn http(&self) -> &reqwest::Client {
         self.transport.http()
     }
 
     /// Sends one metadata request, bounded by [`REQUEST_TIMEOUT`] and `deadline`.
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         mut request: reqwest::Request,
         deadline: Instant,
@@ -71,13 +71,13 @@ impl MetadataService {
     }
 
     /// Counts a failed answer in the request metrics.
-    pub fn record(&self, failure: &Failure) {
+    pub(crate) fn record(&self, failure: &Failure) {
         self.transport.record(Endpoint::EcsMetadata, failure);
     }
 
     /// Counts an unexpected status and describes it (the body's first line, bounded: the
     /// service answers plain text).
-    pub fn status_error(&self, what: &str, answer: &RawAnswer) -> FetchError {
+    pub(crate) fn status_error(&self, what: &str, answer: &RawAnswer) -> FetchError {
         self.record(&Failure::Status {
             status: answer.status,
             error_code: None,

@@ -40,13 +40,13 @@ enum Session {
 }
 
 /// The session token of one metadata service.
-pub struct SessionTokens {
+pub(crate) struct SessionTokens {
     url: Url,
     session: Mutex<Session>,
 }
 
 impl SessionTokens {
-    pub fn new(service: &MetadataService) -> Self {
+    pub(crate) fn new(service: &MetadataService) -> Self {
         Self {
             url: service.url(TOKEN_PATH),
             session: Mutex::new(Session::Unknown),
@@ -59,13 +59,13 @@ impl SessionTokens {
 
     /// Drops the token held, after the service refused it: the next [`SessionTokens::get`]
     /// asks for a new one.
-    pub fn forget(&self) {
+    pub(crate) fn forget(&self) {
         *self.session() = Session::Unknown;
     }
 
     /// A session token to send, asking `service` for one when needed; `None` when the service
     /// hands out none.
-    pub async fn get(
+    pub(crate) async fn get(
         &self,
         service: &MetadataService,
         deadline: Instant,

@@ -19,7 +19,7 @@ use tokio_rustls::rustls::{
 
 /// One entry of `client_allowed_sans`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AllowedSan {
+pub(crate) enum AllowedSan {
     Dns(String),
     Ip(IpAddr),
     Uri(String),
@@ -27,7 +27,7 @@ pub enum AllowedSan {
 
 /// Why an entry of `client_allowed_sans` is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SanError {
+pub(crate) enum SanError {
     #[error("an entry is empty")]
     Empty,
     #[error(
@@ -40,7 +40,7 @@ pub enum SanError {
 impl AllowedSan {
     /// Reads an entry: an IP address, a URI (anything with a `:`), or a DNS name. An e-mail
     /// address is refused with the reason.
-    pub fn parse(entry: &str) -> Result<Self, SanError> {
+    pub(crate) fn parse(entry: &str) -> Result<Self, SanError> {
         let entry = entry.trim();
         if entry.is_empty() {
             return Err(SanError::Empty);
@@ -78,13 +78,13 @@ impl FromStr for AllowedSan {
 
 /// A client-certificate verifier that also requires an allowed SAN.
 #[derive(Debug)]
-pub struct SanVerifier {
+pub(crate) struct SanVerifier {
     inner: Arc<dyn ClientCertVerifier>,
     allowed: Vec<AllowedSan>,
 }
 
 impl SanVerifier {
-    pub fn new(inner: Arc<dyn ClientCertVerifier>, allowed: Vec<AllowedSan>) -> Self {
+    pub(crate) fn new(inner: Arc<dyn ClientCertVerifier>, allowed: Vec<AllowedSan>) -> Self {
         Self { inner, allowed }
     }
 }

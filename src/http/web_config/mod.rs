@@ -24,7 +24,7 @@ use arc_swap::ArcSwap;
 use axum::http::{HeaderName, HeaderValue};
 use tokio_rustls::rustls::ServerConfig;
 
-pub use error::WebConfigError;
+pub(crate) use error::WebConfigError;
 use rate_limit::RequestLimit;
 use spec::{BcryptHash, Spec};
 use tls::TlsSpec;

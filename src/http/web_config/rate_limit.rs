@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 /// A token bucket of `burst` tokens refilled one per `interval`.
 #[derive(Debug)]
-pub struct RequestLimit {
+pub(crate) struct RequestLimit {
     interval: Duration,
     burst: u32,
     state: Mutex<Bucket>,
@@ -26,7 +26,7 @@ struct Bucket {
 
 impl RequestLimit {
     /// A full bucket. `interval` is above zero and `burst` at least one (checked when loading).
-    pub fn new(interval: Duration, burst: u32) -> Self {
+    pub(crate) fn new(interval: Duration, burst: u32) -> Self {
         Self {
             interval,
             burst,
@@ -38,7 +38,7 @@ impl RequestLimit {
     }
 
     /// Takes a token if there is one.
-    pub fn try_acquire(&self) -> bool {
+    pub(crate) fn try_acquire(&self) -> bool {
         let mut bucket = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         let refill = now.duration_since(bucket.updated).as_secs_f64() / self.interval.as_secs_f64();
@@ -53,7 +53,7 @@ impl RequestLimit {
     }
 
     /// `burst per interval`, for the summary.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         format!(
             "{} per {}",
             self.burst,

@@ -126,7 +126,7 @@ where
 pub(super) struct BcryptHash(Secret);
 
 impl BcryptHash {
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         self.0.expose()
     }
 }

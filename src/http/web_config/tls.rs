@@ -29,7 +29,7 @@ use crate::config::Secret;
 /// Where a PEM comes from: a file (`cert_file`…), re-read when it changes, or the web config
 /// itself (`cert`…). An inline PEM is a [`Secret`]: a key is one, and no PEM is worth printing.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Pem {
+pub(crate) enum Pem {
     File(PathBuf),
     Inline(Secret),
 }
@@ -60,7 +60,7 @@ impl Pem {
 
 /// The client-certificate policy (`tls_server_config.client_auth_type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientAuth {
+pub(crate) enum ClientAuth {
     NoClientCert,
     VerifyClientCertIfGiven,
     RequireAndVerifyClientCert,
@@ -99,7 +99,7 @@ impl FromStr for ClientAuth {
 impl ClientAuth {
     pub(crate) const KEY: &'static str = "tls_server_config.client_auth_type";
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::NoClientCert => "NoClientCert",
             Self::VerifyClientCertIfGiven => "VerifyClientCertIfGiven",
@@ -110,7 +110,7 @@ impl ClientAuth {
 
 /// A TLS protocol version rustls implements (`min_version` / `max_version`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum TlsVersion {
+pub(crate) enum TlsVersion {
     Tls12,
     Tls13,
 }
@@ -147,7 +147,7 @@ impl TlsVersion {
 /// The validated `tls_server_config`; paths are already resolved against the web config's
 /// directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsSpec {
+pub(crate) struct TlsSpec {
     pub cert: Pem,
     pub key: Pem,
     pub client_ca: Option<Pem>,
@@ -167,7 +167,7 @@ pub struct TlsSpec {
 impl TlsSpec {
     /// The files whose change means the server config must be rebuilt (inline PEMs change with
     /// the web config file itself).
-    pub fn files(&self) -> Vec<&Path> {
+    pub(crate) fn files(&self) -> Vec<&Path> {
         [Some(&self.cert), Some(&self.key), self.client_ca.as_ref()]
             .into_iter()
             .flatten()
@@ -212,7 +212,7 @@ impl TlsSpec {
 
     /// Reads the PEMs and builds the server config. Fails, naming the key, when a file is
     /// unreadable, holds no usable PEM, or the key does not belong to the certificate.
-    pub fn build(&self) -> Result<Arc<ServerConfig>, WebConfigError> {
+    pub(crate) fn build(&self) -> Result<Arc<ServerConfig>, WebConfigError> {
         // ring, the provider reqwest already uses; passed explicitly so that no process-wide
         // default has to be installed.
         let provider = Arc::new(self.provider());

@@ -12,7 +12,7 @@ use tokio_rustls::rustls::{CipherSuite, NamedGroup};
 /// Why a name in `tls_server_config` is refused. Which key it was under is added by the
 /// deserializer that read it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum NameError {
+pub(crate) enum NameError {
     /// A name exporter-toolkit accepts that this exporter deliberately does not implement.
     #[error("{name} is not supported: {why}")]
     NotSupported { name: String, why: &'static str },
@@ -27,7 +27,7 @@ pub enum NameError {
 
 /// What a name in `cipher_suites` means here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SuiteName {
+pub(crate) enum SuiteName {
     /// A TLS 1.2 suite rustls implements.
     Tls12(CipherSuite),
     /// A TLS 1.3 suite: always on, as in Go.
@@ -104,7 +104,7 @@ const RSA_KX: &str =
 const BROKEN: &str = "rustls implements neither 3DES nor RC4 (both broken)";
 
 /// The suite `name` stands for, or why it cannot be used.
-pub fn cipher_suite(name: &str) -> Result<SuiteName, NameError> {
+pub(crate) fn cipher_suite(name: &str) -> Result<SuiteName, NameError> {
     if let Some((_, suite)) = TLS12.iter().find(|(known, _)| *known == name) {
         return Ok(SuiteName::Tls12(*suite));
     }
@@ -141,7 +141,7 @@ impl FromStr for SuiteName {
 }
 
 /// The key-exchange group a `curve_preferences` entry stands for, or why it cannot be used.
-pub fn curve(name: &str) -> Result<NamedGroup, NameError> {
+pub(crate) fn curve(name: &str) -> Result<NamedGroup, NameError> {
     let not_supported = |why| NameError::NotSupported {
         name: name.to_owned(),
         why,
@@ -167,7 +167,7 @@ pub fn curve(name: &str) -> Result<NamedGroup, NameError> {
 
 /// A `curve_preferences` entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Curve(pub NamedGroup);
+pub(crate) struct Curve(pub NamedGroup);
 
 impl FromStr for Curve {
     type Err = NameError;

@@ -3,7 +3,7 @@
 //! the pages name is one the exporter knows.
 
 use crate::helpers::*;
-use codearts_repo_exporter::config::Config;
+use codearts_repo_exporter::Config;
 
 fn no_env(_: &str) -> Option<String> {
     None
@@ -109,7 +109,7 @@ fn the_key_table_lists_every_key_the_loader_accepts_and_no_other() {
 
 #[test]
 fn the_regions_table_is_the_built_in_one() {
-    use codearts_repo_exporter::config::region;
+    use codearts_repo_exporter::region;
     let rows = doc_table_after("<!-- regions:");
     let listed: Vec<&str> = rows.iter().map(|row| row[0].as_str()).collect();
     let known: Vec<String> = region::known_regions()
@@ -131,7 +131,7 @@ fn the_regions_table_is_the_built_in_one() {
 fn every_iam_endpoint_the_docs_name_is_the_built_in_one() {
     // An operator copies these into curl commands and configs: RUNBOOK once had eu-west-101's
     // IAM host wrong (it is under myhuaweicloud.eu, not .com).
-    use codearts_repo_exporter::config::region;
+    use codearts_repo_exporter::region;
     let mut files = doc_pages();
     files.push(repo_file("RUNBOOK.md"));
     let known: Vec<&str> = region::IAM_REGIONS

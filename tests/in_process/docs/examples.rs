@@ -3,7 +3,7 @@
 //! and the environment, which only a deployment has. (The shipped files under `examples/` and
 //! `deploy/`: `config_files`.)
 
-use codearts_repo_exporter::config::{CheckMode, Config};
+use codearts_repo_exporter::{CheckMode, Config};
 
 use crate::helpers::*;
 

@@ -10,9 +10,9 @@ use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
-use codearts_repo_exporter::app::App;
-use codearts_repo_exporter::config::Config;
-use codearts_repo_exporter::http::router;
+use codearts_repo_exporter::router;
+use codearts_repo_exporter::App;
+use codearts_repo_exporter::Config;
 
 use super::Body;
 

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use codearts_repo_exporter::config::Config;
+use codearts_repo_exporter::Config;
 use codearts_testkit::exporter::config_yaml;
 
 /// A config like [`config_yaml`] with `auth_block` (indented under `auth:`) instead of a token.

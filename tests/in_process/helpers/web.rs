@@ -6,9 +6,9 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use codearts_repo_exporter::app::App;
-use codearts_repo_exporter::config::ServerConfig;
-use codearts_repo_exporter::http::{router, server::serve, web_config::WebConfig};
+use codearts_repo_exporter::App;
+use codearts_repo_exporter::ServerConfig;
+use codearts_repo_exporter::{router, serve, WebConfig};
 
 /// The exporter's server, running; stops (and drains) when dropped.
 pub struct Server {

@@ -27,7 +27,7 @@ impl Observed {
     }
 }
 
-async fn observe_app(observed: &mut Observed, app: &Arc<codearts_repo_exporter::app::App>) {
+async fn observe_app(observed: &mut Observed, app: &Arc<codearts_repo_exporter::App>) {
     for path in [
         "/metrics",
         "/",
@@ -112,7 +112,7 @@ async fn observe_every_auth_mode() {
         token_yaml.replace("retries: 0", &format!("retries: {STATIC_TOKEN}")),
         iam_yaml.replace("      user: exporter-bot\n", ""),
     ] {
-        if let Err(err) = codearts_repo_exporter::config::Config::parse(&yaml, &|_| None) {
+        if let Err(err) = codearts_repo_exporter::Config::parse(&yaml, &|_| None) {
             observed.add(&err.to_string());
         }
     }

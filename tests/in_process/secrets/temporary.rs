@@ -16,7 +16,7 @@ const FILE_ACCESS: &str = "STSFILEACCESSKEY0042";
 const FILE_SECRET: &str = "sts-file-secret-s3cret";
 const FILE_TOKEN: &str = "sts-file-token-s3cret";
 
-async fn observe(observed: &mut String, app: &Arc<codearts_repo_exporter::app::App>) {
+async fn observe(observed: &mut String, app: &Arc<codearts_repo_exporter::App>) {
     for path in ["/metrics", "/", "/readyz", "/probe?repository_id=1"] {
         observed.push_str(&request(app, "GET", path, Some("5")).await.body);
         observed.push('\n');
