@@ -41,18 +41,7 @@ pub async fn start_simulator(
     repositories: usize,
     latency: Duration,
 ) -> Result<(Proc, String)> {
-    let port = procs::free_port();
-    let endpoint = format!("http://127.0.0.1:{port}");
-    let mut command = Command::new(SIMULATOR);
-    command
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--repositories"])
-        .arg(repositories.to_string())
-        .arg("--latency")
-        .arg(format!("{}ms", latency.as_millis()));
-    let mut sim = Proc::spawn(&format!("codearts-sim-{port}"), &mut command, dir);
-    sim.wait_http_ok(&format!("{endpoint}/-/stats"), START_TIMEOUT)
-        .await;
-    Ok((sim, endpoint))
+    start_simulator_with(dir, repositories, latency, &[]).await
 }
 
 /// `codearts-sim` with `repositories` uniform repositories answering at once, with activity:
@@ -63,14 +52,31 @@ pub async fn start_active_simulator(
     repositories: usize,
     pushes_per_minute: f64,
 ) -> Result<(Proc, String)> {
+    let rate = pushes_per_minute.to_string();
+    start_simulator_with(
+        dir,
+        repositories,
+        Duration::ZERO,
+        &["--pushes-per-minute", &rate],
+    )
+    .await
+}
+
+async fn start_simulator_with(
+    dir: &Path,
+    repositories: usize,
+    latency: Duration,
+    args: &[&str],
+) -> Result<(Proc, String)> {
     let port = procs::free_port();
     let endpoint = format!("http://127.0.0.1:{port}");
     let mut command = Command::new(SIMULATOR);
     command
         .args(["--listen", &format!("127.0.0.1:{port}"), "--repositories"])
         .arg(repositories.to_string())
-        .args(["--latency", "0ms", "--pushes-per-minute"])
-        .arg(pushes_per_minute.to_string());
+        .arg("--latency")
+        .arg(format!("{}ms", latency.as_millis()))
+        .args(args);
     let mut sim = Proc::spawn(&format!("codearts-sim-{port}"), &mut command, dir);
     sim.wait_http_ok(&format!("{endpoint}/-/stats"), START_TIMEOUT)
         .await;

@@ -14,20 +14,8 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|body: &[u8]| {
     let _ = ApiErrorBody::parse(body);
     if let Some(status) = StatisticsStatus::from_body(body) {
-        let result = RepositoryResult {
-            repository: Repository {
-                id: RepositoryId::new(1).unwrap(),
-                name: Some(Arc::from("fuzz/repo")),
-                project: None,
-            },
-            status: Some(Arc::new(status)),
-            error: None,
-            http_status: 200,
-            duration: Duration::from_millis(1),
-            last_success: Some(SystemTime::now()),
-            answered: Some(SystemTime::now()),
-            last_push: None,
-        };
+        let repository = Repository::new(RepositoryId::new(1).unwrap(), Some(Arc::from("fuzz/repo")));
+        let result = RepositoryResult::succeeded(repository, status, Duration::from_millis(1));
         let text = RepositoryText::new(vec![result], SystemTime::now(), Families::ALL);
         let text: Vec<u8> = text.flatten().collect();
         assert!(text.ends_with(b"\n"));

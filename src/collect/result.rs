@@ -24,6 +24,23 @@ pub struct RepositoryResult {
     pub last_push: Option<LastPush>,
 }
 
+impl RepositoryResult {
+    /// `status`, answered now with HTTP 200 after `duration`: what a successful request shows.
+    pub fn succeeded(repository: Repository, status: StatisticsStatus, duration: Duration) -> Self {
+        let now = SystemTime::now();
+        Self {
+            repository,
+            status: Some(Arc::new(status)),
+            error: None,
+            http_status: 200,
+            duration,
+            last_success: Some(now),
+            answered: Some(now),
+            last_push: None,
+        }
+    }
+}
+
 /// What the latest last-push request said.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LastPush {

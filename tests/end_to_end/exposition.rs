@@ -40,20 +40,13 @@ fn promtool_accepts_hostile_label_values() {
             }),
         };
         // Repository i + 1, named `name`, answered with `status`.
-        results.push(RepositoryResult {
-            repository: Repository {
-                id: RepositoryId::new(i as i64 + 1).unwrap(),
-                name: Some(Arc::from(*name)),
-                project: None,
-            },
-            status: Some(Arc::new(status)),
-            error: None,
-            http_status: 200,
-            duration: Duration::from_millis(10),
-            last_success: Some(SystemTime::now()),
-            answered: Some(SystemTime::now()),
-            last_push: None,
-        });
+        let id = RepositoryId::new(i as i64 + 1).unwrap();
+        let repository = Repository::new(id, Some(Arc::from(*name)));
+        results.push(RepositoryResult::succeeded(
+            repository,
+            status,
+            Duration::from_millis(10),
+        ));
     }
     let text = RepositoryText::new(results, SystemTime::now(), Families::ALL);
     let text = String::from_utf8(text.flatten().collect()).expect("the exposition is UTF-8");

@@ -3,7 +3,7 @@
 //! (`promtool` reads them back in the end-to-end tier).
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use crate::helpers::{samples, value};
 use codearts_repo_exporter::ApiErrorBody;
@@ -51,20 +51,8 @@ fn render(result: RepositoryResult) -> String {
 }
 
 fn ok_result(name: Option<String>, status: StatisticsStatus) -> RepositoryResult {
-    RepositoryResult {
-        repository: Repository {
-            id: RepositoryId::new(42).unwrap(),
-            name: name.map(Arc::from),
-            project: None,
-        },
-        status: Some(Arc::new(status)),
-        error: None,
-        http_status: 200,
-        duration: Duration::from_millis(10),
-        last_success: Some(SystemTime::now()),
-        answered: Some(SystemTime::now()),
-        last_push: None,
-    }
+    let repository = Repository::new(RepositoryId::new(42).unwrap(), name.map(Arc::from));
+    RepositoryResult::succeeded(repository, status, Duration::from_millis(10))
 }
 
 proptest! {

@@ -228,6 +228,24 @@ async fn record(State(sim): State<Arc<Sim>>, request: Request, next: Next) -> Re
         .await
 }
 
+impl Sim {
+    /// What a repository's route does before it answers: wait the latency, check the
+    /// credential, find the repository `raw_id` names. `Err` is the answer to send instead.
+    async fn repository_request(
+        &self,
+        raw_id: &str,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+    ) -> Result<u32, Response> {
+        self.delay().await;
+        self.authorize(method, uri, headers)
+            .map_err(|denied| denied.response())?;
+        self.repository(raw_id)
+            .map_err(|missing| missing.response())
+    }
+}
+
 async fn statistics_status(
     State(sim): State<Arc<Sim>>,
     Path(raw_id): Path<String>,
@@ -236,13 +254,12 @@ async fn statistics_status(
     headers: HeaderMap,
 ) -> Response {
     sim.stats.status_requests.fetch_add(1, Relaxed);
-    sim.delay().await;
-    if let Err(denied) = sim.authorize(&method, &uri, &headers) {
-        return denied.response();
-    }
-    let index = match sim.repository(&raw_id) {
+    let index = match sim
+        .repository_request(&raw_id, &method, &uri, &headers)
+        .await
+    {
         Ok(index) => index,
-        Err(missing) => return missing.response(),
+        Err(answer) => return answer,
     };
     let id = FIRST_ID + index;
     if sim.answers == Answers::Scenarios {
@@ -276,13 +293,12 @@ async fn last_push_event(
     headers: HeaderMap,
 ) -> Response {
     sim.stats.last_push_requests.fetch_add(1, Relaxed);
-    sim.delay().await;
-    if let Err(denied) = sim.authorize(&method, &uri, &headers) {
-        return denied.response();
-    }
-    let index = match sim.repository(&raw_id) {
+    let index = match sim
+        .repository_request(&raw_id, &method, &uri, &headers)
+        .await
+    {
         Ok(index) => index,
-        Err(missing) => return missing.response(),
+        Err(answer) => return answer,
     };
     let repository = &sim.catalog.repositories()[index as usize];
     if let Some(pushed) = sim
