@@ -507,12 +507,10 @@ mod tests {
         let yaml = "a:\n  token_file: token\n  b:\n    security_token_file: ${PORT}/st\n  \
                     abs_file: /x/y\n  name: relative\nlist:\n  - ca_file: ca.pem\n";
         #[derive(Deserialize)]
-        #[allow(dead_code)]
         struct B {
             security_token_file: String,
         }
         #[derive(Deserialize)]
-        #[allow(dead_code)]
         struct A {
             token_file: String,
             b: B,
@@ -520,7 +518,6 @@ mod tests {
             name: String,
         }
         #[derive(Deserialize)]
-        #[allow(dead_code)]
         struct Doc {
             a: A,
             list: Vec<BTreeMap<String, String>>,
