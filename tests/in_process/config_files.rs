@@ -145,13 +145,14 @@ fn shipped_configs() -> Vec<PathBuf> {
     assert!(files.len() >= 4, "examples/: {files:?}");
     for shipped in [
         "deploy/systemd/config.yml",
+        "deploy/systemd/config-aksk.yml",
         "deploy/kubernetes/base/config.yml",
     ] {
         files.push(repo_file(shipped));
     }
-    let components = repo_file("deploy/kubernetes/components");
-    for component in std::fs::read_dir(components).unwrap() {
-        let config = component.unwrap().path().join("config.yml");
+    let overlays = repo_file("deploy/kubernetes/overlays");
+    for overlay in std::fs::read_dir(overlays).unwrap() {
+        let config = overlay.unwrap().path().join("config.yml");
         if config.exists() {
             files.push(config);
         }

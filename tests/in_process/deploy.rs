@@ -1,13 +1,12 @@
-//! The shipping artefacts (Dockerfile, deploy/, examples/) agree with each other and with the
-//! exporter: every YAML parses, manifests have the kinds we ship, workloads run restricted on
-//! port 9825 with the right probes, example configs use only the documented config keys, and the
-//! PrometheusRule is exactly the shipped dashboards/rules.yml + dashboards/alerts.yml.
+//! The shipping artefacts (Dockerfile, deploy/, examples/) agree with each other: every YAML
+//! parses, manifests have the kinds we ship, workloads run restricted on port 9825 with the right
+//! probes, the example configs read the keys their example Secrets hold, and the PrometheusRule is
+//! exactly the shipped dashboards/rules.yml + dashboards/alerts.yml.
 //!
-//! The Kubernetes manifests are a kustomize base, components (auth modes, sharding, RBAC) and
-//! overlays. `kubectl kustomize` is not available where the tests run, so the overlays are
-//! checked by reading their kustomization.yaml files: what each one deploys (base + components,
-//! minus what a component deletes), into which namespace, with which config, reading which Secret
-//! keys, and that every overlay ships the PrometheusRule.
+//! These read the files as written. What the real tools make of them — each overlay rendered by
+//! `kubectl kustomize` and validated, the configs through the exporter's loader, the systemd unit
+//! through `systemd-analyze`, the image built by buildah — is in `tests/deploy_tools.rs`,
+//! `tests/shipped_configs.rs` and `scripts/image.sh`.
 //!
 //! Regenerating the PrometheusRule after the rules or alerts change:
 //!
@@ -63,6 +62,7 @@ const KUBERNETES_FILES: &[(&str, &[(&str, &str)])] = &[
         "base/prometheusrule.yaml",
         &[("monitoring.coreos.com/v1", "PrometheusRule")],
     ),
+    ("components/iam/kustomization.yaml", &[COMPONENT]),
     ("components/aksk/kustomization.yaml", &[COMPONENT]),
     ("components/token-file/kustomization.yaml", &[COMPONENT]),
     ("components/sharded/kustomization.yaml", &[COMPONENT]),
@@ -95,20 +95,12 @@ const KUBERNETES_FILES: &[(&str, &[(&str, &str)])] = &[
         &[("v1", "Secret")],
     ),
     ("overlays/sharded/kustomization.yaml", &[KUSTOMIZATION]),
+    ("overlays/sharded/secret.example.yaml", &[("v1", "Secret")]),
 ];
 
-/// The overlays: (directory under deploy/kubernetes/overlays, its Secret example, the workload
-/// kind it deploys).
-const OVERLAYS: &[(&str, &str, &str)] = &[
-    ("iam", "overlays/iam/secret.example.yaml", "Deployment"),
-    ("aksk", "overlays/aksk/secret.example.yaml", "Deployment"),
-    (
-        "token-file",
-        "overlays/token-file/secret.example.yaml",
-        "Deployment",
-    ),
-    ("sharded", "overlays/iam/secret.example.yaml", "StatefulSet"),
-];
+/// The overlays, directories under deploy/kubernetes/overlays; each ships its
+/// `secret.example.yaml`.
+const OVERLAYS: &[&str] = &["iam", "aksk", "token-file", "sharded"];
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -307,343 +299,13 @@ fn base_and_components_are_namespace_agnostic_and_overlays_set_the_namespace() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// kustomize, read rather than run
-
-/// What `kubectl kustomize` would put together for one directory, as far as these manifests use
-/// kustomize: resources (files and directories), components, a configMapGenerator (create or
-/// replace) and whole-resource `$patch: delete` patches. Anything else is refused, so a feature
-/// added to the manifests cannot slip past these checks unread.
-#[derive(Default)]
-struct Build {
-    /// (file, document) of every resource.
-    resources: Vec<(String, Value)>,
-    /// (file, parsed config.yml) of the generated ConfigMap.
-    config: Option<(String, Value)>,
-    namespace: Option<String>,
-}
-
-impl Build {
-    fn of_kind(&self, kind: &str) -> Vec<&Value> {
-        self.resources
-            .iter()
-            .filter(|(_, d)| d.get("kind").and_then(Value::as_str) == Some(kind))
-            .map(|(_, d)| d)
-            .collect()
-    }
-}
-
-/// Builds `dir` (relative to deploy/kubernetes).
-fn kustomize(dir: &str) -> Build {
-    let base = repo_file("deploy/kubernetes");
-    let path = |relative: &str| -> String {
-        let joined = base.join(dir).join(relative);
-        // Normalise `..` without touching the file system's symlinks.
-        let mut parts: Vec<String> = Vec::new();
-        for part in joined
-            .strip_prefix(&base)
-            .unwrap_or_else(|_| panic!("{dir}: {relative} leaves deploy/kubernetes"))
-            .components()
-        {
-            match part.as_os_str().to_str().expect("utf-8 path") {
-                ".." => {
-                    parts
-                        .pop()
-                        .unwrap_or_else(|| panic!("{dir}: {relative} leaves deploy/kubernetes"));
-                }
-                "." => {}
-                other => parts.push(other.to_owned()),
-            }
-        }
-        parts.join("/")
-    };
-    let file = format!("deploy/kubernetes/{dir}/kustomization.yaml");
-    assert!(repo_file(&file).is_file(), "{file} does not exist");
-    let k = single_document(&file);
-    let known = [
-        "apiVersion",
-        "kind",
-        "namespace",
-        "labels",
-        "resources",
-        "components",
-        "configMapGenerator",
-        "patches",
-    ];
-    for key in k.as_mapping().expect("a mapping").keys() {
-        let key = key.as_str().unwrap_or("");
-        assert!(
-            known.contains(&key),
-            "{file}: `{key}` is not read by this test's kustomize reader; teach it"
-        );
-    }
-    let mut build = Build {
-        namespace: k
-            .get("namespace")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        ..Build::default()
-    };
-    for resource in string_list_or_empty(k.get("resources")) {
-        let target = path(&resource);
-        let full = base.join(&target);
-        if full.is_dir() {
-            let inner = kustomize(&target);
-            build.resources.extend(inner.resources);
-            build.config = inner.config.or(build.config);
-        } else {
-            assert!(full.is_file(), "{file}: resource {resource} does not exist");
-            let relative = format!("deploy/kubernetes/{target}");
-            let docs = file_documents(&relative);
-            for doc in &docs {
-                assert_ne!(
-                    doc.get("kind").and_then(Value::as_str),
-                    Some("Secret"),
-                    "{file}: {resource} is a Secret: a placeholder would overwrite the real one on every apply"
-                );
-            }
-            build
-                .resources
-                .extend(docs.into_iter().map(|d| (relative.clone(), d)));
-        }
-    }
-    for component in string_list_or_empty(k.get("components")) {
-        let target = path(&component);
-        let kind = single_document(&format!("deploy/kubernetes/{target}/kustomization.yaml"));
-        assert_eq!(
-            str_at(&kind, "kind"),
-            "Component",
-            "{file}: {component} is not a Component"
-        );
-        let inner = kustomize_component(&target, &mut build);
-        build.resources.extend(inner.resources);
-    }
-    if let Some(generators) = k.get("configMapGenerator") {
-        apply_config_generators(&file, dir, generators, &mut build);
-    }
-    if k.get("patches").is_some() && str_at(&k, "kind") != "Component" {
-        panic!("{file}: patches outside a component are not read by this test");
-    }
-    build
-}
-
-/// A component applied to `build`: its generators and delete patches act on what `build` holds;
-/// its own resources are returned.
-fn kustomize_component(dir: &str, build: &mut Build) -> Build {
-    let file = format!("deploy/kubernetes/{dir}/kustomization.yaml");
-    let k = single_document(&file);
-    let mut own = Build::default();
-    for resource in string_list_or_empty(k.get("resources")) {
-        let relative = format!("deploy/kubernetes/{dir}/{resource}");
-        assert!(
-            repo_file(&relative).is_file(),
-            "{file}: resource {resource} does not exist"
-        );
-        own.resources.extend(
-            file_documents(&relative)
-                .into_iter()
-                .map(|d| (relative.clone(), d)),
-        );
-    }
-    if let Some(generators) = k.get("configMapGenerator") {
-        apply_config_generators(&file, dir, generators, build);
-    }
-    for patch in k
-        .get("patches")
-        .and_then(Value::as_sequence)
-        .into_iter()
-        .flatten()
-    {
-        let text = str_at(patch, "patch");
-        let doc = documents(text, &file).remove(0);
-        assert_eq!(
-            doc.get("$patch").and_then(Value::as_str),
-            Some("delete"),
-            "{file}: only whole-resource `$patch: delete` patches are read by this test"
-        );
-        let (kind, name) = (str_at(&doc, "kind"), str_at(&doc, "metadata.name"));
-        let before = build.resources.len();
-        build.resources.retain(|(_, d)| {
-            !(d.get("kind").and_then(Value::as_str) == Some(kind)
-                && d.get("metadata")
-                    .and_then(|m| m.get("name"))
-                    .and_then(Value::as_str)
-                    == Some(name))
-        });
-        assert_eq!(
-            before - build.resources.len(),
-            1,
-            "{file}: deletes {kind} {name}, which the base must hold exactly once"
-        );
-    }
-    own
-}
-
-fn apply_config_generators(file: &str, dir: &str, generators: &Value, build: &mut Build) {
-    for generator in generators.as_sequence().expect("configMapGenerator list") {
-        assert_eq!(
-            str_at(generator, "name"),
-            CONFIGMAP_NAME,
-            "{file}: the workloads mount {CONFIGMAP_NAME}"
-        );
-        let behavior = generator
-            .get("behavior")
-            .and_then(Value::as_str)
-            .unwrap_or("create");
-        match behavior {
-            "create" => assert!(
-                build.config.is_none(),
-                "{file}: creates {CONFIGMAP_NAME} a second time"
-            ),
-            "replace" => assert!(
-                build.config.is_some(),
-                "{file}: replaces {CONFIGMAP_NAME}, which nothing created"
-            ),
-            other => panic!("{file}: configMapGenerator behavior {other} is not read by this test"),
-        }
-        let files = string_list(at(generator, "files"));
-        assert_eq!(
-            files,
-            ["config.yml"],
-            "{file}: the config is one config.yml"
-        );
-        let relative = format!("deploy/kubernetes/{dir}/config.yml");
-        build.config = Some((relative.clone(), single_document(&relative)));
-    }
-}
-
-fn string_list_or_empty(value: Option<&Value>) -> Vec<String> {
-    value.map(string_list).unwrap_or_default()
-}
-
-fn labels_of(doc: &Value, path: &str) -> Mapping {
-    at(doc, path)
-        .as_mapping()
-        .expect("labels are a mapping")
-        .clone()
-}
-
-fn is_subset(small: &Mapping, big: &Mapping) -> bool {
-    small.iter().all(|(k, v)| big.get(k) == Some(v))
-}
-
-#[test]
-fn every_overlay_deploys_one_exporter_its_service_monitor_and_the_alerting_rules() {
-    let on_disk: BTreeSet<String> = fs::read_dir(repo_file("deploy/kubernetes/overlays"))
-        .expect("deploy/kubernetes/overlays")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
-    let listed: BTreeSet<String> = OVERLAYS.iter().map(|(o, _, _)| o.to_string()).collect();
-    assert_eq!(on_disk, listed, "every overlay is listed in OVERLAYS");
-
-    for (overlay, _, workload_kind) in OVERLAYS {
-        let build = kustomize(&format!("overlays/{overlay}"));
-        assert_eq!(build.namespace.as_deref(), Some(NAMESPACE), "{overlay}");
-        let workloads: Vec<&Value> = ["Deployment", "StatefulSet"]
-            .iter()
-            .flat_map(|k| build.of_kind(k))
-            .collect();
-        assert_eq!(workloads.len(), 1, "{overlay}: one exporter workload");
-        let workload = workloads[0];
-        assert_eq!(str_at(workload, "kind"), *workload_kind, "{overlay}");
-        // The shipped alerts come with every deployment, sharded or not.
-        let rules = build.of_kind("PrometheusRule");
-        assert_eq!(rules.len(), 1, "{overlay}: the PrometheusRule");
-        let services = build.of_kind("Service");
-        let monitors = build.of_kind("ServiceMonitor");
-        assert_eq!(
-            (services.len(), monitors.len()),
-            (1, 1),
-            "{overlay}: one Service, one ServiceMonitor"
-        );
-        let pods = labels_of(workload, "spec.template.metadata.labels");
-        assert!(
-            is_subset(&labels_of(services[0], "spec.selector"), &pods),
-            "{overlay}: the Service selects the workload's pods"
-        );
-        assert!(
-            is_subset(
-                &labels_of(monitors[0], "spec.selector.matchLabels"),
-                &labels_of(services[0], "metadata.labels")
-            ),
-            "{overlay}: the ServiceMonitor selects the Service"
-        );
-        let config = build
-            .config
-            .as_ref()
-            .unwrap_or_else(|| panic!("{overlay}: no config generated"));
-        check_config(&config.0, &config.1);
-    }
-}
-
-#[test]
-fn every_overlay_reads_only_secret_keys_its_example_secret_names() {
-    for (overlay, secret_file, _) in OVERLAYS {
-        let build = kustomize(&format!("overlays/{overlay}"));
-        let (config_file, config) = build.config.expect("a config");
-        let secret = single_document(&format!("deploy/kubernetes/{secret_file}"));
-        assert_eq!(
-            str_at(&secret, "metadata.name"),
-            SECRET_NAME,
-            "{secret_file}"
-        );
-        let files = check_config(&config_file, &config);
-        assert_secret_provides(
-            &files,
-            &secret,
-            &format!("{overlay} ({config_file}, {secret_file})"),
-        );
-    }
-}
-
-/// Fails unless a config reads at least one secret file, each of its `files` is in the Secret
-/// volume, and `secret` (the Secret document mounted there) has the key of each. `context` names
-/// the config and the Secret in the messages.
-fn assert_secret_provides(files: &[String], secret: &Value, context: &str) {
-    assert!(!files.is_empty(), "{context}: reads a secret file");
-    let data = at(secret, "stringData");
-    for file in files {
-        let key = file
-            .strip_prefix(&format!("{SECRETS_DIR}/"))
-            .unwrap_or_else(|| {
-                panic!("{context}: {file} is not in the Secret volume {SECRETS_DIR}")
-            });
-        assert!(
-            data.get(key).is_some(),
-            "{context}: the Secret has no key `{key}`"
-        );
-    }
-}
-
-#[test]
-fn default_deployments_use_a_credential_the_exporter_renews() {
-    // A static IAM user token lasts 24 hours; a default that reads one goes dark on day two.
-    for (name, config) in [
-        (
-            "deploy/kubernetes/base/config.yml (overlays/iam, overlays/sharded)",
-            single_document("deploy/kubernetes/base/config.yml"),
-        ),
-        (
-            "deploy/systemd/config.yml",
-            single_document("deploy/systemd/config.yml"),
-        ),
-    ] {
-        let auth = at(&config, "codearts.auth");
-        assert!(
-            auth.get("iam").is_some() || auth.get("aksk").is_some(),
-            "{name}: default to iam or aksk, not {auth:?}"
-        );
-    }
-    assert!(
-        kustomize("overlays/iam").config.expect("config").0 == "deploy/kubernetes/base/config.yml",
-        "overlays/iam deploys the base's IAM config"
-    );
-}
+// kustomize layout
 
 #[test]
 fn every_component_is_used_or_documented_as_optional() {
     let overlays: String = OVERLAYS
         .iter()
-        .map(|(o, _, _)| {
+        .map(|o| {
             read(&format!(
                 "deploy/kubernetes/overlays/{o}/kustomization.yaml"
             ))
@@ -658,6 +320,60 @@ fn every_component_is_used_or_documented_as_optional() {
         assert!(
             overlays.contains(&format!("../../components/{name}")),
             "components/{name}: no overlay uses or mentions it"
+        );
+    }
+}
+
+#[test]
+fn every_overlay_ships_its_secret_example() {
+    for overlay in OVERLAYS {
+        let file = format!("deploy/kubernetes/overlays/{overlay}/secret.example.yaml");
+        assert_eq!(str_at(&single_document(&file), "kind"), "Secret", "{file}");
+    }
+}
+
+/// The Secret keys a config reads: the file names of its `*_file: /run/secrets/codearts/KEY`.
+fn secret_keys_read(config: &str) -> BTreeSet<String> {
+    let read = Regex::new(&format!(r"(?m)^[^#\n]*_file:\s*{SECRETS_DIR}/([A-Za-z0-9_.-]+)"))
+        .expect("a valid regex");
+    read.captures_iter(config).map(|c| c[1].to_owned()).collect()
+}
+
+#[test]
+fn each_auth_modes_config_reads_exactly_the_keys_its_example_secret_holds() {
+    for (config, secret) in [
+        ("examples/token-file.yml", "token-file"),
+        ("examples/iam.yml", "iam"),
+        ("examples/aksk.yml", "aksk"),
+        ("deploy/kubernetes/base/config.yml", "iam"),
+        ("deploy/kubernetes/base/config.yml", "sharded"),
+        ("deploy/kubernetes/overlays/aksk/config.yml", "aksk"),
+        ("deploy/kubernetes/overlays/token-file/config.yml", "token-file"),
+    ] {
+        let file = format!("deploy/kubernetes/overlays/{secret}/secret.example.yaml");
+        let example = single_document(&file);
+        let held: BTreeSet<String> = at(&example, "stringData")
+            .as_mapping()
+            .expect("stringData")
+            .keys()
+            .map(|k| k.as_str().expect("a key").to_owned())
+            .collect();
+        assert_eq!(secret_keys_read(&read(config)), held, "{config} and {file}");
+    }
+}
+
+#[test]
+fn default_deployments_use_a_credential_the_exporter_renews() {
+    // A static IAM user token lasts 24 hours; a default that reads one goes dark on day two.
+    for file in [
+        "deploy/kubernetes/base/config.yml",
+        "deploy/systemd/config.yml",
+    ] {
+        let config = single_document(file);
+        let auth = at(&config, "codearts.auth");
+        assert!(
+            auth.get("iam").is_some() || auth.get("aksk").is_some(),
+            "{file}: default to iam or aksk, not {auth:?}"
         );
     }
 }
@@ -963,7 +679,8 @@ fn config_and_credentials_are_mounted_as_whole_directories() {
         assert_eq!(mode, Some(0o440), "{name}: Secret defaultMode");
     }
     // All example Secrets share the name, so switching auth mode touches only the config.
-    for (_, file, _) in OVERLAYS {
+    for overlay in OVERLAYS {
+        let file = format!("overlays/{overlay}/secret.example.yaml");
         let secret = single_document(&format!("deploy/kubernetes/{file}"));
         assert_eq!(str_at(&secret, "metadata.name"), secret_name, "{file}");
     }
@@ -1003,263 +720,6 @@ fn sharded_statefulset_takes_its_shard_index_from_the_pod_index_label() {
         str_at(statefulset, "spec.serviceName"),
         str_at(&service.1, "metadata.name")
     );
-}
-
-// ---------------------------------------------------------------------------------------------
-// config files against the documented keys (docs/configuration.md)
-
-/// Checks a config against the documented config keys: only known keys, exactly one auth mode,
-/// valid durations and ids, and a source of repositories. Returns the files the auth block reads.
-fn check_config(name: &str, config: &Value) -> Vec<String> {
-    fn keys(name: &str, value: &Value, path: &str, allowed: &[&str]) {
-        let map = value
-            .as_mapping()
-            .unwrap_or_else(|| panic!("{name}: `{path}` is not a mapping"));
-        for key in map.keys() {
-            let key = key
-                .as_str()
-                .unwrap_or_else(|| panic!("{name}: non-string key in `{path}`"));
-            assert!(allowed.contains(&key), "{name}: unknown key `{path}.{key}`");
-        }
-    }
-    fn duration(name: &str, value: &Value, path: &str) {
-        let text = value
-            .as_str()
-            .unwrap_or_else(|| panic!("{name}: `{path}` is not a duration string"));
-        humantime::parse_duration(text).unwrap_or_else(|e| panic!("{name}: `{path}`: {e}"));
-    }
-
-    keys(
-        name,
-        config,
-        "",
-        &[
-            "codearts",
-            "repositories",
-            "discovery",
-            "probe",
-            "scrape",
-            "shard",
-        ],
-    );
-    let codearts = at(config, "codearts");
-    keys(
-        name,
-        codearts,
-        "codearts",
-        &["endpoint", "region", "auth", "tls"],
-    );
-    assert!(
-        codearts.get("endpoint").is_some() ^ codearts.get("region").is_some(),
-        "{name}: exactly one of codearts.endpoint / codearts.region"
-    );
-    if let Some(tls) = codearts.get("tls") {
-        keys(
-            name,
-            tls,
-            "codearts.tls",
-            &["ca_file", "insecure_skip_verify"],
-        );
-    }
-
-    let auth = at(codearts, "auth");
-    keys(
-        name,
-        auth,
-        "codearts.auth",
-        &["token", "token_file", "iam", "aksk", "ecs_agency"],
-    );
-    assert_eq!(
-        auth.as_mapping().map(Mapping::len),
-        Some(1),
-        "{name}: exactly one auth mode"
-    );
-    let mut files = Vec::new();
-    if let Some(file) = auth.get("token_file") {
-        files.push(file.as_str().expect("token_file").to_owned());
-    }
-    if let Some(iam) = auth.get("iam") {
-        keys(
-            name,
-            iam,
-            "codearts.auth.iam",
-            &["endpoint", "domain", "user", "password_file", "project"],
-        );
-        for required in ["domain", "user", "password_file"] {
-            assert!(
-                iam.get(required).is_some(),
-                "{name}: codearts.auth.iam.{required} missing"
-            );
-        }
-        files.push(str_at(iam, "password_file").to_owned());
-    }
-    if let Some(aksk) = auth.get("aksk") {
-        keys(
-            name,
-            aksk,
-            "codearts.auth.aksk",
-            &[
-                "access_key_file",
-                "secret_key_file",
-                "security_token_file",
-                "project_id",
-                "project",
-                "iam_endpoint",
-            ],
-        );
-        files.push(str_at(aksk, "access_key_file").to_owned());
-        files.push(str_at(aksk, "secret_key_file").to_owned());
-        if aksk.get("security_token_file").is_some() {
-            files.push(str_at(aksk, "security_token_file").to_owned());
-        }
-    }
-    if let Some(agency) = auth.get("ecs_agency") {
-        keys(
-            name,
-            agency,
-            "codearts.auth.ecs_agency",
-            &["metadata_endpoint", "project_id", "project", "iam_endpoint"],
-        );
-    }
-
-    let repositories = config
-        .get("repositories")
-        .and_then(Value::as_sequence)
-        .cloned()
-        .unwrap_or_default();
-    for (i, repository) in repositories.iter().enumerate() {
-        keys(
-            name,
-            repository,
-            &format!("repositories[{i}]"),
-            &["id", "name"],
-        );
-        let id = at(repository, "id")
-            .as_u64()
-            .unwrap_or_else(|| panic!("{name}: repositories[{i}].id"));
-        assert!(
-            (1..=2_147_483_647).contains(&id),
-            "{name}: repositories[{i}].id out of range"
-        );
-    }
-    let discovery_enabled = config.get("discovery").map(|d| {
-        keys(
-            name,
-            d,
-            "discovery",
-            &["enabled", "interval", "include", "exclude", "archived"],
-        );
-        if let Some(interval) = d.get("interval") {
-            duration(name, interval, "discovery.interval");
-        }
-        d.get("enabled").and_then(Value::as_bool) == Some(true)
-    });
-    assert!(
-        !repositories.is_empty() || discovery_enabled == Some(true),
-        "{name}: no source of repositories"
-    );
-
-    if let Some(probe) = config.get("probe") {
-        keys(name, probe, "probe", &["allow_unlisted"]);
-    }
-    if let Some(scrape) = config.get("scrape") {
-        keys(
-            name,
-            scrape,
-            "scrape",
-            &[
-                "concurrency",
-                "request_timeout",
-                "timeout_offset",
-                "max_duration",
-                "min_interval",
-                "rate_limit",
-                "retries",
-            ],
-        );
-        for key in [
-            "request_timeout",
-            "timeout_offset",
-            "max_duration",
-            "min_interval",
-        ] {
-            if let Some(value) = scrape.get(key) {
-                duration(name, value, &format!("scrape.{key}"));
-            }
-        }
-    }
-    files
-}
-
-#[test]
-fn every_shipped_config_uses_only_documented_keys() {
-    let mut shipped = Vec::new();
-    for file in [
-        "deploy/kubernetes/base/config.yml",
-        "deploy/kubernetes/components/aksk/config.yml",
-        "deploy/kubernetes/components/token-file/config.yml",
-        "examples/token-file.yml",
-        "examples/iam.yml",
-        "examples/aksk.yml",
-        "examples/temporary-aksk.yml",
-        "examples/ecs-agency.yml",
-        "examples/discovery.yml",
-        "deploy/systemd/config.yml",
-    ] {
-        shipped.push((file.to_owned(), single_document(file)));
-    }
-    for (name, config) in shipped {
-        check_config(&name, &config);
-    }
-}
-
-#[test]
-fn each_example_auth_mode_reads_keys_its_example_secret_provides() {
-    for (example, secret) in [
-        (
-            "examples/token-file.yml",
-            "deploy/kubernetes/overlays/token-file/secret.example.yaml",
-        ),
-        (
-            "examples/iam.yml",
-            "deploy/kubernetes/overlays/iam/secret.example.yaml",
-        ),
-        (
-            "examples/aksk.yml",
-            "deploy/kubernetes/overlays/aksk/secret.example.yaml",
-        ),
-    ] {
-        let files = check_config(example, &single_document(example));
-        assert_secret_provides(
-            &files,
-            &single_document(secret),
-            &format!("{example} ({secret})"),
-        );
-    }
-}
-
-#[test]
-fn systemd_config_reads_the_iam_password_from_the_credentials_directory() {
-    let config = single_document("deploy/systemd/config.yml");
-    assert_eq!(
-        str_at(&config, "codearts.auth.iam.password_file"),
-        "${CREDENTIALS_DIRECTORY}/iam-password"
-    );
-    let unit = read("deploy/systemd/codearts-repo-exporter.service");
-    assert!(unit
-        .lines()
-        .any(|l| l == "LoadCredential=iam-password:/etc/codearts-repo-exporter/iam-password"));
-    // The config is checked before each start, without the credential files (which
-    // LoadCredential= already requires) and with the same extra flags as the start.
-    assert!(
-        unit.lines().any(|l| l
-            == "ExecStartPre=/usr/local/bin/codearts-repo-exporter --config.check-syntax-only $CODEARTS_EXPORTER_ARGS"),
-        "ExecStartPre= runs the syntax-only check"
-    );
-    assert!(unit
-        .lines()
-        .any(|l| l == "ExecReload=/bin/kill -HUP $MAINPID"));
-    assert!(unit.lines().any(|l| l == "DynamicUser=yes"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1327,7 +787,7 @@ fn dockerignore_patterns() -> Vec<String> {
         .collect()
 }
 
-// These read the Dockerfile; scripts/dockerfile_replay.py (run by scripts/test-all.sh) runs it.
+// These read the Dockerfile; scripts/image.sh (run by scripts/test-all.sh) builds it with buildah.
 
 #[test]
 fn dockerfile_copies_only_paths_that_exist_and_the_context_keeps() {
@@ -1365,7 +825,7 @@ fn dockerfile_copies_only_paths_that_exist_and_the_context_keeps() {
 fn build_context_keeps_every_path_cargo_reads_to_load_the_workspace() {
     // cargo loads every workspace member before it builds anything, and the sources of the
     // targets it builds; build.rs bakes in the revision. The bench it neither builds nor reads
-    // (the image replay in CI builds without benches/ in the context).
+    // (the image build in CI has no benches/ in its context).
     let patterns = dockerignore_patterns();
     assert_eq!(
         patterns.first().map(String::as_str),
