@@ -12,8 +12,14 @@
 # VERSION only labels the image (keep it equal to Cargo.toml's version); REVISION also goes into
 # the binary's --version and build_info metric.
 #
-# scripts/dockerfile_replay.py runs this file's steps without a container engine and checks the
-# binary the last stage copies; CI runs it, so a change here that breaks the build fails there.
+# With podman or buildah (buildah 1.28, Debian 12's, does not set BUILDPLATFORM by itself; newer
+# ones do):
+#
+#   buildah build --platform linux/arm64 --build-arg BUILDPLATFORM=linux/amd64 \
+#     --build-arg VERSION=0.1.0 --build-arg REVISION="$(git rev-parse HEAD)" -t codearts-repo-exporter:0.1.0 .
+#
+# CI builds this file unchanged with buildah for both platforms and runs what it built
+# (scripts/image.sh), so a change here that breaks the build or the image fails there.
 #
 # Why glibc + distroless/cc rather than a static musl binary:
 #   * reqwest is built with rustls (no OpenSSL), so the binary's only C runtime needs are glibc and

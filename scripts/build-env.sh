@@ -1,16 +1,7 @@
 # shellcheck shell=bash
-# Sourced by release.sh and arm64-smoke.sh: how this project builds its release binaries, in one
+# Sourced by the shipping scripts (base-images.sh, image.sh, release.sh, check-release.sh): the
+# architectures, the package version, the tools they install, and the project's buildah, in one
 # place.
-#
-# The environment and the cargo command are the Dockerfile builder stage's, byte for byte (its
-# ENV lines and its `cargo build`), and so is REVISION: cargo fingerprints the linker settings
-# and the revision, so these builds and the image replay in CI (which shares target/) compile
-# each crate once, not once each. Only the release builds get this environment: given to the
-# debug builds of the tests, the linker settings would make cargo rebuild all of those.
-RELEASE_ENV=(
-    CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER=x86_64-linux-gnu-gcc
-    CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
-)
 
 # The Rust target of a Debian/Docker architecture name.
 rust_target() {
@@ -28,15 +19,6 @@ rust_target() {
 package_version() {
     python3 -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["package"]["version"])' \
         "$(git rev-parse --show-toplevel)/Cargo.toml"
-}
-
-# Builds the exporter for one Rust target with the git revision baked in; prints nothing on
-# stdout but the binary's path.
-build_release() {
-    local target=$1
-    env "${RELEASE_ENV[@]}" CODEARTS_EXPORTER_REVISION="$(git rev-parse HEAD)" \
-        cargo build --release --locked --target "$target" --bin codearts-repo-exporter >&2
-    echo "target/$target/release/codearts-repo-exporter"
 }
 
 # Installs the Debian packages that provide the given commands or files, when any is missing.
@@ -58,12 +40,13 @@ ensure_debian_packages() {
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 }
 
-# What cross-building and running an arm64 binary here needs: Debian's cross gcc (linker, and C
-# compiler for ring), the arm64 C library, and qemu-user.
+# What the arm64 image needs here: the arm64 C libraries of Debian's cross packages (its runtime
+# base is made from them: glibc and libgcc_s), and qemu-user to run its binary. The cross
+# compiler itself is installed inside the image build, as the Dockerfile says.
 ensure_arm64_tools() {
     ensure_debian_packages \
-        aarch64-linux-gnu-gcc gcc-aarch64-linux-gnu \
-        /usr/aarch64-linux-gnu/lib/libc.so.6 libc6-dev-arm64-cross
+        /usr/aarch64-linux-gnu/lib/libc.so.6 libc6-arm64-cross \
+        /usr/aarch64-linux-gnu/lib/libgcc_s.so.1 libgcc-s1-arm64-cross
     if ! command -v qemu-aarch64 >/dev/null 2>&1; then
         ensure_debian_packages qemu-aarch64 qemu-user ||
             ensure_debian_packages qemu-aarch64 qemu-user-static
@@ -84,4 +67,22 @@ add_rust_target() {
     fi
     ((SECONDS - started < 60)) && return 2
     return 1
+}
+
+# The base images the Dockerfile's FROM lines name, as scripts/base-images.sh makes them.
+# shellcheck disable=SC2034 # read by the scripts that source this file
+RUST_BASE_IMAGE=docker.io/library/rust:1-bookworm
+# shellcheck disable=SC2034
+RUNTIME_BASE_IMAGE=gcr.io/distroless/cc-debian12:nonroot
+
+# buildah with the project's own storage, under target/buildah: CI caches nothing outside the
+# clone, and the machine's own images stay untouched. Overlay storage (copy-on-write layers);
+# BUILDAH_STORAGE_DRIVER=vfs where the kernel refuses overlay mounts. Large temporary files
+# (layers being committed) go there too, not to /var/tmp.
+project_buildah() {
+    local dir
+    dir="$(git rev-parse --show-toplevel)/target/buildah"
+    mkdir -p "$dir/tmp"
+    TMPDIR="$dir/tmp" buildah --root "$dir/storage" --runroot "$dir/run" \
+        --storage-driver "${BUILDAH_STORAGE_DRIVER:-overlay}" "$@"
 }

@@ -4,7 +4,8 @@
 # - sha256sums.txt lists exactly the tarballs in DIR and every checksum matches;
 # - each tarball for the asked architectures is named codearts-repo-exporter-<version>.linux-<arch>
 #   (version: Cargo.toml's) and holds exactly that top directory with the binary, LICENSE,
-#   README.md, RUNBOOK.md, examples/*.yml and the dashboards, with the checkout's contents;
+#   README.md, RUNBOOK.md, examples/*.yml, the dashboards and deploy/systemd/, with the checkout's
+#   contents;
 # - each binary is an ELF for its architecture, needs no glibc newer than 2.34, and its
 #   --version shows the version and this checkout's revision (an arm64 one runs under qemu-aarch64); the binary of this machine's
 #   architecture also serves a --demo scrape whose build_info shows both.
@@ -52,6 +53,8 @@ listed="$(awk '{ sub(/^\*/, "", $2); print $2 }' "$dir/sha256sums.txt" | sort)"
 present="$(cd "$dir" && find . -maxdepth 1 -name '*.tar.gz' -printf '%f\n' | sort)"
 [[ "$listed" == "$present" ]] || fail "sha256sums.txt lists [$listed] but $dir holds [$present]"
 
+# The checkout's files each tarball carries besides the binary and the top-level documents.
+shipped=(examples/*.yml dashboards/*.json dashboards/rules.yml dashboards/alerts.yml deploy/systemd/*)
 host_arch="$(dpkg --print-architecture 2>/dev/null || uname -m)"
 IFS=, read -r -a arch_list <<<"$arches"
 for arch in "${arch_list[@]}"; do
@@ -61,9 +64,9 @@ for arch in "${arch_list[@]}"; do
 
     expected="$work/expected.$arch"
     {
-        printf '%s/\n' "$name" "$name/examples" "$name/dashboards"
+        printf '%s/\n' "$name" "$name/examples" "$name/dashboards" "$name/deploy" "$name/deploy/systemd"
         printf '%s\n' "$name/codearts-repo-exporter" "$name/LICENSE" "$name/README.md" "$name/RUNBOOK.md"
-        for file in examples/*.yml dashboards/*.json dashboards/rules.yml dashboards/alerts.yml; do
+        for file in "${shipped[@]}"; do
             echo "$name/$file"
         done
     } | sed 's#/$##' | sort >"$expected"
@@ -72,7 +75,7 @@ for arch in "${arch_list[@]}"; do
         fail "$tarball does not hold the expected files (- expected, + found above)"
 
     tar -xzf "$tarball" -C "$work"
-    for file in LICENSE README.md RUNBOOK.md examples/*.yml dashboards/*.json dashboards/rules.yml dashboards/alerts.yml; do
+    for file in LICENSE README.md RUNBOOK.md "${shipped[@]}"; do
         cmp -s "$file" "$work/$name/$file" || fail "$name/$file differs from this checkout's $file"
     done
 

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Runs the exporter's `--demo` and scrapes /metrics until every demo repository shows up.
 
-The image replay (dockerfile_replay.py) and the arm64 smoke run (arm64-smoke.sh) both end here:
+The image checks (image.sh) end here, for the amd64 image run by buildah and the arm64 image's
+binary under qemu-aarch64, and so does the release check (check-release.sh):
 a binary that starts, serves /metrics, and shows `codearts_repo_statistics_up` for each of the
 simulator's repositories — not a subset, not a timeout.
 
     scripts/demo_scrape.py --expect-repositories sim [--same-as FILE] [--write-list FILE] \
-        -- qemu-aarch64 -L /usr/aarch64-linux-gnu target/.../codearts-repo-exporter
+        -- qemu-aarch64 -L ROOTFS ROOTFS/usr/local/bin/codearts-repo-exporter
 
 The command gets `--demo --web.listen-address=127.0.0.1:PORT` appended. `--expect-repositories
 sim` counts, from the answers of this checkout's simulator, the repositories `--demo` watches (its
@@ -118,6 +119,20 @@ def list_repositories(endpoint: str, archived: bool) -> list[dict[str, Any]]:
         entries.extend(page)
 
 
+def innermost_process(pid: int) -> int:
+    """The last of a chain of only children that starts at `pid`: the exporter itself when the
+    command runs it through a wrapper (`buildah run` starts it under buildah-chroot-exec and
+    answers SIGTERM with SIGKILL; the exporter must get the SIGTERM to show its clean stop)."""
+    while True:
+        try:
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            return pid
+        if len(children) != 1:
+            return pid
+        pid = int(children[0])
+
+
 def run_demo(command: Sequence[str], expected: int, timeout: float = 60.0,
              **popen: Any) -> DemoResult:
     """Starts `command --demo` on a free loopback port, scrapes until `expected` repositories
@@ -150,7 +165,7 @@ def run_demo(command: Sequence[str], expected: int, timeout: float = 60.0,
     finally:
         seconds = time.monotonic() - started
         if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
+            os.kill(innermost_process(process.pid), signal.SIGTERM)
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
