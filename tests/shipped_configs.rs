@@ -154,11 +154,20 @@ fn every_file_under_bad_configs_is_in_the_table() {
     let listed: BTreeSet<&str> = BAD_CONFIGS.iter().map(|(file, _)| *file).collect();
     let configs: BTreeSet<String> = std::fs::read_dir(bad_configs_dir())
         .expect("tests/testdata/bad-configs")
-        .map(|entry| entry.expect("entry").file_name().to_string_lossy().into_owned())
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
         .filter(|name| name.ends_with(".yml"))
         .collect();
     let configs: BTreeSet<&str> = configs.iter().map(String::as_str).collect();
-    assert_eq!(configs, listed, "a bad config without its expected message, or the reverse");
+    assert_eq!(
+        configs, listed,
+        "a bad config without its expected message, or the reverse"
+    );
 }
 
 #[test]
@@ -171,7 +180,11 @@ fn a_bad_config_is_refused_for_its_one_mistake() {
     for (file, from, to) in [
         ("unknown-top-level-key.yml", "lst_push:", "last_push:"),
         ("repository-id-zero.yml", "id: 0", "id: 1"),
-        ("scrape-concurrency-zero.yml", "concurrency: 0", "concurrency: 1"),
+        (
+            "scrape-concurrency-zero.yml",
+            "concurrency: 0",
+            "concurrency: 1",
+        ),
         ("bad-duration.yml", "interval: every hour", "interval: 1h"),
     ] {
         let text = read(&dir.join(file));
@@ -220,7 +233,10 @@ fn each_systemd_config_passes_the_full_check_with_the_credentials_its_drop_in_lo
         let loaded = loaded_credentials(&read(&root().join(drop_in)));
         let wanted = read_credentials(&read(&root().join(config)));
         assert!(!wanted.is_empty(), "{config} reads no credential");
-        assert_eq!(loaded, wanted, "{drop_in} loads other credentials than {config} reads");
+        assert_eq!(
+            loaded, wanted,
+            "{drop_in} loads other credentials than {config} reads"
+        );
 
         // The credentials directory systemd would make, with every credential the drop-in loads.
         let credentials = tempfile::tempdir().expect("temporary directory");
@@ -242,7 +258,10 @@ fn each_systemd_config_passes_the_full_check_with_the_credentials_its_drop_in_lo
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(BAD_CONFIG), "{config}: {stderr}");
         assert!(
-            stderr.contains(&format!("cannot read {}", credentials.path().join(missing).display())),
+            stderr.contains(&format!(
+                "cannot read {}",
+                credentials.path().join(missing).display()
+            )),
             "{config} without {missing}: {stderr}"
         );
     }
@@ -254,7 +273,13 @@ fn the_unit_itself_loads_no_credential_so_either_drop_in_can_be_installed() {
     assert_eq!(loaded_credentials(&unit), BTreeSet::new());
     let drop_ins: BTreeSet<String> = std::fs::read_dir(root().join("deploy/systemd"))
         .expect("deploy/systemd")
-        .map(|entry| entry.expect("entry").file_name().to_string_lossy().into_owned())
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
         .filter(|name| name.ends_with(".conf"))
         .map(|name| format!("deploy/systemd/{name}"))
         .collect();

@@ -334,9 +334,13 @@ fn every_overlay_ships_its_secret_example() {
 
 /// The Secret keys a config reads: the file names of its `*_file: /run/secrets/codearts/KEY`.
 fn secret_keys_read(config: &str) -> BTreeSet<String> {
-    let read = Regex::new(&format!(r"(?m)^[^#\n]*_file:\s*{SECRETS_DIR}/([A-Za-z0-9_.-]+)"))
-        .expect("a valid regex");
-    read.captures_iter(config).map(|c| c[1].to_owned()).collect()
+    let read = Regex::new(&format!(
+        r"(?m)^[^#\n]*_file:\s*{SECRETS_DIR}/([A-Za-z0-9_.-]+)"
+    ))
+    .expect("a valid regex");
+    read.captures_iter(config)
+        .map(|c| c[1].to_owned())
+        .collect()
 }
 
 #[test]
@@ -348,7 +352,10 @@ fn each_auth_modes_config_reads_exactly_the_keys_its_example_secret_holds() {
         ("deploy/kubernetes/base/config.yml", "iam"),
         ("deploy/kubernetes/base/config.yml", "sharded"),
         ("deploy/kubernetes/overlays/aksk/config.yml", "aksk"),
-        ("deploy/kubernetes/overlays/token-file/config.yml", "token-file"),
+        (
+            "deploy/kubernetes/overlays/token-file/config.yml",
+            "token-file",
+        ),
     ] {
         let file = format!("deploy/kubernetes/overlays/{secret}/secret.example.yaml");
         let example = single_document(&file);
