@@ -80,9 +80,10 @@ RUNTIME_BASE_IMAGE=gcr.io/distroless/cc-debian12:nonroot
 # BUILDAH_STORAGE_DRIVER=vfs where the kernel refuses overlay mounts. Large temporary files
 # (layers being committed) go there too, not to /var/tmp.
 project_buildah() {
-    local dir
-    dir="$(git rev-parse --show-toplevel)/target/buildah"
-    mkdir -p "$dir/tmp"
-    TMPDIR="$dir/tmp" buildah --root "$dir/storage" --runroot "$dir/run" \
-        --storage-driver "${BUILDAH_STORAGE_DRIVER:-overlay}" "$@"
+    "${PROJECT_BUILDAH[@]}" "$@"
 }
+# The same as a command line, for what runs it outside this shell (demo_scrape.py).
+buildah_dir="$(git rev-parse --show-toplevel)/target/buildah"
+PROJECT_BUILDAH=(env TMPDIR="$buildah_dir/tmp" buildah --root "$buildah_dir/storage"
+    --runroot "$buildah_dir/run" --storage-driver "${BUILDAH_STORAGE_DRIVER:-overlay}")
+mkdir -p "$buildah_dir/tmp"

@@ -139,7 +139,7 @@ for arch in "${built[@]}"; do
 
     if [[ "$arch" == "$build_arch" ]]; then
         echo "== image: linux/$arch: its entrypoint, as $user, in a buildah container, with --demo"
-        run=(project_buildah run --isolation chroot --user "$user" "$container" -- "${entrypoint[@]}")
+        run=("${PROJECT_BUILDAH[@]}" run --isolation chroot --user "$user" "$container" -- "${entrypoint[@]}")
         list=(--write-list "target/ship/demo-repositories.$arch.txt")
     elif [[ "$arch" == arm64 ]]; then
         ensure_arm64_tools
