@@ -3,7 +3,8 @@
 # (target/buildah), for machines that cannot pull them from a registry:
 #
 #   docker.io/library/rust:1-bookworm           (linux/amd64: the builder stages run natively)
-#   gcr.io/distroless/cc-debian12:nonroot       (a manifest list: linux/amd64 and linux/arm64)
+#   gcr.io/distroless/cc-debian12:nonroot-<arch> (linux/amd64 and linux/arm64; scripts/image.sh
+#                                                tags the one it builds for as :nonroot)
 #
 # rust:1-bookworm is `debootstrap --variant=minbase bookworm` plus gcc and libc6-dev (the linker
 # and the C compiler ring needs, which the official image has), this machine's Rust toolchain laid
@@ -178,29 +179,15 @@ make_runtime_image() {
 }
 
 if [[ "$rebuild" == true ]]; then
-    project_buildah manifest rm "$RUNTIME_BASE_IMAGE" >/dev/null 2>&1 || true
     project_buildah rmi --force "$RUST_BASE_IMAGE" "$RUNTIME_BASE_IMAGE-amd64" "$RUNTIME_BASE_IMAGE-arm64" >/dev/null 2>&1 || true
 fi
 
 has_image "$RUST_BASE_IMAGE" || make_rust_image
 IFS=, read -r -a arch_list <<<"$arches"
-changed=false
 for arch in "${arch_list[@]}"; do
     rust_target "$arch" >/dev/null
     if ! has_image "$RUNTIME_BASE_IMAGE-$arch"; then
         make_runtime_image "$arch"
-        changed=true
     fi
 done
-# The FROM line names one image for every platform: a manifest list, from which the build picks
-# the instance of the platform it builds for.
-if [[ "$changed" == true ]] || ! project_buildah manifest inspect "$RUNTIME_BASE_IMAGE" >/dev/null 2>&1; then
-    project_buildah manifest rm "$RUNTIME_BASE_IMAGE" >/dev/null 2>&1 || true
-    project_buildah manifest create "$RUNTIME_BASE_IMAGE" >/dev/null
-    for arch in amd64 arm64; do
-        has_image "$RUNTIME_BASE_IMAGE-$arch" || continue
-        project_buildah manifest add --os linux --arch "$arch" "$RUNTIME_BASE_IMAGE" \
-            "containers-storage:$RUNTIME_BASE_IMAGE-$arch" >/dev/null
-    done
-fi
 project_buildah images

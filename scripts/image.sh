@@ -102,6 +102,11 @@ for arch in "${built[@]}"; do
     started=$SECONDS
     # buildah 1.28 (Debian 12) does not set BUILDPLATFORM by itself, as BuildKit does; the
     # builder stages' FROM --platform=$BUILDPLATFORM needs it.
+    # The runtime base of this platform under the name the FROM line uses. Not a manifest list
+    # of both: buildah 1.28 took the amd64 instance of a local list for an arm64 build (the
+    # arm64 image then held x86_64 libraries; the qemu run below caught it).
+    project_buildah manifest rm "$RUNTIME_BASE_IMAGE" >/dev/null 2>&1 || true
+    project_buildah tag "$RUNTIME_BASE_IMAGE-$arch" "$RUNTIME_BASE_IMAGE"
     layer_flags=(--layers=false)
     [[ "$layers" == true ]] && layer_flags=(--layers=true)
     project_buildah build --isolation chroot --pull=never "${layer_flags[@]}" \
@@ -129,7 +134,7 @@ for arch in "${built[@]}"; do
 
     container="$(project_buildah from --pull=never "$image")"
     containers+=("$container")
-    rootfs="$out/linux-$arch/rootfs"
+    rootfs="$PWD/$out/linux-$arch/rootfs"
     rm -rf "$rootfs"
     mkdir -p "$rootfs"
     cp -a "$(project_buildah mount "$container")/." "$rootfs/"
