@@ -10,6 +10,7 @@ pub use codearts_testkit::proc_stats::proc_sample;
 pub use codearts_testkit::procs;
 pub use codearts_testkit::prometheus::*;
 pub use codearts_testkit::repo::*;
+pub use codearts_testkit::yaml;
 
 /// The exporter binary Cargo built for these tests.
 pub const EXPORTER: &str = env!("CARGO_BIN_EXE_codearts-repo-exporter");

@@ -4,7 +4,6 @@
 //! exits 2 naming the key. (The documentation's key and region tables: `docs::configuration`.)
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::helpers::*;
 use codearts_repo_exporter::{AuthConfig, CheckMode, Config, FileKey, SecretSource, UnsetVariable};
@@ -135,31 +134,6 @@ async fn relative_token_file_is_found_at_start_and_after_a_reload() {
 // ---------------------------------------------------------------------------------------------
 // syntax-only checks
 
-fn shipped_configs() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(repo_file("examples"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yml" || e == "yaml"))
-        .collect();
-    files.sort();
-    assert!(files.len() >= 4, "examples/: {files:?}");
-    for shipped in [
-        "deploy/systemd/config.yml",
-        "deploy/systemd/config-aksk.yml",
-        "deploy/kubernetes/base/config.yml",
-    ] {
-        files.push(repo_file(shipped));
-    }
-    let overlays = repo_file("deploy/kubernetes/overlays");
-    for overlay in std::fs::read_dir(overlays).unwrap() {
-        let config = overlay.unwrap().path().join("config.yml");
-        if config.exists() {
-            files.push(config);
-        }
-    }
-    files
-}
-
 #[test]
 fn every_shipped_config_passes_the_syntax_only_check_without_its_secrets() {
     for file in shipped_configs() {
@@ -254,20 +228,10 @@ fn a_full_check_still_needs_every_variable() {
     );
 }
 
-fn exporter(args: &[&str], config: &Path) -> std::process::Output {
-    Command::new(EXPORTER)
-        .args(args)
-        .arg("--config.file")
-        .arg(config)
-        .env_remove("CREDENTIALS_DIRECTORY")
-        .output()
-        .unwrap()
-}
-
 #[test]
 fn the_flag_checks_the_systemd_config_outside_systemd_and_says_what_it_left_out() {
     let config = repo_file("deploy/systemd/config.yml");
-    let full = exporter(&["--config.check"], &config);
+    let full = run_on_config(EXPORTER, &["--config.check"], &config, &[]);
     assert_eq!(full.status.code(), Some(2));
     let err = String::from_utf8_lossy(&full.stderr);
     assert!(
@@ -275,7 +239,7 @@ fn the_flag_checks_the_systemd_config_outside_systemd_and_says_what_it_left_out(
         "{err}"
     );
 
-    let syntax = exporter(&["--config.check-syntax-only"], &config);
+    let syntax = run_on_config(EXPORTER, &["--config.check-syntax-only"], &config, &[]);
     let out = String::from_utf8_lossy(&syntax.stdout);
     assert!(
         syntax.status.success(),
@@ -307,7 +271,12 @@ fn the_flag_checks_a_web_config_without_its_certificate_files() {
     );
     let config = repo_file("examples/iam.yml");
     let web_arg = format!("--web.config.file={}", web.display());
-    let syntax = exporter(&["--config.check-syntax-only", &web_arg], &config);
+    let syntax = run_on_config(
+        EXPORTER,
+        &["--config.check-syntax-only", &web_arg],
+        &config,
+        &[],
+    );
     let out = String::from_utf8_lossy(&syntax.stdout);
     assert!(
         syntax.status.success(),
@@ -325,7 +294,12 @@ fn the_flag_checks_a_web_config_without_its_certificate_files() {
         &web,
         "tls_server_config:\n  cert_file: absent.pem\n  key_file: absent-key.pem\n  min_version: TLS11\n",
     );
-    let refused = exporter(&["--config.check-syntax-only", &web_arg], &config);
+    let refused = run_on_config(
+        EXPORTER,
+        &["--config.check-syntax-only", &web_arg],
+        &config,
+        &[],
+    );
     assert_eq!(refused.status.code(), Some(2));
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(
@@ -347,13 +321,7 @@ async fn config_check_prints_a_summary_and_bad_configs_exit_2_naming_the_key() {
         ),
     )
     .unwrap();
-    let run = |path: &std::path::Path| {
-        std::process::Command::new(EXPORTER)
-            .args(["--config.check", "--config.file"])
-            .arg(path)
-            .output()
-            .unwrap()
-    };
+    let run = |path: &Path| run_on_config(EXPORTER, &["--config.check"], path, &[]);
     let ok = run(&good);
     assert!(ok.status.success());
     let out = String::from_utf8_lossy(&ok.stdout);

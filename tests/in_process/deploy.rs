@@ -5,8 +5,8 @@
 //!
 //! These read the files as written. What the real tools make of them — each overlay rendered by
 //! `kubectl kustomize` and validated, the configs through the exporter's loader, the systemd unit
-//! through `systemd-analyze`, the image built by buildah — is in `tests/deploy_tools.rs`,
-//! `tests/shipped_configs.rs` and `scripts/image.sh`.
+//! through `systemd-analyze`, the image built by buildah — is in the end-to-end tier's
+//! `deploy_tools`, this tier's `shipped_configs` and `scripts/image.sh`.
 //!
 //! Regenerating the PrometheusRule after the rules or alerts change:
 //!
@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 use regex::Regex;
 use serde_yaml_ng::{Mapping, Value};
 
+use crate::helpers::yaml::{at, documents, str_at};
 use crate::helpers::{docs_text, read, repo_file};
 
 const PORT: u64 = 9825;
@@ -105,18 +106,6 @@ const OVERLAYS: &[&str] = &["iam", "aksk", "token-file", "sharded"];
 // ---------------------------------------------------------------------------------------------
 // helpers
 
-/// All documents of a (possibly multi-document) YAML text; empty documents are dropped.
-fn documents(text: &str, name: &str) -> Vec<Value> {
-    serde_yaml_ng::Deserializer::from_str(text)
-        .enumerate()
-        .map(|(i, doc)| {
-            <Value as serde::Deserialize>::deserialize(doc)
-                .unwrap_or_else(|e| panic!("{name}: document {i} does not parse: {e}"))
-        })
-        .filter(|v| !v.is_null())
-        .collect()
-}
-
 fn file_documents(relative: &str) -> Vec<Value> {
     documents(&read(relative), relative)
 }
@@ -145,25 +134,6 @@ fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
             out.push(path);
         }
     }
-}
-
-/// Follows a path of mapping keys and sequence indices ("spec.template.spec.containers.0").
-fn at<'a>(value: &'a Value, path: &str) -> &'a Value {
-    let mut current = value;
-    for step in path.split('.') {
-        current = match step.parse::<usize>() {
-            Ok(i) => current.get(i),
-            Err(_) => current.get(step),
-        }
-        .unwrap_or_else(|| panic!("missing `{path}` (stopped at `{step}`)"));
-    }
-    current
-}
-
-fn str_at<'a>(value: &'a Value, path: &str) -> &'a str {
-    at(value, path)
-        .as_str()
-        .unwrap_or_else(|| panic!("`{path}` is not a string"))
 }
 
 /// Fails unless each `(path, value)` of `expected` is a string `value` at `path` in `doc`,

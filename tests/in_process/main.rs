@@ -30,5 +30,6 @@ mod refresh;
 mod resilience;
 mod scrape;
 mod secrets;
+mod shipped_configs;
 mod temporary_credentials;
 mod web;

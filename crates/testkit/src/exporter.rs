@@ -85,6 +85,25 @@ pub fn exporter_config(server: &str) -> String {
     yaml
 }
 
+/// The exporter `binary` run once with `args` and `--config.file CONFIG` (as `--config.check`
+/// is), in an environment that holds only `env`: what a user's shell would not lend it, such as
+/// `CREDENTIALS_DIRECTORY`, stays unset unless the test sets it.
+pub fn run_on_config(
+    binary: &str,
+    args: &[&str],
+    config: &Path,
+    env: &[(&str, &Path)],
+) -> std::process::Output {
+    std::process::Command::new(binary)
+        .env_clear()
+        .envs(env.iter().copied())
+        .args(args)
+        .arg("--config.file")
+        .arg(config)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {binary}: {e}"))
+}
+
 /// A running exporter binary and its `host:port`.
 pub struct Exporter {
     pub proc: Proc,

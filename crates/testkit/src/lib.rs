@@ -2,8 +2,8 @@
 //! (`benches/`) share: child processes that die with the test, readings of a process from
 //! `/proc`, a reader for the Prometheus text format, a real Prometheus server and `promtool`, a
 //! real Alertmanager with a webhook that records what it sends, a throw-away PKI, the
-//! repository's own files (documentation, dashboard), and the exporter and its simulator driven
-//! from outside.
+//! repository's own files (documentation, dashboard, YAML manifests), and the exporter and its
+//! simulator driven from outside.
 //!
 //! It links none of the exporter's crates, so it can be a dependency of the exporter's tests
 //! without a second copy of the exporter: it knows the exporter only from outside (its
@@ -19,3 +19,4 @@ pub mod proc_stats;
 pub mod procs;
 pub mod prometheus;
 pub mod repo;
+pub mod yaml;

@@ -1,11 +1,11 @@
-//! Child processes for end-to-end tests: free ports, required binaries, spawning with output
-//! captured to a log file, waiting until an HTTP endpoint answers, and killing on drop so a
-//! failing test leaves no stray processes behind.
+//! Child processes for end-to-end tests: free ports, required binaries, commands run to their
+//! end, spawning with output captured to a log file, waiting until an HTTP endpoint answers, and
+//! killing on drop so a failing test leaves no stray processes behind.
 
 use std::fs::File;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// A TCP port on 127.0.0.1 that was free a moment ago.
@@ -35,6 +35,21 @@ pub fn require_binary(names: &[&str], install_hint: &str) -> PathBuf {
         "required binary {} not found on PATH; install it: {install_hint}",
         names.join(" or ")
     );
+}
+
+/// Runs `command` to its end; fails the test, with what it printed, unless it succeeds.
+pub fn run_ok(command: &mut Command) -> Output {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    assert!(
+        output.status.success(),
+        "{command:?} failed ({}):\n{}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
 }
 
 /// A running child process, killed (and reaped) when dropped.

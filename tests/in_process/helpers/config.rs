@@ -1,13 +1,14 @@
 //! Configs as YAML, one builder per auth mode: a static token (the default), a token file, IAM,
 //! AK/SK from files (temporary ones with a security token, optionally a project lookup), and
 //! the ECS agency (all built on `codearts_testkit::exporter::config_yaml`). An auth block is
-//! the text under `auth:`, indented by four spaces. And the parse of the config tests, whose
-//! refusals must start with the key at fault.
+//! the text under `auth:`, indented by four spaces. The parse of the config tests, whose
+//! refusals must start with the key at fault. And the config files the repository ships.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use codearts_repo_exporter::Config;
 use codearts_testkit::exporter::config_yaml;
+use codearts_testkit::repo::repo_file;
 
 /// A config like [`config_yaml`] with `auth_block` (indented under `auth:`) instead of a token.
 pub fn config_with_auth(endpoint: &str, ids: &[u32], auth_block: &str, scrape: &str) -> String {
@@ -98,4 +99,31 @@ pub fn assert_refused(yaml: &str, key: &str, words: &str) {
         "expected key {key}, got: {err}"
     );
     assert!(err.contains(words), "expected {words:?} in: {err}");
+}
+
+/// Every config file the repository ships: each under `examples/`, the systemd configs, the
+/// Kubernetes base's and each overlay's own.
+pub fn shipped_configs() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(repo_file("examples"))
+        .expect("examples/")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yml" || e == "yaml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 4, "examples/: {files:?}");
+    for shipped in [
+        "deploy/systemd/config.yml",
+        "deploy/systemd/config-aksk.yml",
+        "deploy/kubernetes/base/config.yml",
+    ] {
+        files.push(repo_file(shipped));
+    }
+    let mut overlays: Vec<PathBuf> = std::fs::read_dir(repo_file("deploy/kubernetes/overlays"))
+        .expect("deploy/kubernetes/overlays")
+        .map(|e| e.expect("entry").path().join("config.yml"))
+        .filter(|config| config.exists())
+        .collect();
+    overlays.sort();
+    files.extend(overlays);
+    files
 }

@@ -3,8 +3,8 @@
 //! ([`config`]), what it is asked ([`app`]) and what its answer shows ([`Body`]).
 //!
 //! What the end-to-end tier needs too, and what knows the exporter only from outside (child
-//! processes, the text format, Prometheus, the test PKI, the repository's files, the binaries
-//! driven as processes), lives in the `codearts-testkit` crate and is re-exported here.
+//! processes, the text format, Prometheus, the test PKI, the repository's files, YAML, the
+//! binaries driven as processes), lives in the `codearts-testkit` crate and is re-exported here.
 
 pub mod answers;
 pub mod app;
@@ -33,6 +33,7 @@ pub use codearts_testkit::pki::*;
 pub use codearts_testkit::proc_stats::proc_sample;
 pub use codearts_testkit::procs;
 pub use codearts_testkit::repo::*;
+pub use codearts_testkit::yaml;
 
 /// The exporter binary Cargo built for these tests.
 pub const EXPORTER: &str = env!("CARGO_BIN_EXE_codearts-repo-exporter");

