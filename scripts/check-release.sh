@@ -4,11 +4,12 @@
 # - sha256sums.txt lists exactly the tarballs in DIR and every checksum matches;
 # - each tarball for the asked architectures is named codearts-repo-exporter-<version>.linux-<arch>
 #   (version: Cargo.toml's) and holds exactly that top directory with the binary, LICENSE,
-#   README.md, RUNBOOK.md, examples/*.yml, the dashboards and deploy/systemd/, with the checkout's
-#   contents;
+#   README.md, RUNBOOK.md, docs/*.md, examples/*.yml, the dashboards and deploy/systemd/, with the
+#   checkout's contents;
 # - each binary is an ELF for its architecture, needs no glibc newer than 2.34, and its
-#   --version shows the version and this checkout's revision (an arm64 one runs under qemu-aarch64); the binary of this machine's
-#   architecture also serves a --demo scrape whose build_info shows both.
+#   --version shows the version and this checkout's revision (an arm64 one runs under
+#   qemu-aarch64); the binary of this machine's architecture also serves a --demo scrape whose
+#   build_info shows both.
 #
 #   scripts/check-release.sh [--arch amd64,arm64] DIR
 #
@@ -54,7 +55,7 @@ present="$(cd "$dir" && find . -maxdepth 1 -name '*.tar.gz' -printf '%f\n' | sor
 [[ "$listed" == "$present" ]] || fail "sha256sums.txt lists [$listed] but $dir holds [$present]"
 
 # The checkout's files each tarball carries besides the binary and the top-level documents.
-shipped=(examples/*.yml dashboards/*.json dashboards/rules.yml dashboards/alerts.yml deploy/systemd/*)
+shipped=(docs/*.md examples/*.yml dashboards/*.json dashboards/rules.yml dashboards/alerts.yml deploy/systemd/*)
 host_arch="$(dpkg --print-architecture 2>/dev/null || uname -m)"
 IFS=, read -r -a arch_list <<<"$arches"
 for arch in "${arch_list[@]}"; do
@@ -64,7 +65,7 @@ for arch in "${arch_list[@]}"; do
 
     expected="$work/expected.$arch"
     {
-        printf '%s/\n' "$name" "$name/examples" "$name/dashboards" "$name/deploy" "$name/deploy/systemd"
+        printf '%s/\n' "$name" "$name/docs" "$name/examples" "$name/dashboards" "$name/deploy" "$name/deploy/systemd"
         printf '%s\n' "$name/codearts-repo-exporter" "$name/LICENSE" "$name/README.md" "$name/RUNBOOK.md"
         for file in "${shipped[@]}"; do
             echo "$name/$file"

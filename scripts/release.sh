@@ -6,15 +6,15 @@
 #   DIR/sha256sums.txt
 #
 # each tarball holding one top directory codearts-repo-exporter-<version>.linux-<arch>/ with the
-# binary, LICENSE, README.md, RUNBOOK.md, examples/ (a config per auth mode), dashboards/ (the
-# Grafana dashboard, recording rules and alerts) and deploy/systemd/ (the unit, its environment
-# file, a drop-in and a config per auth mode). The binaries are the container images' own, taken
-# from the root file systems scripts/image.sh leaves in target/image/linux-<arch>/rootfs: one
-# build per architecture serves the image and the tarball, and the tarball's binary is the one
-# whose image was run. The version is Cargo.toml's; the binary carries this checkout's git
-# revision (`--version`, codearts_repo_exporter_build_info). The archives are reproducible given
-# the same binaries: sorted, owned by root, dated at the commit. Then scripts/check-release.sh
-# checks them.
+# binary, LICENSE, README.md, RUNBOOK.md, docs/ (the pages README links to), examples/ (a config
+# per auth mode), dashboards/ (the Grafana dashboard, recording rules and alerts) and
+# deploy/systemd/ (the unit, its environment file, a drop-in and a config per auth mode). The
+# binaries are the container images' own, taken from the root file systems scripts/image.sh
+# leaves in target/image/linux-<arch>/rootfs: one build per architecture serves the image and the
+# tarball, and the tarball's binary is the one whose image was run. The version is Cargo.toml's;
+# the binary carries this checkout's git revision (`--version`, codearts_repo_exporter_build_info).
+# The archives are reproducible given the same binaries: sorted, owned by root, dated at the
+# commit. Then scripts/check-release.sh checks them.
 #
 #   scripts/image.sh --arch amd64,arm64 && scripts/release.sh [--arch amd64,arm64] [--out DIR]
 #
@@ -62,7 +62,8 @@ for arch in "${arch_list[@]}"; do
     stage="$out/.stage/$name"
     install -D -m 0755 "$binary" "$stage/codearts-repo-exporter"
     install -m 0644 LICENSE README.md RUNBOOK.md "$stage/"
-    install -d -m 0755 "$stage/examples" "$stage/dashboards"
+    install -d -m 0755 "$stage/docs" "$stage/examples" "$stage/dashboards"
+    install -m 0644 docs/*.md "$stage/docs/"
     install -m 0644 examples/*.yml "$stage/examples/"
     install -m 0644 dashboards/*.json dashboards/rules.yml dashboards/alerts.yml "$stage/dashboards/"
     install -d -m 0755 "$stage/deploy/systemd"
