@@ -105,8 +105,11 @@ RUN set -eu; \
 
 # Stage 3: the runtime, for the target platform. The :nonroot variant runs as 65532:65532
 # already; USER below states it numerically so that Kubernetes' runAsNonRoot check can verify it
-# without resolving a user name.
-FROM gcr.io/distroless/cc-debian12:nonroot
+# without resolving a user name. --platform=$TARGETPLATFORM is BuildKit's default; buildah 1.28
+# (Debian 12's) looks this stage's image up for the platform of the first stage instead (the
+# build machine's), so it found no arm64 image, or took the amd64 one of a multi-platform image.
+# hadolint ignore=DL3065
+FROM --platform=$TARGETPLATFORM gcr.io/distroless/cc-debian12:nonroot
 
 ARG VERSION=0.0.0-dev
 ARG REVISION=unknown

@@ -4,7 +4,7 @@
 #
 #   docker.io/library/rust:1-bookworm           (linux/amd64: the builder stages run natively)
 #   gcr.io/distroless/cc-debian12:nonroot-<arch> (linux/amd64 and linux/arm64; scripts/image.sh
-#                                                tags the one it builds for as :nonroot)
+#                                                lists both as :nonroot, as the registry does)
 #
 # rust:1-bookworm is `debootstrap --variant=minbase bookworm` plus gcc and libc6-dev (the linker
 # and the C compiler ring needs, which the official image has), this machine's Rust toolchain laid

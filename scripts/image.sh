@@ -96,17 +96,23 @@ image_field() {
     project_buildah inspect --type image --format "$2" "$1"
 }
 
+# The runtime base as a registry serves it: one name, a manifest list of both platforms, from
+# which each build must pick its own platform's image (the Dockerfile's FROM
+# --platform=$TARGETPLATFORM; without it buildah 1.28 took the amd64 one for an arm64 build, and
+# the qemu run below failed on x86_64 libraries).
+project_buildah manifest rm "$RUNTIME_BASE_IMAGE" >/dev/null 2>&1 ||
+    project_buildah rmi "$RUNTIME_BASE_IMAGE" >/dev/null 2>&1 || true
+project_buildah manifest create "$RUNTIME_BASE_IMAGE" >/dev/null
+for arch in "${built[@]}"; do
+    project_buildah manifest add "$RUNTIME_BASE_IMAGE" "containers-storage:$RUNTIME_BASE_IMAGE-$arch" >/dev/null
+done
+
 for arch in "${built[@]}"; do
     image="localhost/codearts-repo-exporter:$version-$arch"
     echo "== image: buildah build --platform linux/$arch -> $image"
     started=$SECONDS
     # buildah 1.28 (Debian 12) does not set BUILDPLATFORM by itself, as BuildKit does; the
     # builder stages' FROM --platform=$BUILDPLATFORM needs it.
-    # The runtime base of this platform under the name the FROM line uses. Not a manifest list
-    # of both: buildah 1.28 took the amd64 instance of a local list for an arm64 build (the
-    # arm64 image then held x86_64 libraries; the qemu run below caught it).
-    project_buildah manifest rm "$RUNTIME_BASE_IMAGE" >/dev/null 2>&1 || true
-    project_buildah tag "$RUNTIME_BASE_IMAGE-$arch" "$RUNTIME_BASE_IMAGE"
     layer_flags=(--layers=false)
     [[ "$layers" == true ]] && layer_flags=(--layers=true)
     project_buildah build --isolation chroot --pull=never "${layer_flags[@]}" \
