@@ -119,15 +119,24 @@ def list_repositories(endpoint: str, archived: bool) -> list[dict[str, Any]]:
         entries.extend(page)
 
 
+def children_of(pid: int) -> list[str]:
+    """The child processes of `pid`, whichever of its threads started them: a Go program such
+    as buildah forks from any thread, and /proc lists a child under the thread that forked it."""
+    found: list[str] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found.extend(task.read_text().split())
+        except OSError:
+            continue
+    return found
+
+
 def innermost_process(pid: int) -> int:
     """The last of a chain of only children that starts at `pid`: the exporter itself when the
     command runs it through a wrapper (`buildah run` starts it under buildah-chroot-exec and
     answers SIGTERM with SIGKILL; the exporter must get the SIGTERM to show its clean stop)."""
     while True:
-        try:
-            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        except OSError:
-            return pid
+        children = children_of(pid)
         if len(children) != 1:
             return pid
         pid = int(children[0])

@@ -72,7 +72,7 @@ second_lane() {
 # release tarballs hold the images' own binaries, so each architecture is compiled once, inside
 # its image build.
 shipping_proofs() {
-    timed "shipping script tests: a refused arm64 target" \
+    timed "shipping script tests: a refused arm64 target, the demo scrape's stop" \
         python3 -m unittest discover -s scripts -p 'test_*.py'
     timed "container image: buildah build of linux/amd64 and linux/arm64, each run" scripts/image.sh
     cat target/image/figures.txt
