@@ -3,6 +3,8 @@
 //!
 //! - `configuration`: docs/configuration.md's key table is the loader's keys, its regions table
 //!   the built-in regions;
+//! - `deployment`: docs/deployment.md's VM install is the systemd unit's own, from the release
+//!   tarball's paths;
 //! - `examples`: every whole config the pages show passes the syntax-only check;
 //! - `metrics`: docs/metrics.md's metric tables are the families of a scrape with every family
 //!   on;
@@ -12,6 +14,7 @@
 //! `dashboard`.)
 
 mod configuration;
+mod deployment;
 mod examples;
 mod links;
 mod metrics;
