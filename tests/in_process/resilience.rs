@@ -25,9 +25,12 @@ async fn rate_limit_spaces_requests_after_the_burst() {
         .collect();
     assert_eq!(arrivals.len(), 10);
     // After the first request, each one waits its 0.5 s slot: no window of 1 s holds more than 2.
+    // The times are of arrival: a request that reaches the upstream late (a loaded machine, such
+    // as CI building the images beside the tests) shortens the gap after it, by up to 100 ms
+    // allowed here; a limiter that let requests through together would leave gaps near 0.
     for pair in arrivals.windows(2) {
         let gap = pair[1] - pair[0];
-        assert!(gap >= Duration::from_millis(480), "requests {gap:?} apart");
+        assert!(gap >= Duration::from_millis(400), "requests {gap:?} apart");
     }
     assert!(
         answer.elapsed >= Duration::from_millis(4400),
