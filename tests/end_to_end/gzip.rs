@@ -169,12 +169,17 @@ async fn prometheus_scrapes_are_answered_gzip_and_store_the_identity_samples() {
         );
     }
 
-    // What Prometheus stored equals the identity exposition, sample for sample (but the event
-    // ages, which grow between the two readings).
-    let growing = "codearts_repo_statistics_event_age_seconds";
+    // What Prometheus stored equals the identity exposition, sample for sample (but the ages of
+    // the events and of the answers, which grow between the two readings).
+    let growing = [
+        "codearts_repo_statistics_event_age_seconds",
+        "codearts_repo_statistics_answer_age_seconds",
+    ];
     let expected: BTreeMap<String, f64> = samples(&identity)
         .iter()
-        .filter(|s| s.name.starts_with("codearts_repo_statistics_") && s.name != growing)
+        .filter(|s| {
+            s.name.starts_with("codearts_repo_statistics_") && !growing.contains(&s.name.as_str())
+        })
         .map(|s| (key(&s.name, s.labels.clone()), s.value))
         .collect();
     assert!(
@@ -185,7 +190,8 @@ async fn prometheus_scrapes_are_answered_gzip_and_store_the_identity_samples() {
     let stored = query_until(
         &url,
         &format!(
-            "{{__name__=~\"codearts_repo_statistics_.+\",__name__!=\"{growing}\",job=\"{JOB}\"}}"
+            "{{__name__=~\"codearts_repo_statistics_.+\",__name__!~\"{}\",job=\"{JOB}\"}}",
+            growing.join("|")
         ),
         Duration::from_secs(10),
         |result| result.len() == expected.len(),
