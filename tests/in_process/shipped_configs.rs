@@ -107,7 +107,7 @@ const BAD_CONFIGS: &[(&str, &str)] = &[
          can_statistics, reason, event_status, event_info, event_id, \
          event_created_timestamp_seconds, event_updated_timestamp_seconds, event_age_seconds, \
          error, http_status, request_duration_seconds, last_success_timestamp_seconds, \
-         repository_info, last_push_up, last_push_timestamp_seconds, lag_seconds",
+         answer_age_seconds, repository_info, last_push_up, last_push_timestamp_seconds, lag_seconds",
     ),
 ];
 
