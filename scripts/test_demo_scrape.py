@@ -48,6 +48,7 @@ class InnermostProcess(unittest.TestCase):
         finally:
             os.kill(sleeper, signal.SIGKILL)
             wrapper.wait(timeout=10)
+            wrapper.stdout.close()
 
 
 if __name__ == "__main__":
