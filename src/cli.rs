@@ -126,7 +126,7 @@ mod tests {
     }
 
     #[test]
-    fn flags_follow_the_contract() {
+    fn flags_are_the_documented_ones() {
         let flags = Flags::try_parse_from([
             "codearts-repo-exporter",
             "--config.file=/etc/x.yml",

@@ -5,6 +5,7 @@ pub use codearts_testkit::alertmanager::*;
 pub use codearts_testkit::dashboard::*;
 pub use codearts_testkit::exporter::*;
 pub use codearts_testkit::exposition::{samples, value_in};
+pub use codearts_testkit::http::json_of;
 pub use codearts_testkit::pki::*;
 pub use codearts_testkit::proc_stats::proc_sample;
 pub use codearts_testkit::procs;

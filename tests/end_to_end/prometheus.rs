@@ -272,14 +272,7 @@ async fn every_dashboard_query_returns_data_from_the_demo() {
     }
 
     // Every shipped rule evaluates without error against real series (e.g. no many-to-many match).
-    let rules: Json = client
-        .get(format!("{url}/api/v1/rules"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rules: Json = json_of(client.get(format!("{url}/api/v1/rules"))).await;
     let groups = rules["data"]["groups"].as_array().expect("rule groups");
     assert_eq!(
         groups.len(),

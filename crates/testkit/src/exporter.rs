@@ -46,6 +46,20 @@ pub const EXPORTER_METRICS: &[&str] = &[
     "codearts_repo_exporter_discovery_last_success_timestamp_seconds",
 ];
 
+/// The values of `codearts_repo_statistics_error`'s `class` label, in the order
+/// `docs/metrics.md` lists them.
+pub const ERROR_CLASSES: &[&str] = &[
+    "unauthorized",
+    "forbidden",
+    "not_found",
+    "throttled",
+    "client_error",
+    "server_error",
+    "timeout",
+    "connection",
+    "invalid_response",
+];
+
 /// An upstream address where nothing listens (the discard port): the exporter still answers
 /// `/metrics` with 200, every repository failing.
 pub const UNREACHABLE: &str = "http://127.0.0.1:9";

@@ -14,6 +14,7 @@ pub mod alertmanager;
 pub mod dashboard;
 pub mod exporter;
 pub mod exposition;
+pub mod http;
 pub mod pki;
 pub mod proc_stats;
 pub mod procs;

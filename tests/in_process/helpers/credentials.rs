@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use codearts_sim::{SimConfig, SimHandle};
+use codearts_testkit::http::json_of;
 use wiremock::matchers::header;
 use wiremock::{Request, Respond, ResponseTemplate};
 
@@ -135,12 +136,7 @@ pub fn sim_ids(sim: &SimHandle, n: usize) -> Vec<u32> {
 
 /// The requests the simulator recorded, as JSON.
 pub async fn sim_requests(sim: &SimHandle) -> Vec<serde_json::Value> {
-    reqwest::get(format!("{}/-/requests", sim.endpoint()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    json_of(reqwest::Client::new().get(format!("{}/-/requests", sim.endpoint()))).await
 }
 
 /// A recorded request's header `name`.
@@ -165,15 +161,12 @@ pub async fn sim_temporary_credential(sim: &SimHandle) -> (String, String, Strin
         .text()
         .await
         .unwrap();
-    let body: serde_json::Value = client
-        .get(format!("{}/openstack/latest/securitykey", sim.endpoint()))
-        .header("X-Metadata-Token", session)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: serde_json::Value = json_of(
+        client
+            .get(format!("{}/openstack/latest/securitykey", sim.endpoint()))
+            .header("X-Metadata-Token", session),
+    )
+    .await;
     let credential = &body["credential"];
     let text = |key: &str| credential[key].as_str().unwrap().to_owned();
     (text("access"), text("secret"), text("securitytoken"))

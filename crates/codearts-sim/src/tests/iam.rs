@@ -107,13 +107,14 @@ async fn iam_lists_the_project_of_a_region_to_a_signed_request() {
         .ends_with("/v3/projects?name=cn-north-4"));
 
     let unknown = format!("{}/v3/projects?name=mars-1", sim.iam_endpoint());
-    let body: Value = signed_get(&sim, &unknown, "DEMOACCESSKEY", "demo-secret-key", &[])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: Value = json_of(signed_get(
+        &sim,
+        &unknown,
+        "DEMOACCESSKEY",
+        "demo-secret-key",
+        &[],
+    ))
+    .await;
     assert_eq!(body["projects"], json!([]));
     assert_eq!(sim.project_id("mars-1"), None);
 

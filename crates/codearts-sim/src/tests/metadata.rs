@@ -200,14 +200,7 @@ async fn metadata_faults_switch_on_and_off_at_run_time() {
         async move { client.put(url).send().await.unwrap().status() }
     };
     assert_eq!(switch("error").await, StatusCode::OK);
-    let current: Value = client
-        .get(format!("{}/-/metadata-fault", sim.endpoint()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let current: Value = json_of(client.get(format!("{}/-/metadata-fault", sim.endpoint()))).await;
     assert_eq!(current["mode"], "error");
     assert_eq!(
         client.get(&key_url).send().await.unwrap().status(),

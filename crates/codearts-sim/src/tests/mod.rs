@@ -9,6 +9,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use super::*;
+use codearts_testkit::http::json_of;
 use huaweicloud_signer as signer;
 
 mod access;
@@ -141,10 +142,5 @@ fn security_key_url(sim: &SimHandle) -> String {
 
 /// What the simulator recorded (`GET /-/requests`), oldest first.
 async fn recorded_requests(sim: &SimHandle) -> Vec<Value> {
-    reqwest::get(format!("{}/-/requests", sim.endpoint()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    json_of(reqwest::Client::new().get(format!("{}/-/requests", sim.endpoint()))).await
 }

@@ -29,14 +29,7 @@ async fn counters_count_connections_and_the_most_requests_in_flight() {
         .send()
         .await
         .unwrap();
-    let served: Value = client
-        .get(format!("{}/-/stats", sim.endpoint()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let served: Value = json_of(client.get(format!("{}/-/stats", sim.endpoint()))).await;
     assert_eq!(served["requests"], 11);
     assert_eq!(served["connections_accepted"], 10);
     assert_eq!(served["max_in_flight"], 10);

@@ -101,12 +101,8 @@ async fn without_injected_failures_every_repository_answers_200() {
 #[tokio::test]
 async fn scenario_repositories_answer_their_fixed_case() {
     let sim = start(SimConfig::scenarios()).await;
-    let listed: Vec<Value> = reqwest::get(format!("{}/-/scenarios", sim.endpoint()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Vec<Value> =
+        json_of(reqwest::Client::new().get(format!("{}/-/scenarios", sim.endpoint()))).await;
     assert_eq!(listed.len(), sim.repositories().len());
     assert!(sim.failing_repositories().is_empty());
     for scenario in &listed {
@@ -154,12 +150,8 @@ async fn scenario_repositories_answer_their_fixed_case() {
     sim.shutdown().await;
 
     let demo = start(demo_without_latency()).await;
-    let none: Vec<Value> = reqwest::get(format!("{}/-/scenarios", demo.endpoint()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let none: Vec<Value> =
+        json_of(reqwest::Client::new().get(format!("{}/-/scenarios", demo.endpoint()))).await;
     assert!(none.is_empty());
     demo.shutdown().await;
 }
