@@ -57,12 +57,8 @@ fn kustomize(dir: &Path) -> Vec<Value> {
     documents(&text, &format!("kubectl kustomize {}", dir.display()))
 }
 
-fn overlays() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(kubernetes().join("overlays"))
-        .expect("deploy/kubernetes/overlays")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
+fn overlays() -> BTreeSet<String> {
+    let names = file_names("deploy/kubernetes/overlays");
     assert!(names.len() >= 4, "{names:?}");
     names
 }

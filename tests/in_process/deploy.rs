@@ -26,7 +26,7 @@ use regex::Regex;
 use serde_yaml_ng::{Mapping, Value};
 
 use crate::helpers::yaml::{at, documents, str_at};
-use crate::helpers::{docs_text, read, repo_file};
+use crate::helpers::{docs_text, file_names, read, repo_file};
 
 const PORT: u64 = 9825;
 const PORT_NAME: &str = "http-metrics";
@@ -281,12 +281,7 @@ fn every_component_is_used_or_documented_as_optional() {
             ))
         })
         .collect();
-    for entry in fs::read_dir(repo_file("deploy/kubernetes/components")).expect("components") {
-        let name = entry
-            .expect("entry")
-            .file_name()
-            .to_string_lossy()
-            .into_owned();
+    for name in file_names("deploy/kubernetes/components") {
         assert!(
             overlays.contains(&format!("../../components/{name}")),
             "components/{name}: no overlay uses or mentions it"

@@ -139,15 +139,8 @@ fn every_bad_config_is_refused_with_exactly_its_message() {
 #[test]
 fn every_file_under_bad_configs_is_in_the_table() {
     let listed: BTreeSet<&str> = BAD_CONFIGS.iter().map(|(file, _)| *file).collect();
-    let configs: BTreeSet<String> = std::fs::read_dir(bad_configs_dir())
-        .expect("tests/testdata/bad-configs")
-        .map(|entry| {
-            entry
-                .expect("entry")
-                .file_name()
-                .to_string_lossy()
-                .into_owned()
-        })
+    let configs: BTreeSet<String> = file_names(BAD_CONFIGS_DIR)
+        .into_iter()
         .filter(|name| name.ends_with(".yml"))
         .collect();
     let configs: BTreeSet<&str> = configs.iter().map(String::as_str).collect();
@@ -258,15 +251,8 @@ fn each_systemd_config_passes_the_full_check_with_the_credentials_its_drop_in_lo
 fn the_unit_itself_loads_no_credential_so_either_drop_in_can_be_installed() {
     let unit = read("deploy/systemd/codearts-repo-exporter.service");
     assert_eq!(loaded_credentials(&unit), BTreeSet::new());
-    let drop_ins: BTreeSet<String> = std::fs::read_dir(repo_file("deploy/systemd"))
-        .expect("deploy/systemd")
-        .map(|entry| {
-            entry
-                .expect("entry")
-                .file_name()
-                .to_string_lossy()
-                .into_owned()
-        })
+    let drop_ins: BTreeSet<String> = file_names("deploy/systemd")
+        .into_iter()
         .filter(|name| name.ends_with(".conf"))
         .map(|name| format!("deploy/systemd/{name}"))
         .collect();

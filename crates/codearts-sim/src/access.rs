@@ -309,6 +309,16 @@ mod tests {
         )
     }
 
+    /// `check` of a request carrying `authorization`, its `date` and the host it was signed for.
+    fn check_signed(authorization: &str, date: &str, uri: &str) -> Result<(), Denied> {
+        let headers = [
+            ("authorization", authorization),
+            ("x-sdk-date", date),
+            ("host", "127.0.0.1:8080"),
+        ];
+        check(&headers, uri)
+    }
+
     fn signed(uri: &str, date: &str, secret: &str) -> String {
         signed_with(uri, &[("x-sdk-date", date)], "DEMOACCESSKEY", secret)
     }
@@ -327,25 +337,32 @@ mod tests {
         token: &str,
         sign_token: bool,
     ) -> Result<(), Denied> {
-        let mut signed_headers = vec![("x-sdk-date", DATE)];
-        if sign_token {
-            signed_headers.push(("x-security-token", token));
-        }
-        let authorization = signed_with(
-            STATUS_PATH,
-            &signed_headers,
-            &credential.access,
-            &credential.secret,
-        );
-        check(
-            &[
-                ("authorization", &authorization),
-                ("x-sdk-date", DATE),
-                ("host", "127.0.0.1:8080"),
-                ("x-security-token", token),
-            ],
-            STATUS_PATH,
-        )
+        let token = [("x-security-token", token)];
+        let (signed, unsigned): (&[_], &[_]) = if sign_token {
+            (&token, &[])
+        } else {
+            (&[], &token)
+        };
+        check_signed_by(&credential.access, &credential.secret, signed, unsigned)
+    }
+
+    /// `check` of a request for [`STATUS_PATH`] at [`DATE`] signed with `access` and `secret`
+    /// over its host, its date and `signed`, and carrying `unsigned` besides.
+    fn check_signed_by(
+        access: &str,
+        secret: &str,
+        signed: &[(&str, &str)],
+        unsigned: &[(&str, &str)],
+    ) -> Result<(), Denied> {
+        let mut headers = vec![("x-sdk-date", DATE)];
+        headers.extend_from_slice(signed);
+        let authorization = signed_with(STATUS_PATH, &headers, access, secret);
+        headers.extend_from_slice(unsigned);
+        headers.extend([
+            ("authorization", authorization.as_str()),
+            ("host", "127.0.0.1:8080"),
+        ]);
+        check(&headers, STATUS_PATH)
     }
 
     #[test]
@@ -371,19 +388,8 @@ mod tests {
             temporary(&credential, &later.security_token, true),
             Err(Denied::BadSecurityToken)
         );
-        let authorization = signed_with(
-            STATUS_PATH,
-            &[("x-sdk-date", DATE)],
-            &credential.access,
-            &credential.secret,
-        );
-        let headers = [
-            ("authorization", authorization.as_str()),
-            ("x-sdk-date", DATE),
-            ("host", "127.0.0.1:8080"),
-        ];
         assert_eq!(
-            check(&headers, STATUS_PATH),
+            check_signed_by(&credential.access, &credential.secret, &[], &[]),
             Err(Denied::MissingSecurityToken)
         );
     }
@@ -403,19 +409,11 @@ mod tests {
     fn the_permanent_key_with_a_security_token_is_refused() {
         let credential = gate().metadata.credential(NOW);
         let token = credential.security_token.as_str();
-        let authorization = signed_with(
-            STATUS_PATH,
-            &[("x-sdk-date", DATE), ("x-security-token", token)],
-            "DEMOACCESSKEY",
-            "demo-secret-key",
+        let with_token = [("x-security-token", token)];
+        assert_eq!(
+            check_signed_by("DEMOACCESSKEY", "demo-secret-key", &with_token, &[]),
+            Err(Denied::BadSecurityToken)
         );
-        let headers = [
-            ("authorization", authorization.as_str()),
-            ("x-sdk-date", DATE),
-            ("host", "127.0.0.1:8080"),
-            ("x-security-token", token),
-        ];
-        assert_eq!(check(&headers, STATUS_PATH), Err(Denied::BadSecurityToken));
     }
 
     #[test]
@@ -427,19 +425,12 @@ mod tests {
                 Err(Denied::UnknownProject),
             ),
         ] {
-            let authorization = signed_with(
-                STATUS_PATH,
-                &[("x-project-id", project), ("x-sdk-date", DATE)],
-                "DEMOACCESSKEY",
-                "demo-secret-key",
+            let with_project = [("x-project-id", project)];
+            assert_eq!(
+                check_signed_by("DEMOACCESSKEY", "demo-secret-key", &with_project, &[]),
+                expected,
+                "{project}"
             );
-            let headers = [
-                ("authorization", authorization.as_str()),
-                ("x-sdk-date", DATE),
-                ("host", "127.0.0.1:8080"),
-                ("x-project-id", project),
-            ];
-            assert_eq!(check(&headers, STATUS_PATH), expected, "{project}");
             let with_token = [("x-auth-token", "demo-token"), ("x-project-id", project)];
             assert_eq!(check(&with_token, STATUS_PATH), expected, "{project}");
         }
@@ -495,12 +486,7 @@ mod tests {
     fn signature_over_host_and_date_is_accepted() {
         let date = "20250604T081429Z";
         let authorization = signed(STATUS_PATH, date, "demo-secret-key");
-        let headers = [
-            ("authorization", authorization.as_str()),
-            ("x-sdk-date", date),
-            ("host", "127.0.0.1:8080"),
-        ];
-        assert_eq!(check(&headers, STATUS_PATH), Ok(()));
+        assert_eq!(check_signed(&authorization, date, STATUS_PATH), Ok(()));
     }
 
     #[test]
@@ -508,12 +494,7 @@ mod tests {
         let date = "20250604T081429Z";
         let uri = "/v4/user/repositories?offset=20&limit=20";
         let authorization = signed(uri, date, "demo-secret-key");
-        let headers = [
-            ("authorization", authorization.as_str()),
-            ("x-sdk-date", date),
-            ("host", "127.0.0.1:8080"),
-        ];
-        assert_eq!(check(&headers, uri), Ok(()));
+        assert_eq!(check_signed(&authorization, date, uri), Ok(()));
     }
 
     #[test]
@@ -527,12 +508,10 @@ mod tests {
                 "demo-secret-key",
             ),
         ] {
-            let headers = [
-                ("authorization", authorization.as_str()),
-                ("x-sdk-date", date),
-                ("host", "127.0.0.1:8080"),
-            ];
-            assert_eq!(check(&headers, STATUS_PATH), Err(Denied::BadSignature));
+            assert_eq!(
+                check_signed(&authorization, date, STATUS_PATH),
+                Err(Denied::BadSignature)
+            );
         }
     }
 
@@ -540,12 +519,10 @@ mod tests {
     fn signature_older_than_fifteen_minutes_is_expired() {
         let date = "20250604T075900Z";
         let authorization = signed(STATUS_PATH, date, "demo-secret-key");
-        let headers = [
-            ("authorization", authorization.as_str()),
-            ("x-sdk-date", date),
-            ("host", "127.0.0.1:8080"),
-        ];
-        assert_eq!(check(&headers, STATUS_PATH), Err(Denied::SignatureExpired));
+        assert_eq!(
+            check_signed(&authorization, date, STATUS_PATH),
+            Err(Denied::SignatureExpired)
+        );
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! This repository's own files as the tests read them: any file by its path, and a section of
+//! This repository's own files as the tests read them: any file by its path, a folder's entries,
+//! and a section of
 //! the documentation by the marker that starts it (a heading or an HTML comment).
 //!
 //! A section is looked for in every page of the documentation — README.md first, then the
@@ -21,6 +22,17 @@ pub fn repo_file(relative: &str) -> PathBuf {
 pub fn read(relative: &str) -> String {
     let path = repo_file(relative);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {relative}: {e}"))
+}
+
+/// The names of the entries of the repository's folder `relative`, sorted.
+pub fn file_names(relative: &str) -> std::collections::BTreeSet<String> {
+    std::fs::read_dir(repo_file(relative))
+        .unwrap_or_else(|e| panic!("cannot list {relative}: {e}"))
+        .map(|entry| {
+            let entry = entry.unwrap_or_else(|e| panic!("cannot list {relative}: {e}"));
+            entry.file_name().to_string_lossy().into_owned()
+        })
+        .collect()
 }
 
 /// Every page of the documentation, in the order sections are looked for: README.md, then the

@@ -83,12 +83,7 @@ fn the_vm_install_copies_from_the_tarballs_directory_and_installs_every_systemd_
         installed.contains("codearts-repo-exporter"),
         "{installed:?}"
     );
-    for entry in std::fs::read_dir(repo_file("deploy/systemd")).expect("deploy/systemd") {
-        let name = entry
-            .expect("entry")
-            .file_name()
-            .to_string_lossy()
-            .into_owned();
+    for name in file_names("deploy/systemd") {
         let file = format!("deploy/systemd/{name}");
         assert!(
             installed.contains(&file),
