@@ -35,6 +35,13 @@ pub(crate) struct Fresh<T> {
     pub usable_until: SystemTime,
 }
 
+impl<T> Fresh<T> {
+    /// Whether it may still be sent at `now`.
+    pub(crate) fn usable_at(&self, now: SystemTime) -> bool {
+        now < self.usable_until
+    }
+}
+
 /// Why a fetch failed, and how long to back off before the next (a refused password waits
 /// longer than a timeout).
 pub(crate) struct Failed {
@@ -114,7 +121,7 @@ impl<S: Source> Renewing<S> {
         self.held()
             .credential
             .clone()
-            .filter(|credential| now < credential.usable_until)
+            .filter(|credential| credential.usable_at(now))
     }
 
     /// The credential to use now. Renews ahead of expiry without making callers wait while the
@@ -204,7 +211,7 @@ impl<S: Source> Renewing<S> {
                 let keeping = held
                     .credential
                     .as_ref()
-                    .filter(|credential| SystemTime::now() < credential.usable_until)
+                    .filter(|credential| credential.usable_at(SystemTime::now()))
                     .map(|credential| credential.expires_at);
                 self.source
                     .log_failed(&failed.message, held.failures.count(), wait, keeping);

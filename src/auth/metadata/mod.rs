@@ -102,11 +102,10 @@ impl AgencyCredentials {
 
     pub(crate) fn readiness(&self) -> Result<(), AuthError> {
         let held = self.0.held();
-        let now = SystemTime::now();
         if held
             .credential
             .as_ref()
-            .is_some_and(|credential| now < credential.usable_until)
+            .is_some_and(|credential| credential.usable_at(SystemTime::now()))
         {
             return Ok(());
         }
