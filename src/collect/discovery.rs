@@ -59,12 +59,10 @@ pub(crate) async fn list_all(
         request_budget,
         &mut visit,
     )
-    .await?
-    .pages;
+    .await?;
     if discovery.is_some_and(|config| config.archived) {
-        pages += listing::walk(client, ListOrder::Created, true, request_budget, &mut visit)
-            .await?
-            .pages;
+        pages +=
+            listing::walk(client, ListOrder::Created, true, request_budget, &mut visit).await?;
     }
     Ok(FullListing {
         repositories: selection.map(Selection::finish),

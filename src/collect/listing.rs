@@ -40,24 +40,17 @@ pub(super) enum Flow {
     Stop,
 }
 
-/// How a walk went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Walked {
-    pub(super) pages: usize,
-    /// It read up to the empty page that ends the list (not stopped early).
-    pub(super) to_the_end: bool,
-}
-
 /// Reads one listing in `order` from its start, page by page, handing each non-empty page to
-/// `visit`, until an empty page or until `visit` says [`Flow::Stop`]. Any failed page fails the
-/// walk: a partial list would make repositories vanish, or changes go unseen.
+/// `visit`, until an empty page or until `visit` says [`Flow::Stop`]; returns how many pages it
+/// read. Any failed page fails the walk: a partial list would make repositories vanish, or
+/// changes go unseen.
 pub(super) async fn walk(
     client: &CodeArtsClient,
     order: ListOrder,
     archived: bool,
     request_budget: Duration,
     mut visit: impl FnMut(Vec<RepositorySummary>) -> Flow,
-) -> Result<Walked, ListingError> {
+) -> Result<usize, ListingError> {
     let mut listed = 0;
     for page in 0..MAX_PAGES {
         let deadline = Instant::now() + request_budget;
@@ -66,10 +59,7 @@ pub(super) async fn walk(
             .await
             .map_err(ListingError::Page)?;
         if entries.is_empty() {
-            return Ok(Walked {
-                pages: page + 1,
-                to_the_end: true,
-            });
+            return Ok(page + 1);
         }
         tracing::trace!(
             page,
@@ -80,10 +70,7 @@ pub(super) async fn walk(
         );
         listed += entries.len();
         if visit(entries) == Flow::Stop {
-            return Ok(Walked {
-                pages: page + 1,
-                to_the_end: false,
-            });
+            return Ok(page + 1);
         }
     }
     Err(ListingError::Endless)
@@ -161,7 +148,7 @@ impl ListedTimesStore {
 
     fn raise_newest(&mut self, times: &ListedTimes, now_unix: f64) {
         let Some(newest) = times.newest() else { return };
-        if newest > now_unix + FUTURE_TOLERANCE.as_secs_f64() {
+        if !super::believable(newest, now_unix) {
             return;
         }
         if self.newest.is_none_or(|known| newest > known) {
@@ -169,10 +156,6 @@ impl ListedTimesStore {
         }
     }
 }
-
-/// How far a listed time may lie past our clock and still count as the newest seen (clock skew
-/// between us and the API).
-pub(super) const FUTURE_TOLERANCE: Duration = Duration::from_secs(300);
 
 #[cfg(test)]
 mod tests {

@@ -62,6 +62,12 @@ pub struct Plan {
 /// drift, but a push an hour from now is a broken answer, not news.
 const CLOCK_SKEW: Duration = Duration::from_secs(300);
 
+/// Whether a time from the API (Unix seconds) is believable at `now_unix`: not further in the
+/// future than [`CLOCK_SKEW`].
+pub(crate) fn believable(at: f64, now_unix: f64) -> bool {
+    at <= now_unix + CLOCK_SKEW.as_secs_f64()
+}
+
 /// The latest answer for a repository.
 struct Outcome {
     /// The fan-out that got it.
@@ -397,29 +403,25 @@ impl Collector {
         .await;
         let now = unix_now();
         let mut listed = self.lock_listed();
-        let ok = match walked {
-            Ok(walked) => {
+        // Logged when it starts or stops failing, not at every scrape.
+        match walked {
+            Ok(pages) => {
                 listed.merge(read, now);
-                self.metrics.observe_listing(
-                    ListingKind::Changes,
-                    started.elapsed(),
-                    walked.pages,
-                    now,
-                );
+                self.metrics
+                    .observe_listing(ListingKind::Changes, started.elapsed(), pages, now);
+                if listed.look_failing.take().is_some() {
+                    tracing::info!("looking at the repository list for changes works again");
+                }
                 true
             }
-            Err(_) => false,
-        };
-        // Logged when it starts or stops failing, not at every scrape.
-        if let (false, Err(err)) = (ok, &walked) {
-            if listed.look_failing.is_none() {
-                tracing::warn!(error = %err, "looking at the repository list for changes failed; every repository is asked until it works again");
+            Err(err) => {
+                if listed.look_failing.is_none() {
+                    tracing::warn!(error = %err, "looking at the repository list for changes failed; every repository is asked until it works again");
+                }
+                listed.look_failing = Some(err.to_string());
+                false
             }
-            listed.look_failing = Some(err.to_string());
-        } else if listed.look_failing.take().is_some() {
-            tracing::info!("looking at the repository list for changes works again");
         }
-        ok
     }
 
     /// The requests of a fan-out over `plan` whose scrape shows what it has by `shown_by`, as
@@ -671,7 +673,7 @@ fn listed_push(times: Option<&crate::client::ListedTimes>, now_unix: f64) -> Las
         up: times.is_some(),
         pushed_at: times
             .and_then(|t| t.updated)
-            .filter(|at| *at <= now_unix + CLOCK_SKEW.as_secs_f64()),
+            .filter(|at| believable(*at, now_unix)),
     }
 }
 
@@ -728,9 +730,7 @@ fn push_time(
         return Ok(None);
     };
     let now = unix_now();
-    let usable = event
-        .pushed_at()
-        .filter(|at| *at <= now + CLOCK_SKEW.as_secs_f64());
+    let usable = event.pushed_at().filter(|at| believable(*at, now));
     if usable.is_none() && logged.as_deref() != Some(text.as_str()) {
         tracing::debug!(repository_id = %id, field = "last push created_at", value = %text,
             "unparseable or future time; no last push and no lag for this repository");

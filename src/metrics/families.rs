@@ -2,7 +2,7 @@
 //! comes from), its labels, and how one repository's result becomes its samples.
 
 use crate::client::{StatisticsEvent, StatisticsStatus};
-use crate::collect::RepositoryResult;
+use crate::collect::{believable, RepositoryResult};
 use crate::config::ConfigError;
 
 use super::format::{
@@ -394,14 +394,11 @@ fn lag(result: &RepositoryResult, prepared: &Prepared) -> Option<f64> {
     let pushed = result.last_push?.pushed_at?;
     let updated = prepared.updated?;
     let fetched = unix_seconds(result.last_success?);
-    if updated > fetched + FUTURE_TOLERANCE_SECONDS {
+    if !believable(updated, fetched) {
         return None;
     }
     Some((pushed - updated).max(0.0))
 }
-
-/// How far `event.updated_at` may lie after the moment its answer was fetched (clock skew).
-const FUTURE_TOLERANCE_SECONDS: f64 = 300.0;
 
 /// An API string as a label value: cut to [`MAX_LABEL_LEN`], empty when absent.
 fn raw_label(value: &Option<String>) -> &str {
