@@ -166,10 +166,12 @@ impl App {
         self.scraped.store(true, Ordering::Relaxed);
         let results = self.collector.scrape(&generation.plan, budget).await;
         let plan = &generation.plan;
-        let keep = !plan.scrape.min_interval.is_zero() || plan.refresh.change_driven().is_some();
-        let text = self
-            .text_cache
-            .text(results, SystemTime::now(), keep, generation.families);
+        let text = self.text_cache.text(
+            results,
+            SystemTime::now(),
+            plan.keeps_answers(),
+            generation.families,
+        );
         tracing::debug!(
             reused_blocks = text.reused_blocks(),
             "writing the per-repository text"
@@ -289,7 +291,7 @@ impl App {
         let generation = self.current();
         let config = &generation.config;
         let change_driven = config.refresh.change_driven().is_some();
-        if config.discovery.is_none() && !change_driven {
+        if config.full_listing_interval().is_none() {
             return;
         }
         let budget = config.scrape.request_timeout.max(Duration::from_secs(1)) * 2;

@@ -58,6 +58,14 @@ pub struct Plan {
     serial: u64,
 }
 
+impl Plan {
+    /// Whether a scrape may show an answer older than its own fan-out: with the cache
+    /// (`scrape.min_interval`) or change-driven refresh.
+    pub(crate) fn keeps_answers(&self) -> bool {
+        !self.scrape.min_interval.is_zero() || self.refresh.change_driven().is_some()
+    }
+}
+
 /// How far a time from the API may lie in the future of our clock and still be believed: clocks
 /// drift, but a push an hour from now is a broken answer, not news.
 const CLOCK_SKEW: Duration = Duration::from_secs(300);
@@ -591,9 +599,7 @@ impl Collector {
         let store = self.store.lock().unwrap_or_else(|e| e.into_inner());
         // A repository a fan-out did not ask shows its latest answer: with the cache, with
         // change-driven refresh, and on the landing page.
-        let cache = !plan.scrape.min_interval.is_zero()
-            || plan.refresh.change_driven().is_some()
-            || round == LATEST;
+        let cache = plan.keeps_answers() || round == LATEST;
         let pushes_listed = plan.last_push.is_some_and(|config| {
             config.source == PushSource::Listing && plan.refresh.change_driven().is_some()
         });

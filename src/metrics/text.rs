@@ -63,8 +63,8 @@ impl Block {
 /// The blocks of the last scrape that was written to the end, for the next scrape to reuse.
 ///
 /// Holds about a quarter of one answer's text (plus the blocks' results), and only while
-/// answers are cached (`min_interval` above zero): without that cache no two scrapes show the
-/// same answer.
+/// answers are kept (the cache's `min_interval` above zero, or change-driven refresh): otherwise
+/// no two scrapes show the same answer.
 pub(crate) struct TextCache {
     blocks: Mutex<Cached>,
 }
