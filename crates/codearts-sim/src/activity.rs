@@ -25,7 +25,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::answers::{civil, mix, stat_date};
+use super::answers::{mix, stat_date, timestamp};
 
 /// How active the repositories are.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -38,19 +38,6 @@ pub struct Activity {
     /// How long a run runs.
     pub active: Duration,
     pub seed: u64,
-}
-
-impl Activity {
-    /// 1 % of the repositories pushed to per minute, each run two minutes long: about 2 % of
-    /// the fleet has a run in progress at any time.
-    pub fn steady() -> Self {
-        Self {
-            pushes_per_repository_per_minute: 0.01,
-            waiting: Duration::from_secs(30),
-            active: Duration::from_secs(90),
-            seed: 21,
-        }
-    }
 }
 
 /// One statistics run and the true moments of its changes (Unix seconds, with fractions).
@@ -185,16 +172,6 @@ impl World {
             .collect()
     }
 
-    /// Pushes to the repository at `index` at `now` (after every push drawn before it).
-    pub(crate) fn push_now(&self, index: u32, now: f64) -> bool {
-        let mut inner = self.advanced(now);
-        if index as usize >= inner.repositories.len() {
-            return false;
-        }
-        inner.push(index as usize, now, self);
-        true
-    }
-
     /// Every run activity started up to `now`.
     pub(crate) fn runs(&self, now: f64) -> Vec<RunRecord> {
         self.advanced(now).runs.clone()
@@ -308,8 +285,7 @@ impl Inner {
 
 /// RFC 3339 in China Standard Time, cut to the whole second as the API sends its times.
 pub(crate) fn whole_second(unix: f64) -> String {
-    let (y, mo, d, h, mi, s) = civil(unix.floor() as i64 + 8 * 3600);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}+08:00")
+    timestamp(unix.floor() as i64, None)
 }
 
 #[cfg(test)]
@@ -318,11 +294,22 @@ mod tests {
 
     const START: f64 = 1_780_000_000.0;
 
+    /// 1 % of the repositories pushed to per minute, each run two minutes long (the simulator
+    /// binary's defaults): about 2 % of the fleet has a run in progress at any time.
+    fn steady() -> Activity {
+        Activity {
+            pushes_per_repository_per_minute: 0.01,
+            waiting: Duration::from_secs(30),
+            active: Duration::from_secs(90),
+            seed: 21,
+        }
+    }
+
     fn world(per_minute: f64, count: u32) -> World {
         World::new(
             Activity {
                 pushes_per_repository_per_minute: per_minute,
-                ..Activity::steady()
+                ..steady()
             },
             count,
             100,

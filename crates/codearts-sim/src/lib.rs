@@ -10,9 +10,6 @@
 //! | `GET /v4/repositories/{id}/last-push-event` | `last_push.rs` |
 //! | `GET /v4/user/repositories` | `listing.rs` (`catalog.rs` for what exists) |
 //!
-//! With [`SimConfig::activity`], pushes arrive at random and start statistics runs
-//! (`activity.rs`): the status, last-push and list answers follow them, and every change is
-//! recorded with its true moment.
 //! | `POST /v3/auth/tokens`, `GET /v3/projects` | `iam.rs` |
 //! | `PUT /meta-data/latest/api/token`, `GET /openstack/latest/securitykey` | `metadata.rs` |
 //!
@@ -20,6 +17,10 @@
 //! `X-Auth-Token`, or an `SDK-HMAC-SHA256` signature recomputed with [`huaweicloud_signer`],
 //! by the permanent AK/SK or by a temporary one with its `X-Security-Token`; an `X-Project-Id`
 //! must name one of the account's projects.
+//!
+//! With [`SimConfig::activity`], pushes arrive at random and start statistics runs
+//! (`activity.rs`): the status, last-push and list answers follow them, and every change is
+//! recorded with its true moment.
 //!
 //! Three kinds of answers ([`Answers`]): `Varied` ones move over time (events go waiting →
 //! active → finish, quotas run out and reset, pushes come) and cover every documented value
@@ -198,15 +199,6 @@ impl SimConfig {
         }
     }
 
-    /// Change-driven refresh's benchmarks and tests: `repositories` uniform ones, answering at
-    /// once, whose statuses, last pushes and listed times change only by `activity`.
-    pub fn active(repositories: u32, activity: Activity) -> Self {
-        Self {
-            activity: Some(activity),
-            ..Self::bench(repositories, Duration::ZERO)
-        }
-    }
-
     /// The conformance suite's simulator: the fixed scenario answers, no latency, requests
     /// recorded.
     pub fn scenarios() -> Self {
@@ -263,18 +255,6 @@ impl SimHandle {
     /// default, newest first).
     pub fn repositories(&self) -> Vec<SimRepository> {
         self.catalog.repositories().to_vec()
-    }
-
-    /// Every statistics run activity started so far, with the moments of its changes; empty
-    /// without [`SimConfig::activity`].
-    pub fn activity(&self) -> Vec<RunRecord> {
-        self.sim.activity_runs()
-    }
-
-    /// Pushes to the repository `id` now, as activity would (tests that need a change at a
-    /// moment of their choosing). `false` without activity or without such a repository.
-    pub fn push_now(&self, id: u32) -> bool {
-        self.sim.push_now(id)
     }
 
     /// Repositories whose statistics-status fails on every request, with the error class the

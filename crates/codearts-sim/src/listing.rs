@@ -10,10 +10,6 @@
 //! - `order_by`: `created_at` (default) or `updated_at` (`last_activity_at`: which of the two
 //!   times CodeArts sorts by is not documented; here the later one); `sort`: `desc` (default) or
 //!   `asc`. Ties fall back to the id, so `order_by=created_at&sort=asc` pages stably.
-//!
-//! Without activity, `last_activity_at` moves with the clock (the repository was active some
-//! fixed time ago) and `last_repository_updated_at` trails it by up to ten minutes. With
-//! activity (`activity.rs`) both are the repository's last push, and move only with pushes.
 //! - `archived`: absent or `false` lists only repositories that are not archived (the API's
 //!   default); `true` lists only archived ones.
 //! - `search`: a case-insensitive substring of the full path or the display name.
@@ -21,13 +17,17 @@
 //!   caller created and is a member of everything here). Repositories of deleted CodeArts
 //!   projects are listed, with `project_is_delete: true`.
 //!
+//! Without activity, `last_activity_at` moves with the clock (the repository was active some
+//! fixed time ago) and `last_repository_updated_at` trails it by up to ten minutes. With
+//! activity (`activity.rs`) both are the repository's last push, and move only with pushes.
+//!
 //! No `X-Total` header: the SDK's response model has none for this operation.
 
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::answers::{civil, mix};
+use super::answers::{mix, timestamp};
 use super::catalog::{Catalog, SimRepository};
 use super::routes::{error_response, json_response};
 
@@ -203,10 +203,7 @@ fn simplest_dto(
     updated: i64,
 ) -> Value {
     let seed = mix(u64::from(repo.id));
-    let stamp = |unix: i64| {
-        let (y, mo, d, h, mi, s) = civil(unix + 8 * 3600);
-        format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}+08:00")
-    };
+    let stamp = |unix: i64| timestamp(unix, None);
     let namespace = repo.namespace();
     let mut dto = json!({
         "id": repo.id,

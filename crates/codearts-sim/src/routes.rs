@@ -73,13 +73,6 @@ impl Sim {
             .unwrap_or_default()
     }
 
-    pub(crate) fn push_now(&self, id: u32) -> bool {
-        match (&self.world, self.catalog.index_of(id)) {
-            (Some(world), Some(index)) => world.push_now(index, now_seconds()),
-            _ => false,
-        }
-    }
-
     pub(crate) fn metadata(&self) -> &Metadata {
         &self.gate.metadata
     }
@@ -497,7 +490,6 @@ pub(crate) fn json_response(status: StatusCode, body: String) -> Response {
         .into_response()
 }
 
-/// Now, in Unix microseconds.
 /// Every run activity started, with the moments of its changes (`[]` without activity).
 async fn activity_json(State(sim): State<Arc<Sim>>) -> Response {
     let runs = sim.activity_runs();
@@ -512,6 +504,7 @@ fn now_seconds() -> f64 {
     now_micros() as f64 / 1e6
 }
 
+/// Now, in Unix microseconds.
 fn now_micros() -> i64 {
     let nanos = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000;
     i64::try_from(nanos).unwrap_or(i64::MAX)

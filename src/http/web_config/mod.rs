@@ -172,11 +172,6 @@ impl WebConfig {
         self.tls_enabled
     }
 
-    /// Whether basic auth is asked for now (users may be added to the file later).
-    pub fn basic_auth_enabled(&self) -> bool {
-        self.current.load().requires_auth()
-    }
-
     /// What is worth a warning in the config in force, one sentence each (basic auth without
     /// TLS, HTTP/2 asked for). The start logs them, `--config.check` prints them, and a re-read
     /// logs those of the new version.
