@@ -96,16 +96,23 @@ image_field() {
     project_buildah inspect --type image --format "$2" "$1"
 }
 
+# Makes $1 a manifest list of the images $2..., replacing whatever had that name.
+make_manifest() {
+    local name=$1 image
+    shift
+    project_buildah manifest rm "$name" >/dev/null 2>&1 ||
+        project_buildah rmi "$name" >/dev/null 2>&1 || true
+    project_buildah manifest create "$name" >/dev/null
+    for image in "$@"; do
+        project_buildah manifest add "$name" "containers-storage:$image" >/dev/null
+    done
+}
+
 # The runtime base as a registry serves it: one name, a manifest list of both platforms, from
 # which each build must pick its own platform's image (the Dockerfile's FROM
 # --platform=$TARGETPLATFORM; without it buildah 1.28 took the amd64 one for an arm64 build, and
 # the qemu run below failed on x86_64 libraries).
-project_buildah manifest rm "$RUNTIME_BASE_IMAGE" >/dev/null 2>&1 ||
-    project_buildah rmi "$RUNTIME_BASE_IMAGE" >/dev/null 2>&1 || true
-project_buildah manifest create "$RUNTIME_BASE_IMAGE" >/dev/null
-for arch in "${built[@]}"; do
-    project_buildah manifest add "$RUNTIME_BASE_IMAGE" "containers-storage:$RUNTIME_BASE_IMAGE-$arch" >/dev/null
-done
+make_manifest "$RUNTIME_BASE_IMAGE" "${built[@]/#/$RUNTIME_BASE_IMAGE-}"
 
 for arch in "${built[@]}"; do
     image="localhost/codearts-repo-exporter:$version-$arch"
@@ -113,9 +120,7 @@ for arch in "${built[@]}"; do
     started=$SECONDS
     # buildah 1.28 (Debian 12) does not set BUILDPLATFORM by itself, as BuildKit does; the
     # builder stages' FROM --platform=$BUILDPLATFORM needs it.
-    layer_flags=(--layers=false)
-    [[ "$layers" == true ]] && layer_flags=(--layers=true)
-    project_buildah build --isolation chroot --pull=never "${layer_flags[@]}" \
+    project_buildah build --isolation chroot --pull=never --layers="$layers" \
         --platform "linux/$arch" --build-arg BUILDPLATFORM="linux/$build_arch" \
         --build-arg VERSION="$version" --build-arg REVISION="$revision" \
         --tag "$image" --file Dockerfile . >"$out/build-$arch.log" 2>&1 || {
@@ -182,10 +187,6 @@ done
 ) >"$out/arches"
 
 # What a registry would get: one name for both platforms.
-project_buildah manifest rm "localhost/codearts-repo-exporter:$version" >/dev/null 2>&1 || true
-project_buildah manifest create "localhost/codearts-repo-exporter:$version" >/dev/null
-for arch in "${built[@]}"; do
-    project_buildah manifest add "localhost/codearts-repo-exporter:$version" \
-        "containers-storage:localhost/codearts-repo-exporter:$version-$arch" >/dev/null
-done
+make_manifest "localhost/codearts-repo-exporter:$version" \
+    "${built[@]/#/localhost/codearts-repo-exporter:$version-}"
 echo "image: localhost/codearts-repo-exporter:$version holds ${built[*]/#/linux/}; figures in $out/figures.txt"

