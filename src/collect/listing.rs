@@ -148,7 +148,7 @@ impl ListedTimesStore {
 
     fn raise_newest(&mut self, times: &ListedTimes, now_unix: f64) {
         let Some(newest) = times.newest() else { return };
-        if !super::believable(newest, now_unix) {
+        if !crate::upstream::believable(newest, now_unix) {
             return;
         }
         if self.newest.is_none_or(|known| newest > known) {

@@ -32,7 +32,7 @@ use crate::config::{
     ChangeDriven, Config, IdMap, IdSet, LastPushConfig, PushSource, Refresh, Repository,
     RepositoryId, ScrapeConfig,
 };
-use crate::upstream::{parse_time, Endpoint, ErrorClass};
+use crate::upstream::{believable, parse_time, Endpoint, ErrorClass};
 pub(crate) use discovery::{DiscoveryState, FullListing};
 use health::Health;
 use listing::{Flow, ListedTimesStore, ListingError};
@@ -64,16 +64,6 @@ impl Plan {
     pub(crate) fn keeps_answers(&self) -> bool {
         !self.scrape.min_interval.is_zero() || self.refresh.change_driven().is_some()
     }
-}
-
-/// How far a time from the API may lie in the future of our clock and still be believed: clocks
-/// drift, but a push an hour from now is a broken answer, not news.
-const CLOCK_SKEW: Duration = Duration::from_secs(300);
-
-/// Whether a time from the API (Unix seconds) is believable at `now_unix`: not further in the
-/// future than [`CLOCK_SKEW`].
-pub(crate) fn believable(at: f64, now_unix: f64) -> bool {
-    at <= now_unix + CLOCK_SKEW.as_secs_f64()
 }
 
 /// The latest answer for a repository.

@@ -2,8 +2,9 @@
 //! comes from), its labels, and how one repository's result becomes its samples.
 
 use crate::client::{StatisticsEvent, StatisticsStatus};
-use crate::collect::{believable, RepositoryResult};
+use crate::collect::RepositoryResult;
 use crate::config::ConfigError;
+use crate::upstream::believable;
 
 use super::format::{
     bounded, push_label_value, push_sample, unix_seconds, Lines, Spec, MAX_LABEL_LEN,

@@ -21,5 +21,5 @@ pub(crate) use endpoint::Endpoint;
 pub use error_body::ApiErrorBody;
 pub(crate) use error_class::{classify, ErrorClass, Failure};
 pub(crate) use metrics::UpstreamMetrics;
-pub(crate) use time::parse_time;
+pub(crate) use time::{believable, parse_time};
 pub(crate) use transport::{RawAnswer, Transport};
