@@ -401,12 +401,13 @@ pub fn gunzip(body: &[u8]) -> Result<String> {
 // ---------------------------------------------------------------------------------------------
 // Reading an answer
 
-/// The value of label `repository_id` in the labels of a sample line.
-fn repository_id(labels: &str) -> Option<u64> {
+/// The value of label `repository_id` in the labels of a sample line (with or without the
+/// closing brace).
+pub fn repository_id(labels: &str) -> Option<u64> {
     let id = labels
         .split(',')
         .find_map(|pair| pair.strip_prefix("repository_id=\""))?;
-    id.trim_end_matches('"').parse().ok()
+    id.trim_end_matches(['"', '}']).parse().ok()
 }
 
 /// The ids whose `codearts_repo_statistics_up` is 1 in `body`.

@@ -14,7 +14,9 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::harness::{get_metrics, start_active_simulator, Encoding, Exporter, ExporterConfig};
+use super::harness::{
+    get_metrics, repository_id, start_active_simulator, Encoding, Exporter, ExporterConfig,
+};
 use super::Result;
 
 /// How often each exporter is scraped.
@@ -339,13 +341,6 @@ fn read(body: &str) -> Reading {
         })
         .collect();
     reading
-}
-
-fn repository_id(labels: &str) -> Option<u64> {
-    let id = labels
-        .split(',')
-        .find_map(|pair| pair.strip_prefix("repository_id=\""))?;
-    id.trim_end_matches(['"', '}']).parse().ok()
 }
 
 fn unix_now() -> f64 {

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::helpers::procs::require_binary;
+use crate::helpers::procs::{require_binary, run_ok};
 use crate::helpers::*;
 use regex::Regex;
 use serde_json::{json, Value as Json};
@@ -28,17 +28,9 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 const ALERTMANAGER_CONFIG: &str = "dashboards/alertmanager.yml";
-const JOB: &str = "codearts-repo-exporter";
 
 /// How much faster than the shipped rules the outage test runs: a minute becomes a second.
 const TIME_SCALE: u64 = 60;
-
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("http client")
-}
 
 // ---------------------------------------------------------------------------------------------
 // the shipped Alertmanager config
@@ -47,16 +39,10 @@ fn http() -> reqwest::Client {
 #[ignore = "needs amtool (apt-get install prometheus-alertmanager); scripts/test-all.sh runs it"]
 fn shipped_alertmanager_config_passes_amtool() {
     let amtool = require_binary(&["amtool"], "apt-get install -y prometheus-alertmanager");
-    let output = Command::new(amtool)
-        .args(["check-config"])
-        .arg(repo_file(ALERTMANAGER_CONFIG))
-        .output()
-        .expect("run amtool");
-    assert!(
-        output.status.success(),
-        "amtool check-config {ALERTMANAGER_CONFIG}:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+    run_ok(
+        Command::new(amtool)
+            .arg("check-config")
+            .arg(repo_file(ALERTMANAGER_CONFIG)),
     );
 }
 
@@ -84,8 +70,7 @@ fn alert(alertname: &str, labels: &str) -> Json {
 /// answer is read again for up to five seconds until it matches.
 async fn assert_inhibited(alerts: &[Json], key: &str, expected: &[&str]) {
     let dir = TempDir::new().expect("temp dir");
-    let config = std::fs::read_to_string(repo_file(ALERTMANAGER_CONFIG)).expect("alertmanager.yml");
-    let (mut alertmanager, addr) = spawn_alertmanager(dir.path(), &config).await;
+    let (mut alertmanager, addr) = spawn_alertmanager(dir.path(), &read(ALERTMANAGER_CONFIG)).await;
     let client = http();
     let posted = client
         .post(format!("http://{addr}/api/v2/alerts"))
@@ -97,14 +82,7 @@ async fn assert_inhibited(alerts: &[Json], key: &str, expected: &[&str]) {
     let expected: BTreeSet<String> = expected.iter().map(|e| e.to_string()).collect();
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let listed: Json = client
-            .get(format!("http://{addr}/api/v2/alerts"))
-            .send()
-            .await
-            .expect("list alerts")
-            .json()
-            .await
-            .expect("alerts JSON");
+        let listed: Json = json_of(client.get(format!("http://{addr}/api/v2/alerts"))).await;
         alertmanager.assert_running();
         let listed = listed.as_array().expect("a list of alerts");
         assert_eq!(listed.len(), alerts.len(), "every posted alert is listed");
@@ -231,10 +209,8 @@ fn scaled_rule_file(dir: &Path, file: &str) -> PathBuf {
 /// The shipped inhibit rules, with a route that sends every alert, "resolved" included, to
 /// `webhook` as soon as it can (the group timers scaled down too).
 fn alertmanager_config_for(webhook: &str) -> String {
-    let shipped: Yaml = serde_yaml_ng::from_str(
-        &std::fs::read_to_string(repo_file(ALERTMANAGER_CONFIG)).expect("alertmanager.yml"),
-    )
-    .expect("alertmanager.yml YAML");
+    let shipped: Yaml =
+        serde_yaml_ng::from_str(&read(ALERTMANAGER_CONFIG)).expect("alertmanager.yml YAML");
     let inhibit_rules = serde_yaml_ng::to_string(&shipped["inhibit_rules"]).expect("YAML");
     let indented: String = inhibit_rules.lines().map(|l| format!("  {l}\n")).collect();
     format!(
@@ -281,19 +257,16 @@ async fn killed_exporter_sends_no_resolved_for_its_alerts_while_it_is_down() {
         scaled_rule_file(dir.path(), "dashboards/alerts.yml"),
     ];
     // Scrapes every 2 s (2 minutes scaled: the demo's slowest answers need more than 1 s).
-    let config = format!(
-        "global:\n  scrape_interval: 2s\n  scrape_timeout: 2s\n  evaluation_interval: 1s\n\
-         rule_files:\n  - {}\n  - {}\n\
-         alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['{am}']\n\
-         scrape_configs:\n  - job_name: {JOB}\n    static_configs:\n      - targets: ['{}']\n",
-        rule_files[0].display(),
-        rule_files[1].display(),
-        exporter.addr,
-    );
     let lookback = format!("--query.lookback-delta={}", scaled("5m"));
     let resend = format!("--rules.alert.resend-delay={}", scaled("1m"));
-    let (mut prometheus, _url) =
-        spawn_prometheus_with_flags(dir.path(), &config, &[&lookback, &resend]).await;
+    let (mut prometheus, _url) = start_prometheus(
+        dir.path(),
+        &exporter.addr,
+        &rule_files,
+        Some(&am),
+        &[&lookback, &resend],
+    )
+    .await;
     let mut exporter = exporter.proc;
 
     // Until every repository alert the demo raises has reached the webhook as firing.

@@ -1,5 +1,5 @@
 //! What only the end-to-end tier needs: where Cargo built the binaries, how long the load and
-//! soak tests run, and the simulator's counters. Everything both tiers share is `codearts-testkit`, re-exported here.
+//! soak tests run, the simulator's counters, and a Prometheus scraping the exporter. Everything both tiers share is `codearts-testkit`, re-exported here.
 
 pub use codearts_testkit::alertmanager::*;
 pub use codearts_testkit::dashboard::*;
@@ -12,6 +12,9 @@ pub use codearts_testkit::procs;
 pub use codearts_testkit::prometheus::*;
 pub use codearts_testkit::repo::*;
 pub use codearts_testkit::yaml;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// The exporter binary Cargo built for these tests.
 pub const EXPORTER: &str = env!("CARGO_BIN_EXE_codearts-repo-exporter");
@@ -30,10 +33,49 @@ pub fn seconds_from_env(name: &str, default: u64) -> u64 {
 
 /// The simulator's counters.
 pub async fn sim_stats(endpoint: &str) -> serde_json::Value {
-    reqwest::get(format!("{endpoint}/-/stats"))
-        .await
-        .expect("sim stats")
-        .json()
-        .await
-        .expect("sim stats JSON")
+    json_of(reqwest::Client::new().get(format!("{endpoint}/-/stats"))).await
+}
+
+/// The Prometheus job the exporter is scraped as.
+pub const JOB: &str = "codearts-repo-exporter";
+
+/// How often [`start_prometheus`] scrapes (and the scrape timeout).
+pub const SCRAPE_INTERVAL: &str = "2s";
+
+/// A client for the Prometheus and Alertmanager APIs, which answer within seconds.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("http client")
+}
+
+/// A Prometheus scraping `exporter` as job [`JOB`] every [`SCRAPE_INTERVAL`], evaluating
+/// `rule_files` every second and, when given, sending alerts to `alertmanager`; `flags` are added
+/// to its command line. Returns it with its base URL.
+pub async fn start_prometheus(
+    dir: &Path,
+    exporter: &str,
+    rule_files: &[PathBuf],
+    alertmanager: Option<&str>,
+    flags: &[&str],
+) -> (procs::Proc, String) {
+    let rules: Vec<String> = rule_files
+        .iter()
+        .map(|f| format!("  - {}\n", f.display()))
+        .collect();
+    let alerting = alertmanager
+        .map(|am| {
+            format!(
+                "alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['{am}']\n"
+            )
+        })
+        .unwrap_or_default();
+    let config = format!(
+        "global:\n  scrape_interval: {SCRAPE_INTERVAL}\n  scrape_timeout: {SCRAPE_INTERVAL}\n  evaluation_interval: 1s\n\
+         rule_files:\n{}{alerting}\
+         scrape_configs:\n  - job_name: {JOB}\n    static_configs:\n      - targets: ['{exporter}']\n",
+        rules.concat()
+    );
+    spawn_prometheus_with_flags(dir, &config, flags).await
 }

@@ -19,9 +19,6 @@ use crate::helpers::*;
 use serde_json::Value as Json;
 use tempfile::TempDir;
 
-const JOB: &str = "codearts-repo-exporter";
-const SCRAPE_INTERVAL: &str = "2s";
-
 /// How a dashboard query's Grafana variables are filled in. `$job` and `$instance` are set per
 /// run; `$__rate_interval` needs two scrapes inside it, which 1m gives after the second scrape.
 const GRAFANA_VARIABLES: &[(&str, &str)] = &[
@@ -47,13 +44,6 @@ const DEMO_CANNOT_PRODUCE: &[(&str, &str)] = &[
         "the same: change-driven refresh only",
     ),
 ];
-
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("http client")
-}
 
 fn promtool() -> PathBuf {
     require_binary(
@@ -99,34 +89,6 @@ fn assert_promtool_passes(command: &str, files: &[&str]) {
 async fn start_exporter(dir: &Path) -> (Proc, String) {
     let exporter = spawn_exporter(EXPORTER, &["--demo"], dir).await;
     (exporter.proc, exporter.addr)
-}
-
-/// A Prometheus scraping `exporter` every [`SCRAPE_INTERVAL`] with `rule_files` loaded and, when
-/// given, sending alerts to `alertmanager`. Returns it with its base URL.
-async fn start_prometheus(
-    dir: &Path,
-    exporter: &str,
-    rule_files: &[PathBuf],
-    alertmanager: Option<&str>,
-) -> (Proc, String) {
-    let rules: Vec<String> = rule_files
-        .iter()
-        .map(|f| format!("  - {}\n", f.display()))
-        .collect();
-    let alerting = alertmanager
-        .map(|am| {
-            format!(
-                "alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['{am}']\n"
-            )
-        })
-        .unwrap_or_default();
-    let config = format!(
-        "global:\n  scrape_interval: {SCRAPE_INTERVAL}\n  scrape_timeout: {SCRAPE_INTERVAL}\n  evaluation_interval: 1s\n\
-         rule_files:\n{}{alerting}\
-         scrape_configs:\n  - job_name: {JOB}\n    static_configs:\n      - targets: ['{exporter}']\n",
-        rules.concat()
-    );
-    spawn_prometheus(dir, &config).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -188,7 +150,8 @@ async fn every_dashboard_query_returns_data_from_the_demo() {
         repo_file("dashboards/rules.yml"),
         repo_file("dashboards/alerts.yml"),
     ];
-    let (mut prometheus, url) = start_prometheus(dir.path(), &instance, &rule_files, None).await;
+    let (mut prometheus, url) =
+        start_prometheus(dir.path(), &instance, &rule_files, None, &[]).await;
     let client = http();
 
     let d = dashboard();
@@ -358,7 +321,7 @@ async fn demo_auth_failure_and_statistics_behind_code_reach_the_alertmanager_web
         alerts_with_short_for(dir.path(), "2s"),
     ];
     let (mut prometheus, _url) =
-        start_prometheus(dir.path(), &instance, &rule_files, Some(&am_addr)).await;
+        start_prometheus(dir.path(), &instance, &rule_files, Some(&am_addr), &[]).await;
 
     // The demo's repository `platform/service-mesh` always answers 401 (the simulator's faults
     // table, crates/codearts-sim/src/faults.rs), so CodeArtsRepoStatisticsAuthFailing fires for
@@ -749,7 +712,7 @@ async fn every_change_driven_refresh_query_returns_data() {
     let ids: Vec<u32> = (0..200).map(|i| codearts_sim::FIRST_ID + i).collect();
     let yaml = sim_config(&endpoint, &ids, "refresh:\n  mode: on_change\n");
     let mut exporter = spawn_exporter_with_config(EXPORTER, &yaml, dir.path()).await;
-    let (mut prometheus, url) = start_prometheus(dir.path(), &exporter.addr, &[], None).await;
+    let (mut prometheus, url) = start_prometheus(dir.path(), &exporter.addr, &[], None, &[]).await;
 
     let queries: Vec<(String, String)> = exprs(&dashboard())
         .into_iter()

@@ -74,8 +74,7 @@ fn stable_samples(text: &str) -> Vec<Sample> {
         .into_iter()
         .filter(|s| {
             s.name.starts_with("codearts_repo_statistics_")
-                && s.name != "codearts_repo_statistics_event_age_seconds"
-                && s.name != "codearts_repo_statistics_answer_age_seconds"
+                && !GROWING_FAMILIES.contains(&s.name.as_str())
         })
         .collect()
 }

@@ -267,11 +267,11 @@ fn warns_about_secret_files_every_user_may_read() {
 
 /// A web config with basic auth over plain HTTP and HTTP/2 asked for: two warnings.
 fn web_config(dir: &Path) -> PathBuf {
-    let hash = bcrypt::hash("scrape-secret", 4).expect("bcrypt");
     let path = dir.join("web.yml");
+    let users = users_yaml("prometheus", "scrape-secret");
     std::fs::write(
         &path,
-        format!("http_server_config:\n  http2: true\nbasic_auth_users:\n  prometheus: '{hash}'\n"),
+        format!("http_server_config:\n  http2: true\n{users}"),
     )
     .expect("write web config");
     path

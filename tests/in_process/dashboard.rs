@@ -710,10 +710,10 @@ fn families_read(text: &str, recorded: &BTreeMap<String, String>) -> BTreeSet<St
 
 #[test]
 fn metrics_page_documents_the_minimal_preset_the_tests_hold_the_rules_to() {
-    let block = doc_after("<!-- minimal-preset");
-    let start = block.find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
-    let end = start + block[start..].find("```").expect("end of the yaml block");
-    let preset = yaml(&block[start..end], "docs/metrics.md minimal preset");
+    let preset = yaml(
+        &doc_yaml_after("<!-- minimal-preset"),
+        "docs/metrics.md minimal preset",
+    );
     let listed: Vec<&str> = preset["metrics"]["disable"]
         .as_sequence()
         .expect("metrics.disable is a list")

@@ -99,9 +99,13 @@ const KUBERNETES_FILES: &[(&str, &[(&str, &str)])] = &[
     ("overlays/sharded/secret.example.yaml", &[("v1", "Secret")]),
 ];
 
-/// The overlays, directories under deploy/kubernetes/overlays; each ships its
+/// The overlays: the directories under deploy/kubernetes/overlays. Each ships its
 /// `secret.example.yaml`.
-const OVERLAYS: &[&str] = &["iam", "aksk", "token-file", "sharded"];
+fn overlays() -> BTreeSet<String> {
+    let overlays = file_names("deploy/kubernetes/overlays");
+    assert!(overlays.len() >= 4, "{overlays:?}");
+    overlays
+}
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -273,7 +277,7 @@ fn base_and_components_are_namespace_agnostic_and_overlays_set_the_namespace() {
 
 #[test]
 fn every_component_is_used_or_documented_as_optional() {
-    let overlays: String = OVERLAYS
+    let overlays: String = overlays()
         .iter()
         .map(|o| {
             read(&format!(
@@ -291,7 +295,7 @@ fn every_component_is_used_or_documented_as_optional() {
 
 #[test]
 fn every_overlay_ships_its_secret_example() {
-    for overlay in OVERLAYS {
+    for overlay in overlays() {
         let file = format!("deploy/kubernetes/overlays/{overlay}/secret.example.yaml");
         assert_eq!(str_at(&single_document(&file), "kind"), "Secret", "{file}");
     }
@@ -651,7 +655,7 @@ fn config_and_credentials_are_mounted_as_whole_directories() {
         assert_eq!(mode, Some(0o440), "{name}: Secret defaultMode");
     }
     // All example Secrets share the name, so switching auth mode touches only the config.
-    for overlay in OVERLAYS {
+    for overlay in overlays() {
         let file = format!("overlays/{overlay}/secret.example.yaml");
         let secret = single_document(&format!("deploy/kubernetes/{file}"));
         assert_eq!(str_at(&secret, "metadata.name"), secret_name, "{file}");

@@ -46,6 +46,13 @@ pub const EXPORTER_METRICS: &[&str] = &[
     "codearts_repo_exporter_discovery_last_success_timestamp_seconds",
 ];
 
+/// The per-repository families whose values grow with the clock between two scrapes of the same
+/// answers (ages), so two readings compare equal but for them.
+pub const GROWING_FAMILIES: &[&str] = &[
+    "codearts_repo_statistics_event_age_seconds",
+    "codearts_repo_statistics_answer_age_seconds",
+];
+
 /// The values of `codearts_repo_statistics_error`'s `class` label, in the order
 /// `docs/metrics.md` lists them.
 pub const ERROR_CLASSES: &[&str] = &[

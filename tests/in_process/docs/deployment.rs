@@ -94,10 +94,11 @@ fn the_vm_install_copies_from_the_tarballs_directory_and_installs_every_systemd_
 
 #[test]
 fn the_vm_install_puts_in_place_exactly_the_secret_files_the_drop_ins_load() {
-    let loaded: BTreeSet<String> = ["deploy/systemd/iam.conf", "deploy/systemd/aksk.conf"]
-        .iter()
+    let loaded: BTreeSet<String> = file_names("deploy/systemd")
+        .into_iter()
+        .filter(|name| name.ends_with(".conf"))
         .flat_map(|drop_in| {
-            read(drop_in)
+            read(&format!("deploy/systemd/{drop_in}"))
                 .lines()
                 .filter_map(|line| line.strip_prefix("LoadCredential="))
                 .map(|value| value.split_once(':').expect("ID:PATH").1.to_owned())

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use codearts_repo_exporter::Config;
 use codearts_testkit::exporter::config_yaml;
-use codearts_testkit::repo::repo_file;
+use codearts_testkit::repo::{file_names, repo_file};
 
 /// A config like [`config_yaml`] with `auth_block` (indented under `auth:`) instead of a token.
 pub fn config_with_auth(endpoint: &str, ids: &[u32], auth_block: &str, scrape: &str) -> String {
@@ -104,12 +104,11 @@ pub fn assert_refused(yaml: &str, key: &str, words: &str) {
 /// Every config file the repository ships: each under `examples/`, the systemd configs, the
 /// Kubernetes base's and each overlay's own.
 pub fn shipped_configs() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(repo_file("examples"))
-        .expect("examples/")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yml" || e == "yaml"))
+    let mut files: Vec<PathBuf> = file_names("examples")
+        .into_iter()
+        .filter(|name| name.ends_with(".yml") || name.ends_with(".yaml"))
+        .map(|name| repo_file(&format!("examples/{name}")))
         .collect();
-    files.sort();
     assert!(files.len() >= 4, "examples/: {files:?}");
     for shipped in [
         "deploy/systemd/config.yml",
@@ -118,12 +117,11 @@ pub fn shipped_configs() -> Vec<PathBuf> {
     ] {
         files.push(repo_file(shipped));
     }
-    let mut overlays: Vec<PathBuf> = std::fs::read_dir(repo_file("deploy/kubernetes/overlays"))
-        .expect("deploy/kubernetes/overlays")
-        .map(|e| e.expect("entry").path().join("config.yml"))
-        .filter(|config| config.exists())
-        .collect();
-    overlays.sort();
-    files.extend(overlays);
+    files.extend(
+        file_names("deploy/kubernetes/overlays")
+            .into_iter()
+            .map(|overlay| repo_file(&format!("deploy/kubernetes/overlays/{overlay}/config.yml")))
+            .filter(|config| config.exists()),
+    );
     files
 }
