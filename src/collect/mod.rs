@@ -115,7 +115,7 @@ enum Answer<'a> {
     LastPush(RepositoryId, Option<f64>, Fetched<LastPushEvent>),
 }
 
-/// What a fan-out asks, each list stalest first, and what it saves.
+/// What a fan-out asks, each list stalest first.
 struct Asks {
     statuses: Vec<Ask>,
     pushes: Vec<Ask>,
@@ -436,6 +436,7 @@ impl Collector {
         let listed = change_driven.map(|_| self.lock_listed());
         // One clock reading for the whole list, not one per repository.
         let now = Instant::now();
+        let shown_by = shown_by.max(now);
         let min_interval = plan.scrape.min_interval;
         let mut statuses: Vec<(Option<Instant>, Ask)> = Vec::new();
         let mut pushes: Vec<(Option<Instant>, Ask)> = Vec::new();
@@ -456,7 +457,6 @@ impl Collector {
                             at: o.finished,
                             listed_when_asked: o.listed_when_asked,
                         });
-                        let shown_by = shown_by.max(now);
                         refresh::status_due(id, answer, times, look_ok, settings, shown_by)
                             .map(Some)
                     }
@@ -542,8 +542,9 @@ impl Collector {
         let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
         let state = store.states.entry(id).or_default();
         let now = Instant::now();
+        let answered = SystemTime::now();
         if let Ok(status) = &status {
-            state.last_success = Some((SystemTime::now(), now));
+            state.last_success = Some((answered, now));
             log_unparseable_time(id, status, &mut state.logged_bad_time);
         }
         let change = health::change(state.health, health);
@@ -554,7 +555,7 @@ impl Collector {
             http_status: fetched.http_status,
             duration: fetched.duration,
             finished: now,
-            answered: SystemTime::now(),
+            answered,
             listed_when_asked,
         });
         drop(store);
