@@ -25,7 +25,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::answers::{mix, stat_date, timestamp};
+use super::answers::{mix, timestamp, uniform_body};
 
 /// How active the repositories are.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -201,21 +201,13 @@ impl World {
         let Some(run) = self.run(index, now) else {
             return json!({});
         };
-        let finished = run.status == "finish";
-        json!({
-            "can_statistics": finished,
-            "reason": 0,
-            "event": {
-                "id": run.event_id,
-                "user_id": 8_412_115,
-                "project_id": id,
-                "branch": "master",
-                "status": run.status,
-                "stat_date": stat_date(run.created_at as i64),
-                "created_at": whole_second(run.created_at),
-                "updated_at": whole_second(run.updated_at),
-            },
-        })
+        uniform_body(
+            id,
+            run.event_id,
+            run.status,
+            run.created_at.floor() as i64,
+            run.updated_at.floor() as i64,
+        )
     }
 
     /// The id of the repository at `index`.

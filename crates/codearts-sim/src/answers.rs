@@ -56,18 +56,37 @@ pub(crate) fn statistics_status(index: u32, id: u32, unix_seconds: i64, answers:
 /// Every field always present and of one width, so every answer has the same size.
 fn uniform(id: u32, now: i64) -> Value {
     let cycle_start = now - now.rem_euclid(CYCLE_SECS);
+    let event_id = 1_000_000 + cycle_start.div_euclid(CYCLE_SECS).rem_euclid(1_000_000);
+    uniform_body(
+        id,
+        event_id,
+        "finish",
+        cycle_start,
+        cycle_start + FINISHED_AT,
+    )
+}
+
+/// A uniform answer with its event (created and updated at whole seconds): a statistics run can
+/// start once the event is finished, and no quota is used up.
+pub(crate) fn uniform_body(
+    id: u32,
+    event_id: i64,
+    status: &str,
+    created: i64,
+    updated: i64,
+) -> Value {
     json!({
-        "can_statistics": true,
+        "can_statistics": status == "finish",
         "reason": 0,
         "event": {
-            "id": 1_000_000 + cycle_start.div_euclid(CYCLE_SECS).rem_euclid(1_000_000),
+            "id": event_id,
             "user_id": USERS[0],
             "project_id": id,
             "branch": "master",
-            "status": "finish",
-            "stat_date": stat_date(cycle_start),
-            "created_at": timestamp(cycle_start, None),
-            "updated_at": timestamp(cycle_start + FINISHED_AT, None),
+            "status": status,
+            "stat_date": stat_date(created),
+            "created_at": timestamp(created, None),
+            "updated_at": timestamp(updated, None),
         },
     })
 }
